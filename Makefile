@@ -1,0 +1,61 @@
+# The README's commands. Each target sets up what it needs: a virtual
+# environment in .venv, the pinned CPU build of torch, the project, and the
+# compiled operators (vaestudio._C).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := .make
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: studio test test-fast bench build info train-zoo clean
+
+studio: $(STAMP)/built
+	$(PY) -m studio --host $(HOST) --port $(PORT)
+
+test: $(STAMP)/built $(STAMP)/browser
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)/built
+	$(PY) -m pytest -q -m "not e2e and not browser and not slow"
+
+bench: $(STAMP)/built
+	$(PY) -m bench.run_all
+
+info: $(STAMP)/built
+	$(PY) -m vaestudio.cli info
+
+build: $(STAMP)/built
+
+$(STAMP)/venv:
+	@mkdir -p $(STAMP)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@touch $@
+
+# torch is pinned and installed first, so nothing later pulls another build of it.
+$(STAMP)/deps: $(STAMP)/venv requirements.txt requirements-dev.txt
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	@touch $@
+
+$(STAMP)/built: $(STAMP)/deps setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/cpu/*.cpp csrc/cpu/*.h csrc/cuda/*.cu csrc/cuda/*.cuh)
+	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	$(PY) setup.py -q build_ext --inplace
+	@touch $@
+
+# Headless Chromium and its driver for the browser tests (Debian packages).
+$(STAMP)/browser:
+	@mkdir -p $(STAMP)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji >/dev/null) \
+	  || echo "warning: could not install chromium; the browser tests will say so"; \
+	else echo "warning: chromium and chromedriver are missing; install them for the browser tests"; fi
+	@touch $@
+
+train-zoo: $(STAMP)/built
+	bash scripts/train_zoo.sh
+
+clean:
+	rm -rf build $(STAMP) vaestudio/_C*.so

@@ -1,0 +1,125 @@
+"""Public operators of VAE Studio.
+
+Models call these functions, never ``torch.ops.vaestudio.*`` directly. Each one
+checks its arguments (a clear error naming the argument), then runs the
+compiled kernel when the extension is loaded and has one for the tensors'
+device, else the pure-PyTorch reference in :mod:`vaestudio.ops.reference`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaestudio.ops import _checks, reference
+from vaestudio.ops._extension import Backend, load
+
+__all__ = [
+    "Backend",
+    "backend",
+    "code_stats",
+    "ema_update_",
+    "masked_conv2d",
+    "nearest_code",
+    "pixelcnn_sample",
+]
+
+
+def backend() -> Backend:
+    """The active operator backend (prebuilt, jit or reference) and why."""
+    return load()
+
+
+def _compiled_for(*tensors: torch.Tensor) -> bool:
+    active = load()
+    if not active.compiled:
+        return False
+    if any(t.is_cuda for t in tensors):
+        return active.cuda
+    return True
+
+
+def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index of the nearest codebook row for every row of x, and its squared distance.
+
+    x (N, D), codebook (K, D) -> indices int64 (N,), sqdist float32 (N,). Ties go to the lowest index.
+    """
+    _checks.check_nearest_code(x, codebook)
+    if _compiled_for(x, codebook):
+        return torch.ops.vaestudio.nearest_code(x, codebook)
+    return reference.nearest_code_reference(x, codebook)
+
+
+def code_stats(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-code counts (K,) and sums (K, D), float32, of the rows of x assigned to each code."""
+    _checks.check_code_stats(x, indices, num_codes)
+    if _compiled_for(x, indices):
+        return torch.ops.vaestudio.code_stats(x, indices, num_codes)
+    return reference.code_stats_reference(x, indices, num_codes)
+
+
+def ema_update_(
+    codebook: torch.Tensor,
+    cluster_size: torch.Tensor,
+    embed_sum: torch.Tensor,
+    counts: torch.Tensor,
+    sums: torch.Tensor,
+    decay: float,
+    eps: float,
+) -> None:
+    """EMA codebook update in place (VQ-VAE-2): smoothed cluster sizes, codebook = embed_sum / size."""
+    _checks.check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps)
+    if _compiled_for(codebook):
+        torch.ops.vaestudio.ema_update_(codebook, cluster_size, embed_sum, counts, sums, float(decay), float(eps))
+    else:
+        reference.ema_update_reference_(codebook, cluster_size, embed_sum, counts, sums, decay, eps)
+
+
+def masked_conv2d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, mask_type: str = "B"
+) -> torch.Tensor:
+    """PixelCNN masked convolution (stride 1, 'same' padding) computing only the kept taps.
+
+    x (B, Cin, H, W), weight (Cout, Cin, kh, kw) with odd kh, kw, bias (Cout,) or None.
+    mask_type: "A" (centre excluded), "B" (centre kept), "vertical_A" (rows above the
+    centre), "vertical_B" (rows above and the centre row).
+    """
+    _checks.check_masked_conv2d(x, weight, bias, mask_type)
+    if _compiled_for(x, weight):
+        return torch.ops.vaestudio.masked_conv2d(x, weight, bias, mask_type)
+    return reference.masked_conv2d_reference(x, weight, bias, mask_type)
+
+
+def pixelcnn_sample(
+    parameters: list[torch.Tensor],
+    condition_bias: torch.Tensor,
+    uniforms: torch.Tensor,
+    fixed_codes: torch.Tensor,
+    resample_mask: torch.Tensor,
+    kernel_size: int,
+    temperature: float,
+    top_k: int,
+) -> torch.Tensor:
+    """Cached autoregressive sampling of a (B, H, W) code map from the gated PixelCNN prior.
+
+    See :meth:`vaestudio.models.pixelcnn.GatedPixelCNN.sample` for the friendly entry point.
+    """
+    _checks.check_pixelcnn_sample(
+        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k
+    )
+    if _compiled_for(uniforms, *parameters):
+        return torch.ops.vaestudio.pixelcnn_sample(
+            parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, float(temperature),
+            int(top_k),
+        )
+    return reference.pixelcnn_sample_reference(
+        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k
+    )
+
+
+def _register_python_side() -> None:
+    """Fake kernels and autograd, once the compiled operators exist."""
+    if load().compiled:
+        from vaestudio.ops import _autograd, _fake  # noqa: F401  (registration on import)
+
+
+_register_python_side()
