@@ -3,7 +3,8 @@
 The order is fixed and each step says why it was skipped, so ``vaestudio info``
 can tell a user exactly which backend is active:
 
-1. ``VAESTUDIO_FORCE_REFERENCE=1`` forces the pure-PyTorch references.
+1. ``VAESTUDIO_FORCE_REFERENCE=1`` forces the pure-PyTorch references
+   (``VAESTUDIO_SKIP_PREBUILT=1`` skips step 2, ``VAESTUDIO_NO_JIT=1`` step 3).
 2. The prebuilt extension (``python setup.py build_ext --inplace`` or ``pip install -e .``).
 3. A JIT build of ``csrc/`` with ``torch.utils.cpp_extension.load`` (ninja, cached
    under ``VAESTUDIO_BUILD_DIR`` or ``~/.cache/vaestudio``), announced on stderr.
@@ -56,6 +57,10 @@ def _jit_build() -> None:
     use_cuda = torch.cuda.is_available() and cpp_extension.CUDA_HOME is not None
     if use_cuda:
         sources += sorted(glob.glob(os.path.join(CSRC, "cuda", "*.cu")))
+    only = os.environ.get("VAESTUDIO_JIT_ONLY")  # developer aid: "quantize,codebook" builds those stems only
+    if only:
+        stems = {"vaestudio", *only.split(",")}
+        sources = [s for s in sources if os.path.splitext(os.path.basename(s))[0] in stems]
     build_directory = os.environ.get("VAESTUDIO_BUILD_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "vaestudio", f"torch-{torch.__version__}"
     )
@@ -87,6 +92,8 @@ def load() -> Backend:
         _backend = Backend("reference", "VAESTUDIO_FORCE_REFERENCE=1 is set", False)
         return _backend
     try:
+        if os.environ.get("VAESTUDIO_SKIP_PREBUILT", "0") == "1":
+            raise ImportError("VAESTUDIO_SKIP_PREBUILT=1 is set")
         importlib.import_module("vaestudio._C")
         if _ops_registered():
             _backend = Backend("prebuilt", "imported the prebuilt vaestudio._C", _has_cuda_kernels())
