@@ -28,16 +28,19 @@ class CheckpointError(ValueError):
 class Batch:
     """One batch from any data source.
 
-    images: (B, C, H, W) float in [0, 1]; labels: (B,) int64 or None; captions: B strings or None.
+    images: (B, C, H, W) float in [0, 1]; labels: (B,) int64 or None; captions: B strings or None;
+    codes: (B, h, w) int64 code maps of a VQ model, filled in by the trainer for prior training.
     """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
     captions: list[str] | None = None
+    codes: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "Batch":
         labels = self.labels.to(device) if self.labels is not None else None
-        return Batch(self.images.to(device, non_blocking=True), labels, self.captions)
+        codes = self.codes.to(device) if self.codes is not None else None
+        return Batch(self.images.to(device, non_blocking=True), labels, self.captions, codes)
 
 
 @dataclasses.dataclass
