@@ -1,0 +1,57 @@
+"""The models of VAE Studio. Importing this package registers every model type for ``load_model``."""
+
+from vaestudio.models.base import Batch, CheckpointError, StudioModel, TrainingOutput, load_model
+from vaestudio.models.dvae import DVAE, DVAEConfig
+from vaestudio.models.outputs import (
+    Bounds,
+    ContrastiveEmbeddings,
+    DVAEOutput,
+    Hierarchy,
+    Posterior,
+    TokenFeatures,
+    TokenizedText,
+    VAEOutput,
+    VQVAEOutput,
+)
+from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
+from vaestudio.models.quantizer import QuantizerConfig, QuantizerOutput, VectorQuantizer
+from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
+from vaestudio.models.text import TextEncoder, TextEncoderConfig, Tokenizer, build_vocabulary, tokenize
+from vaestudio.models.vae import VAE, VAEConfig
+from vaestudio.models.vqvae import VQVAE, VQVAEConfig
+
+__all__ = [
+    "DVAE",
+    "VAE",
+    "VQVAE",
+    "Batch",
+    "Bounds",
+    "CheckpointError",
+    "ContrastiveEmbeddings",
+    "ContrastiveScorer",
+    "ContrastiveScorerConfig",
+    "DVAEConfig",
+    "DVAEOutput",
+    "GatedPixelCNN",
+    "Hierarchy",
+    "PixelCNNPrior",
+    "PixelCNNPriorConfig",
+    "Posterior",
+    "QuantizerConfig",
+    "QuantizerOutput",
+    "StudioModel",
+    "TextEncoder",
+    "TextEncoderConfig",
+    "TokenFeatures",
+    "TokenizedText",
+    "Tokenizer",
+    "TrainingOutput",
+    "VAEConfig",
+    "VAEOutput",
+    "VQVAEConfig",
+    "VQVAEOutput",
+    "VectorQuantizer",
+    "build_vocabulary",
+    "load_model",
+    "tokenize",
+]

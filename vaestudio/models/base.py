@@ -114,7 +114,10 @@ class StudioModel(nn.Module):
                 f"config.json has fields {unknown} that {cls.config_class.__name__} does not know; "
                 "was it written by a newer vaestudio?"
             )
-        return cls.config_class(**values)
+        try:
+            return cls.config_class(**values)
+        except (TypeError, ValueError) as error:  # a missing field, or a value the config rejects
+            raise CheckpointError(f"config.json does not make a valid {cls.config_class.__name__}: {error}") from error
 
     @classmethod
     def from_pretrained(cls, directory: str, map_location: str | torch.device = "cpu") -> "StudioModel":

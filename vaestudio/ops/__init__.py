@@ -24,13 +24,26 @@ __all__ = [
 ]
 
 
+_python_side_registered = False
+
+
 def backend() -> Backend:
-    """The active operator backend (prebuilt, jit or reference) and why."""
-    return load()
+    """The active operator backend (prebuilt, jit or reference) and why.
+
+    The first call loads the operators (importing this module does not, so that
+    ``import vaestudio`` stays cheap) and registers their fake kernels and autograd.
+    """
+    global _python_side_registered
+    active = load()
+    if active.compiled and not _python_side_registered:
+        from vaestudio.ops import _autograd, _fake  # noqa: F401  (registration on import)
+
+        _python_side_registered = True
+    return active
 
 
 def _compiled_for(*tensors: torch.Tensor) -> bool:
-    active = load()
+    active = backend()
     if not active.compiled:
         return False
     if any(t.is_cuda for t in tensors):
@@ -114,12 +127,3 @@ def pixelcnn_sample(
     return reference.pixelcnn_sample_reference(
         parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k
     )
-
-
-def _register_python_side() -> None:
-    """Fake kernels and autograd, once the compiled operators exist."""
-    if load().compiled:
-        from vaestudio.ops import _autograd, _fake  # noqa: F401  (registration on import)
-
-
-_register_python_side()

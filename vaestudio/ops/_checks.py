@@ -88,7 +88,17 @@ def check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps
     _rank("cluster_size", cluster_size, 1, "(K,)")
     _rank("counts", counts, 1, "(K,)")
     _same_device(codebook=codebook, cluster_size=cluster_size, embed_sum=embed_sum, counts=counts, sums=sums)
+    if codebook.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"codebook must be float32 or float64 for the EMA update, got {codebook.dtype}")
+    for name, t in dict(cluster_size=cluster_size, embed_sum=embed_sum, counts=counts, sums=sums).items():
+        if t.dtype != codebook.dtype:
+            raise TypeError(
+                f"{name} is {t.dtype} but codebook is {codebook.dtype}; the EMA state and the statistics "
+                "must share the codebook's dtype"
+            )
     num_codes, dim = codebook.shape
+    if num_codes == 0:
+        raise ValueError("codebook is empty (K = 0): a codebook needs at least one code")
     for name, t in dict(embed_sum=embed_sum, sums=sums).items():
         if tuple(t.shape) != (num_codes, dim):
             raise ValueError(f"{name} must have the codebook's shape {(num_codes, dim)}, got {tuple(t.shape)}")
@@ -101,3 +111,132 @@ def check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps
         raise ValueError(f"eps must be positive, got {eps}")
     _finite("counts", counts)
     _finite("sums", sums)
+
+
+# -- PixelCNN ---------------------------------------------------------------------------------------
+
+def _odd_kernel(name: str, height: int, width: int) -> None:
+    if height % 2 == 0 or width % 2 == 0:
+        raise ValueError(f"{name} must have odd kernel height and width (the centre tap), got {height} x {width}")
+
+
+def check_masked_conv2d(x, weight, bias, mask_type) -> None:
+    from vaestudio.ops.reference import MASK_TYPES
+
+    x, weight = _tensor("x", x), _tensor("weight", weight)
+    _rank("x", x, 4, "(B, Cin, H, W)")
+    _rank("weight", weight, 4, "(Cout, Cin, kh, kw)")
+    _floating("x", x)
+    _floating("weight", weight)
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x is {x.dtype} but weight is {weight.dtype}; cast one to the other")
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"x has Cin = {x.shape[1]} channels but weight expects Cin = {weight.shape[1]}")
+    _odd_kernel("weight", weight.shape[2], weight.shape[3])
+    if bias is not None:
+        bias = _tensor("bias", bias)
+        _rank("bias", bias, 1, "(Cout,)")
+        if bias.shape[0] != weight.shape[0]:
+            raise ValueError(f"bias has {bias.shape[0]} entries but weight has Cout = {weight.shape[0]}")
+        if bias.dtype != weight.dtype:
+            raise TypeError(f"bias is {bias.dtype} but weight is {weight.dtype}; cast one to the other")
+        _same_device(x=x, weight=weight, bias=bias)
+    else:
+        _same_device(x=x, weight=weight)
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"mask_type must be one of {MASK_TYPES}, got {mask_type!r}")
+
+
+def _pixelcnn_parameter_shapes(num_codes: int, channels: int, head_channels: int, num_layers: int,
+                               kernel_size: int) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, shape) of every sampler parameter, in the order of GatedPixelCNN.sampler_parameters."""
+    double = 2 * channels
+    shapes = [("embedding", (num_codes, channels))]
+    for layer in range(num_layers):
+        shapes += [
+            (f"layer {layer} vertical_weight", (double, channels, kernel_size, kernel_size)),
+            (f"layer {layer} vertical_bias", (double,)),
+            (f"layer {layer} horizontal_weight", (double, channels, 1, kernel_size)),
+            (f"layer {layer} horizontal_bias", (double,)),
+            (f"layer {layer} link_weight", (double, double)),
+            (f"layer {layer} link_bias", (double,)),
+            (f"layer {layer} output_weight", (channels, channels)),
+            (f"layer {layer} output_bias", (channels,)),
+        ]
+    shapes += [
+        ("head_hidden_weight", (head_channels, channels)),
+        ("head_hidden_bias", (head_channels,)),
+        ("head_output_weight", (num_codes, head_channels)),
+        ("head_output_bias", (num_codes,)),
+    ]
+    return shapes
+
+
+def check_pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size,
+                          temperature, top_k) -> None:
+    if not isinstance(parameters, (list, tuple)) or len(parameters) < 13 or (len(parameters) - 5) % 8:
+        count = len(parameters) if isinstance(parameters, (list, tuple)) else type(parameters).__name__
+        raise ValueError(
+            f"parameters must be a list of 8 L + 5 tensors (GatedPixelCNN.sampler_parameters()), got {count}"
+        )
+    for index, tensor in enumerate(parameters):
+        _tensor(f"parameters[{index}]", tensor)
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
+    embedding = parameters[0]
+    _rank("parameters[0] (embedding)", embedding, 2, "(K, C)")
+    num_codes, channels = embedding.shape
+    head_hidden = parameters[-4]
+    _rank("parameters[-4] (head_hidden_weight)", head_hidden, 2, "(Hd, C)")
+    num_layers = (len(parameters) - 5) // 8
+    expected = _pixelcnn_parameter_shapes(num_codes, channels, head_hidden.shape[0], num_layers, kernel_size)
+    for index, ((name, shape), tensor) in enumerate(zip(expected, parameters)):
+        if tuple(tensor.shape) != shape:
+            raise ValueError(
+                f"parameters[{index}] ({name}) must have shape {shape} for K = {num_codes}, C = {channels}, "
+                f"kernel_size = {kernel_size}, got {tuple(tensor.shape)}"
+            )
+        if tensor.dtype not in (torch.float32, torch.float64) or tensor.dtype != embedding.dtype:
+            raise TypeError(
+                f"parameters[{index}] ({name}) is {tensor.dtype}; all parameters must share one dtype, "
+                "float32 or float64"
+            )
+    condition_bias, uniforms = _tensor("condition_bias", condition_bias), _tensor("uniforms", uniforms)
+    fixed_codes, resample_mask = _tensor("fixed_codes", fixed_codes), _tensor("resample_mask", resample_mask)
+    _rank("uniforms", uniforms, 3, "(B, H, W)")
+    _rank("fixed_codes", fixed_codes, 3, "(B, H, W)")
+    _rank("resample_mask", resample_mask, 3, "(B, H, W)")
+    _rank("condition_bias", condition_bias, 3, "(B, L, 4C)")
+    batch_size, height, width = uniforms.shape
+    if tuple(condition_bias.shape) != (batch_size, num_layers, 4 * channels):
+        raise ValueError(
+            f"condition_bias must have shape (B, L, 4C) = {(batch_size, num_layers, 4 * channels)}, "
+            f"got {tuple(condition_bias.shape)}"
+        )
+    if condition_bias.dtype != embedding.dtype:
+        raise TypeError(f"condition_bias is {condition_bias.dtype} but the parameters are {embedding.dtype}")
+    for name, tensor in dict(fixed_codes=fixed_codes, resample_mask=resample_mask).items():
+        if tuple(tensor.shape) != (batch_size, height, width):
+            raise ValueError(f"{name} must have the uniforms' shape {(batch_size, height, width)}, "
+                             f"got {tuple(tensor.shape)}")
+    if uniforms.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"uniforms must be float32 or float64, got {uniforms.dtype}")
+    if fixed_codes.dtype != torch.int64:
+        raise TypeError(f"fixed_codes must be int64, got {fixed_codes.dtype}")
+    if resample_mask.dtype != torch.bool:
+        raise TypeError(f"resample_mask must be bool, got {resample_mask.dtype}")
+    _same_device(embedding=embedding, condition_bias=condition_bias, uniforms=uniforms, fixed_codes=fixed_codes,
+                 resample_mask=resample_mask)
+    if any(tensor.device != embedding.device for tensor in parameters):
+        raise ValueError("all parameters must be on one device, the device of the other tensors")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < float("inf"):
+        raise ValueError(f"temperature must be a positive finite number, got {temperature!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+        raise ValueError(f"top_k must be an int >= 0 (0 keeps every code), got {top_k!r}")
+    if uniforms.numel():
+        if not bool(((uniforms >= 0) & (uniforms < 1)).all()):
+            raise ValueError("uniforms must lie in [0, 1)")
+        low, high = int(fixed_codes.min()), int(fixed_codes.max())
+        if low < 0 or high >= num_codes:
+            raise ValueError(f"fixed_codes must lie in [0, num_codes = {num_codes}), found values in [{low}, {high}]")
+    _finite("condition_bias", condition_bias)

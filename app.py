@@ -1,0 +1,14 @@
+"""Hugging Face Space entry: the studio on the shipped models (pretrained/), with the real engine."""
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from studio import serving  # noqa: E402
+from studio.app import build_demo  # noqa: E402
+from studio.engine import Engine  # noqa: E402
+
+demo = build_demo(Engine())
+
+if __name__ == "__main__":
+    serving.launch(demo, host="0.0.0.0", port=int(os.environ.get("PORT", "7860")))

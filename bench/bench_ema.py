@@ -1,0 +1,83 @@
+"""The EMA codebook update on CPU: code_stats + ema_update_ against one-hot matmul and index_add_.
+
+    python -m bench.bench_ema [--quick]
+
+The memory floor is one copy of x (x.clone()); the goal is the whole EMA path within 3x of it.
+Writes bench/results/ema-cpu.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from bench import harness
+from vaestudio import ops
+from vaestudio.ops import reference
+
+NUM_ROWS, DIM = 65536, 64
+CODEBOOK_SIZES = [512, 8192]
+
+
+def _ema_state(num_codes: int, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    codebook = torch.randn(num_codes, dim)  # (K, D)
+    return codebook, torch.ones(num_codes), codebook.clone()  # codebook, cluster_size (K,), embed_sum (K, D)
+
+
+def _methods(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> dict[str, Callable[[], Any]]:
+    state = _ema_state(num_codes, x.shape[1])
+
+    def ours():
+        counts, sums = ops.code_stats(x, indices, num_codes)
+        ops.ema_update_(*state, counts, sums, 0.99, 1e-5)
+
+    def one_hot_matmul():
+        one_hot = F.one_hot(indices, num_codes).float()  # (N, K)
+        reference.ema_update_reference_(*state, one_hot.sum(0), one_hot.t() @ x, 0.99, 1e-5)
+
+    def index_add():
+        counts, sums = reference.code_stats_reference(x, indices, num_codes)
+        reference.ema_update_reference_(*state, counts, sums, 0.99, 1e-5)
+
+    return {"x.clone() (floor)": x.clone, "ours": ours, "one_hot.T @ x": one_hot_matmul, "index_add_": index_add}
+
+
+def run(num_rows: int, dim: int, num_codes: int, repeats: int) -> list[dict[str, Any]]:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(num_rows, dim, generator=generator)  # (N, D)
+    indices = torch.randint(num_codes, (num_rows,), generator=generator)  # (N,)
+    results = []
+    for name, function in _methods(x, indices, num_codes).items():
+        timing = harness.time_call(function, repeats=repeats, warmup=2)
+        results.append({"method": name, "N": num_rows, "D": dim, "K": num_codes, **timing,
+                        "peak_extra_mb": harness.megabytes(harness.peak_extra_bytes(function))})
+    floor = results[0]["best_s"]
+    ours = next(entry for entry in results if entry["method"] == "ours")["best_s"]
+    for entry in results:
+        entry["times_clone"] = entry["best_s"] / floor
+        entry["ours_speedup"] = entry["best_s"] / ours
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N / 8 and fewer repeats: a smoke run")
+    arguments = parser.parse_args()
+    num_rows = NUM_ROWS // 8 if arguments.quick else NUM_ROWS
+    repeats = 5 if arguments.quick else 20
+    rows, results = [], []
+    for num_codes in CODEBOOK_SIZES:
+        for entry in run(num_rows, DIM, num_codes, repeats):
+            results.append(entry)
+            rows.append([f"{num_rows}x{DIM}, K={num_codes}", entry["method"], entry["best_s"] * 1e3,
+                         entry["times_clone"], entry["ours_speedup"], entry["peak_extra_mb"]])
+    harness.print_table("EMA path: code_stats + ema_update_ (N x D, K codes)",
+                        ["shape", "method", "best ms", "x clone", "ours faster x", "peak extra MB"], rows)
+    harness.write_results("ema", {"quick": arguments.quick, "results": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+// CPU kernels of the EMA codebook update (VQ-VAE-2): vaestudio::code_stats and vaestudio::ema_update_.
+//
+// code_stats is deterministic whatever the thread count: threads split the feature columns, and
+// every (code, column) sum adds its rows in increasing row order, so the floating-point summation
+// order never depends on how the work was shared (no atomics, no per-thread partial sums).
+// ema_update_ is elementwise over codes (the total cluster size is one serial sum in double).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace vaestudio {
+namespace {
+
+constexpr int64_t COLUMNS_PER_TASK = 16;  // one 64-byte line of float32 sums
+
+template <typename scalar_t>
+void add_rows_by_code(const at::Tensor& x, const int64_t* codes, float* sums) {
+  const int64_t num_rows = x.size(0), dim = x.size(1);
+  const int64_t row_stride = x.stride(0), column_stride = x.stride(1);
+  const scalar_t* x_data = x.data_ptr<scalar_t>();
+  at::parallel_for(0, dim, COLUMNS_PER_TASK, [&](int64_t first_column, int64_t end_column) {
+    for (int64_t n = 0; n < num_rows; ++n) {
+      float* sum_row = sums + codes[n] * dim;  // (D,) sums of code codes[n]
+      const scalar_t* x_row = x_data + n * row_stride;
+      if (column_stride == 1) {
+        for (int64_t c = first_column; c < end_column; ++c) sum_row[c] += static_cast<float>(x_row[c]);
+      } else {
+        for (int64_t c = first_column; c < end_column; ++c) {
+          sum_row[c] += static_cast<float>(x_row[c * column_stride]);
+        }
+      }
+    }
+  });
+}
+
+std::tuple<at::Tensor, at::Tensor> code_stats_cpu(const at::Tensor& x, const at::Tensor& indices,
+                                                  int64_t num_codes) {
+  TORCH_CHECK(x.dim() == 2, "code_stats: x must have 2 dimensions (N, D), got shape ", x.sizes());
+  TORCH_CHECK(indices.dim() == 1, "code_stats: indices must have 1 dimension (N,), got shape ", indices.sizes());
+  TORCH_CHECK(x.device().is_cpu(), "code_stats: x must be a CPU tensor, got ", x.device());
+  TORCH_CHECK(indices.device().is_cpu(), "code_stats: indices must be a CPU tensor, got ", indices.device());
+  TORCH_CHECK(at::isFloatingType(x.scalar_type()),
+              "code_stats: x must be float16, bfloat16, float32 or float64, got ", x.scalar_type());
+  TORCH_CHECK(indices.scalar_type() == at::kLong, "code_stats: indices must be int64, got ", indices.scalar_type());
+  TORCH_CHECK(num_codes > 0, "code_stats: num_codes must be positive, got ", num_codes);
+  TORCH_CHECK(indices.size(0) == x.size(0), "code_stats: indices has ", indices.size(0), " entries but x has ",
+              x.size(0), " rows; they must match");
+  const int64_t num_rows = x.size(0), dim = x.size(1);
+  const at::Tensor codes = indices.contiguous();  // (N,)
+  const int64_t* code_data = codes.data_ptr<int64_t>();
+  auto counts = at::zeros({num_codes}, x.options().dtype(at::kFloat));     // (K,)
+  auto sums = at::zeros({num_codes, dim}, x.options().dtype(at::kFloat));  // (K, D)
+  float* count_data = counts.data_ptr<float>();
+  for (int64_t n = 0; n < num_rows; ++n) {
+    const int64_t code = code_data[n];
+    TORCH_CHECK(code >= 0 && code < num_codes, "code_stats: indices must lie in [0, num_codes = ", num_codes,
+                "), found ", code, " at position ", n);
+    count_data[code] += 1.0f;
+  }
+  if (num_rows == 0 || dim == 0) return {counts, sums};
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "code_stats_cpu", [&] {
+    add_rows_by_code<scalar_t>(x, code_data, sums.data_ptr<float>());
+  });
+  return {counts, sums};
+}
+
+template <typename scalar_t>
+void ema_update_kernel(at::Tensor& codebook, at::Tensor& cluster_size, at::Tensor& embed_sum,
+                       const at::Tensor& counts, const at::Tensor& sums, double decay, double eps) {
+  const int64_t num_codes = codebook.size(0), dim = codebook.size(1);
+  const scalar_t keep = static_cast<scalar_t>(decay), take = static_cast<scalar_t>(1.0 - decay);
+  scalar_t* size_data = cluster_size.data_ptr<scalar_t>();
+  const scalar_t* count_data = counts.data_ptr<scalar_t>();
+  double total = 0.0;
+  for (int64_t k = 0; k < num_codes; ++k) {
+    size_data[k] = size_data[k] * keep + take * count_data[k];
+    total += static_cast<double>(size_data[k]);
+  }
+  scalar_t* embed_data = embed_sum.data_ptr<scalar_t>();
+  const scalar_t* sum_data = sums.data_ptr<scalar_t>();
+  scalar_t* code_data = codebook.data_ptr<scalar_t>();
+  // With no mass at all (nothing ever assigned, or everything decayed to exactly 0) the smoothed
+  // sizes would be 0 and the division 0 / 0: the codebook is then left as it is.
+  const bool update_codebook = total > 0.0;
+  const double normaliser = total / (total + num_codes * eps);
+  at::parallel_for(0, num_codes, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t k = begin; k < end; ++k) {
+      scalar_t* embed_row = embed_data + k * dim;
+      const scalar_t* sum_row = sum_data + k * dim;
+      for (int64_t d = 0; d < dim; ++d) embed_row[d] = embed_row[d] * keep + take * sum_row[d];
+      if (!update_codebook) continue;
+      // Laplace smoothing: (size + eps) / (total + K eps) * total.
+      const scalar_t smoothed = static_cast<scalar_t>((static_cast<double>(size_data[k]) + eps) * normaliser);
+      scalar_t* code_row = code_data + k * dim;
+      for (int64_t d = 0; d < dim; ++d) code_row[d] = embed_row[d] / smoothed;
+    }
+  });
+}
+
+void ema_update_cpu(at::Tensor& codebook, at::Tensor& cluster_size, at::Tensor& embed_sum, const at::Tensor& counts,
+                    const at::Tensor& sums, double decay, double eps) {
+  TORCH_CHECK(codebook.dim() == 2, "ema_update_: codebook must have 2 dimensions (K, D), got shape ",
+              codebook.sizes());
+  TORCH_CHECK(codebook.size(0) > 0, "ema_update_: codebook is empty (K = 0)");
+  const auto dtype = codebook.scalar_type();
+  TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, "ema_update_: codebook must be float32 or float64, got ",
+              dtype);
+  const std::pair<const char*, const at::Tensor*> operands[] = {
+      {"codebook", &codebook}, {"cluster_size", &cluster_size}, {"embed_sum", &embed_sum},
+      {"counts", &counts},     {"sums", &sums}};
+  for (const auto& [name, tensor] : operands) {
+    TORCH_CHECK(tensor->device().is_cpu(), "ema_update_: ", name, " must be a CPU tensor, got ", tensor->device());
+    TORCH_CHECK(tensor->scalar_type() == dtype, "ema_update_: ", name, " is ", tensor->scalar_type(),
+                " but codebook is ", dtype, "; the EMA state and statistics must share the codebook's dtype");
+    const bool is_vector = tensor == &cluster_size || tensor == &counts;
+    const auto expected = is_vector ? std::vector<int64_t>{codebook.size(0)} : codebook.sizes().vec();
+    TORCH_CHECK(tensor->sizes() == expected, "ema_update_: ", name, " must have shape ", at::IntArrayRef(expected),
+                ", got ", tensor->sizes());
+  }
+  TORCH_CHECK(decay >= 0.0 && decay < 1.0, "ema_update_: decay must lie in [0, 1), got ", decay);
+  TORCH_CHECK(eps > 0.0, "ema_update_: eps must be positive, got ", eps);
+  // Work on contiguous views (copies only when a caller passed strided state) and write back.
+  at::Tensor codebook_work = codebook.contiguous(), size_work = cluster_size.contiguous(),
+             embed_work = embed_sum.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(dtype, "ema_update_cpu", [&] {
+    ema_update_kernel<scalar_t>(codebook_work, size_work, embed_work, counts.contiguous(), sums.contiguous(), decay,
+                                eps);
+  });
+  if (!codebook.is_same(codebook_work)) codebook.copy_(codebook_work);
+  if (!cluster_size.is_same(size_work)) cluster_size.copy_(size_work);
+  if (!embed_sum.is_same(embed_work)) embed_sum.copy_(embed_work);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(vaestudio, CPU, m) {
+  m.impl("code_stats", &code_stats_cpu);
+  m.impl("ema_update_", &ema_update_cpu);
+}
+
+}  // namespace vaestudio

@@ -1,0 +1,38 @@
+"""build_demo(engine): the studio's tabs assembled into one gr.Blocks, wired to one engine."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.engine_api import StudioEngine
+from studio.pickers import ModelPickers
+from studio.tabs import edit, explore, models, text_to_image, train
+
+INTRODUCTION = (
+    "# VAE Studio\n"
+    "Type a prompt, or drop an image and edit it in latent space. Explore what a model learned, "
+    "train your own, and compare models."
+)
+
+
+def build_demo(engine: StudioEngine) -> gr.Blocks:
+    with gr.Blocks(title="VAE Studio", analytics_enabled=False) as demo:
+        gr.Markdown(INTRODUCTION)
+        pickers = ModelPickers(engine)
+        with gr.Tabs():
+            text_to_image.build(engine, pickers)
+            edit.build(engine, pickers)
+            explore.build(engine, pickers)
+            trained_model_loaded = train.build(engine)
+            models_tab = models.build(engine, pickers)
+
+        # Whenever the model list changes, every picker and the zoo table follow.
+        def refresh_models(*current_choices):
+            return [*pickers.refresh(*current_choices), models.zoo_table(engine.list_models())]
+
+        outputs = [*pickers.components, models_tab.table]
+        trained_model_loaded.success(refresh_models, pickers.components, outputs,
+                                     api_name="refresh_models_after_training")
+        models_tab.loaded.success(refresh_models, pickers.components, outputs, api_name="refresh_models_after_load")
+        demo.load(refresh_models, pickers.components, outputs, api_name="refresh_models")
+    return demo

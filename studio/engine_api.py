@@ -1,0 +1,215 @@
+"""What the studio's UI asks of an engine: plain Python, PIL and numpy values in and out.
+
+Two engines implement :class:`StudioEngine`: :class:`studio.engine.Engine` (the real one, over
+``vaestudio``) and :class:`studio.fake_engine.FakeEngine` (cheap deterministic drawings, for fast
+UI tests). Nothing here imports torch or vaestudio.
+
+Opaque ``state`` values (an encoded image, a scatter's projection) belong to the engine that made
+them; the UI only keeps them in a ``gr.State`` and hands them back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from PIL import Image
+
+# --------------------------------------------------------------------------- errors
+
+
+class StudioError(Exception):
+    """A failure the user can fix. The message says what went wrong and what to do."""
+
+
+class InputError(StudioError):
+    """A bad upload or parameter: not an image, too large, an empty prompt, a bad data spec."""
+
+
+class ModelError(StudioError):
+    """No such model, a folder that is not a model, or a model that cannot do what was asked."""
+
+
+class BusyError(StudioError):
+    """The engine has no room for this right now (e.g. a training run is already going)."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+class Capability(str, enum.Enum):
+    """What a model can do; the tabs offer a model only where it has the capability."""
+
+    TEXT_TO_IMAGE = "text_to_image"
+    ENCODE = "encode"  # encode, reconstruct, latent sliders
+    ATTRIBUTES = "attributes"  # attribute vectors in latent space
+    INTERPOLATE = "interpolate"
+    INPAINT = "inpaint"
+    MANIFOLD = "manifold"  # a 2-D grid of decodes
+    SCATTER = "scatter"  # a dataset's latents in 2-D
+    CODEBOOK = "codebook"  # discrete codes: usage histogram
+    PRIOR = "prior"  # unconditional samples from the prior
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    family: str  # "VAE", "beta-VAE", "VQ-VAE", "VQ-VAE-2", "dVAE", ...
+    summary: str  # one line
+    card: str  # the model card, markdown
+    metrics: Mapping[str, float]  # e.g. {"PSNR (dB)": 24.1, "bits/dim": 1.3}
+    capabilities: frozenset[Capability]
+    image_size: int  # pixels on a side
+    source: str  # "shipped", a folder, a Hub id, or "trained in the studio"
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ScoredImage:
+    image: Image.Image
+    score: float | None  # None while the image is still being sampled
+
+
+@dataclass(frozen=True)
+class SliderSpec:
+    label: str
+    minimum: float
+    maximum: float
+    step: float
+    value: float  # the encoded image's own value: what "reset" returns to
+
+
+@dataclass(frozen=True)
+class Encoding:
+    state: Any  # opaque, for decode_sliders / random_slider_values / reset_slider_values
+    model_input: Image.Image  # the upload as the model sees it (resized)
+    reconstruction: Image.Image
+    sliders: Sequence[SliderSpec]
+    attributes: Sequence[str]
+    summary: str  # e.g. "12 latent dimensions, reconstruction PSNR 23.4 dB"
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    strip: Image.Image  # the frames side by side
+    gif: bytes  # the frames as an animated GIF (there and back)
+
+
+@dataclass(frozen=True)
+class LatentScatter:
+    x: Sequence[float]
+    y: Sequence[float]
+    labels: Sequence[str]
+    x_title: str
+    y_title: str
+    state: Any  # opaque, for decode_point
+
+
+@dataclass(frozen=True)
+class CodebookUsage:
+    counts: Sequence[int]  # counts[k]: how often code k was chosen over the measured data
+    perplexity: float
+    dead_codes: int
+    measured_on: str  # what data the counts come from
+
+
+# --------------------------------------------------------------------------- training
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    steps: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    defaults: TrainingSettings
+
+
+class JobState(str, enum.Enum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TrainingStatus:
+    job_id: str
+    state: JobState
+    step: int
+    total_steps: int
+    losses: Sequence[tuple[int, float]] = field(default_factory=tuple)  # (step, loss)
+    samples: Image.Image | None = None  # the latest sample grid
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.state is not JobState.RUNNING
+
+
+# --------------------------------------------------------------------------- the protocol
+
+
+@runtime_checkable
+class StudioEngine(Protocol):
+    """Everything the tabs call. Failures the user can fix raise :class:`StudioError` subclasses."""
+
+    # Models
+    def list_models(self) -> list[ModelInfo]: ...
+    def load_folder(self, path_or_hub_id: str) -> ModelInfo: ...
+    def backend_info(self) -> str: ...
+
+    # Uploads: the door policy (EXIF, alpha, 16-bit, palette, CMYK, animated) and a pixel cap
+    # checked before decoding. `source` is a file path or the file's bytes.
+    def read_image(self, source: str | bytes, max_pixels: int) -> Image.Image: ...
+
+    # Text to image
+    def text_to_image(
+        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
+    ) -> list[ScoredImage]: ...
+    def text_to_image_stream(
+        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
+    ) -> Iterator[list[ScoredImage]]: ...
+
+    # Edit
+    def encode(self, model: str, image: Image.Image) -> Encoding: ...
+    def decode_sliders(
+        self, model: str, state: Any, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]
+    ) -> Image.Image: ...
+    def random_slider_values(self, model: str, state: Any, seed: int) -> list[float]: ...
+    def reset_slider_values(self, model: str, state: Any) -> list[float]: ...
+    def interpolate(
+        self, model: str, image_a: Image.Image, image_b: Image.Image, steps: int, mode: str
+    ) -> Interpolation: ...
+    def inpaint(
+        self, model: str, image: Image.Image, mask: Image.Image, prompt: str, num_candidates: int, seed: int
+    ) -> list[Image.Image]: ...
+
+    # Explore
+    def manifold_grid(self, model: str, n: int) -> Image.Image: ...
+    def list_data_sources(self) -> list[str]: ...
+    def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter: ...
+    def decode_point(self, model: str, state: Any, x: float, y: float) -> Image.Image: ...
+    def codebook_usage(self, model: str) -> CodebookUsage: ...
+    def prior_samples(self, model: str, n: int, seed: int) -> Image.Image: ...
+
+    # Train
+    def list_recipes(self) -> list[Recipe]: ...
+    def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str: ...
+    def training_status(self, job_id: str) -> TrainingStatus: ...
+    def stop_training(self, job_id: str) -> TrainingStatus: ...
+    def save_training(self, job_id: str, folder: str) -> str: ...
+    def load_training(self, job_id: str) -> ModelInfo: ...

@@ -1,0 +1,439 @@
+"""FakeEngine: the studio's engine protocol answered with cheap, deterministic PIL drawings.
+
+The fast UI tests, the screenshots and ``bench/bench_studio.py --fake`` run on it. Same inputs,
+same pictures; nothing here imports torch. It checks its inputs the way the real engine does
+(unknown model, missing capability, empty prompt, bad data spec) so the UI's error paths are real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from studio import pictures
+from studio.catalogue import Catalogue
+from studio.engine_api import (
+    Capability,
+    CodebookUsage,
+    Encoding,
+    InputError,
+    Interpolation,
+    LatentScatter,
+    ModelError,
+    ModelInfo,
+    Recipe,
+    ScoredImage,
+    SliderSpec,
+    TrainingSettings,
+    TrainingStatus,
+)
+from studio.jobs import TrainingJobs
+
+C = Capability
+COLOURS = {
+    "red": (220, 50, 47), "orange": (240, 140, 30), "yellow": (235, 200, 40), "green": (60, 170, 80),
+    "blue": (40, 100, 220), "purple": (140, 70, 190), "pink": (240, 120, 170), "black": (20, 20, 20),
+    "white": (250, 250, 250), "grey": (128, 128, 128),
+}
+SHAPES = ("circle", "square", "triangle")
+DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "emoji": ("smile", "heart", "star", "cat")}
+DATA_PREFIXES = ("folder:", "idx:", "hf:")
+SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    latent_dims: int
+    attributes: tuple[str, ...]
+    num_codes: int  # 0 for a continuous latent
+
+
+@dataclass(frozen=True)
+class FakeEncoding:
+    pixels: np.ndarray  # (size, size, 3) float32, 0..255: the model input
+    values: tuple[float, ...]  # the encoded latent values
+
+
+def _seeded(*parts: object) -> np.random.Generator:
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def read_image_simply(source: str | bytes, max_pixels: int) -> Image.Image:
+    """A plain upload policy for the fake when vaestudio's `load_image` is not there."""
+    import io
+
+    try:
+        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        if image.width * image.height > max_pixels:
+            raise InputError(
+                f"The image is {image.width}x{image.height} pixels; the studio takes at most "
+                f"{max_pixels:,} pixels. Make it smaller and upload it again."
+            )
+        image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA", "P") and ("A" in image.getbands() or "transparency" in image.info):
+            image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
+        return image.convert("RGB")
+    except Image.DecompressionBombError:
+        raise InputError(f"The image has far more than {max_pixels:,} pixels. Make it smaller and upload it again.")
+    except (OSError, ValueError, SyntaxError) as error:
+        raise InputError(
+            f"This file could not be read as an image ({error}). Upload a PNG, JPEG, WebP, GIF or BMP file."
+        ) from None
+
+
+def default_image_reader():
+    """vaestudio's upload policy once it exists (through studio.engine), else the plain one above."""
+    from studio import engine
+
+    return engine.read_image if engine.upload_policy_available() else read_image_simply
+
+
+class FakeEngine:
+    def __init__(self, image_size: int = 64, step_delay: float = 0.0, image_reader=None):
+        self.image_size = image_size
+        self.step_delay = step_delay  # seconds per sampling row / training step, for demos and benches
+        self._read_image = image_reader or default_image_reader()
+        self._models: Catalogue[FakeModel] = Catalogue()
+        self._jobs = TrainingJobs(max_running=1)
+        self._trained: dict[str, tuple[str, TrainingSettings]] = {}
+        self._lock = threading.Lock()
+        for info, model in _shipped_models(image_size):
+            self._models.add(info, model)
+
+    # ----------------------------------------------------------------- models
+
+    def list_models(self) -> list[ModelInfo]:
+        return self._models.infos()
+
+    def load_folder(self, path_or_hub_id: str) -> ModelInfo:
+        folder = Path((path_or_hub_id or "").strip()).expanduser()
+        if not str(path_or_hub_id or "").strip():
+            raise InputError("Type the path of a model folder (with config.json) first.")
+        config_path = folder / "config.json"
+        if not config_path.is_file():
+            raise ModelError(
+                f"{folder} is not a model folder: it has no config.json. Point at a folder written by "
+                "'Save to folder' or by `vaestudio train`."
+            )
+        config = json.loads(config_path.read_text())
+        model = FakeModel(int(config.get("latent_dims", 4)), tuple(config.get("attributes", ())), 0)
+        info = _info(self._models.unique_name(folder.name), config.get("family", "VAE"), model,
+                     self.image_size, source=str(folder), card=(folder / "README.md").read_text()
+                     if (folder / "README.md").is_file() else f"# {folder.name}\n\nLoaded from `{folder}`.")
+        self._models.add(info, model)
+        return info
+
+    def backend_info(self) -> str:
+        return "FakeEngine: deterministic drawings for UI tests. No vaestudio, no torch, no operators."
+
+    def read_image(self, source: str | bytes, max_pixels: int) -> Image.Image:
+        return self._read_image(source, max_pixels)
+
+    # ----------------------------------------------------------------- text to image
+
+    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank):
+        *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank)
+        return final
+
+    def text_to_image_stream(
+        self, model, prompt, num_images, seed, temperature, top_k, rerank
+    ) -> Iterator[list[ScoredImage]]:
+        self._models.require(model, C.TEXT_TO_IMAGE)
+        prompt = _check_prompt(prompt)
+        num_images = int(num_images)
+        candidates = max(num_images, int(rerank))
+        images = [self._draw_prompt(prompt, int(seed), index, float(temperature)) for index in range(candidates)]
+        for row in range(1, SAMPLING_ROWS):
+            time.sleep(self.step_delay)
+            yield [ScoredImage(_reveal(image, row / SAMPLING_ROWS), None) for image in images[:num_images]]
+        scored = [ScoredImage(image, round(float(_seeded(prompt, seed, i).uniform(0.2, 0.95)), 3))
+                  for i, image in enumerate(images)]
+        yield sorted(scored, key=lambda item: -item.score)[:num_images]
+
+    def _draw_prompt(self, prompt: str, seed: int, index: int, temperature: float) -> Image.Image:
+        rng = _seeded(prompt, seed, index)
+        words = prompt.lower().split()
+        colour = next((COLOURS[word] for word in words if word in COLOURS), tuple(rng.integers(30, 220, 3)))
+        shape = next((word for word in words if word in SHAPES), SHAPES[int(rng.integers(3))])
+        jitter = 0.15 * min(max(temperature, 0.1), 3.0)
+        size = self.image_size
+        image = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(200, 256, 3)))
+        centre = size * (0.5 + rng.uniform(-jitter, jitter, 2))
+        radius = size * rng.uniform(0.18, 0.3)
+        _draw_shape(ImageDraw.Draw(image), shape, centre, radius, tuple(int(v) for v in colour))
+        return image
+
+    # ----------------------------------------------------------------- edit
+
+    def encode(self, model: str, image: Image.Image) -> Encoding:
+        info, fake = self._models.require(model, C.ENCODE)
+        model_input = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
+        pixels = np.asarray(model_input, dtype=np.float32)
+        bands = np.array_split(pixels.mean(axis=2), fake.latent_dims, axis=0)
+        values = tuple(round(float(band.mean()) / 64.0 - 2.0, 2) for band in bands)
+        state = FakeEncoding(pixels, values)
+        reconstruction = self._decode(fake, state, values, {})
+        sliders = [SliderSpec(f"z{index}", -3.0, 3.0, 0.01, value) for index, value in enumerate(values)]
+        error = float(np.mean((np.asarray(reconstruction, dtype=np.float32) - pixels) ** 2))
+        psnr = 10 * math.log10(255**2 / max(error, 1e-6))
+        return Encoding(state, model_input, reconstruction, sliders, fake.attributes,
+                        f"{fake.latent_dims} latent dimensions; reconstruction PSNR {psnr:.1f} dB")
+
+    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
+        _, fake = self._models.require(model, C.ENCODE)
+        _check_state(state, FakeEncoding, "Upload an image to edit first.")
+        if len(slider_values) < fake.latent_dims:
+            raise InputError(f"{model} needs {fake.latent_dims} slider values; got {len(slider_values)}.")
+        return self._decode(fake, state, slider_values[: fake.latent_dims], attribute_strengths)
+
+    def _decode(self, fake: FakeModel, state: FakeEncoding, values, strengths: Mapping[str, float]) -> Image.Image:
+        pixels = state.pixels.copy()
+        rows = np.array_split(np.arange(pixels.shape[0]), fake.latent_dims)
+        for band, value, original in zip(rows, values, state.values):
+            pixels[band] += (float(value) - original) * 64.0
+        for channel, name in enumerate(fake.attributes):
+            pixels[..., channel % 3] += 60.0 * float(strengths.get(name, 0.0))
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        if fake.num_codes:
+            return ImageOps.posterize(image, 3)
+        return image.filter(ImageFilter.BoxBlur(1))
+
+    def random_slider_values(self, model: str, state, seed: int) -> list[float]:
+        _, fake = self._models.require(model, C.ENCODE)
+        _check_state(state, FakeEncoding, "Upload an image to edit first.")
+        values = _seeded("random sliders", seed).normal(0.0, 1.0, fake.latent_dims).clip(-3, 3)
+        return [round(float(value), 2) for value in values]
+
+    def reset_slider_values(self, model: str, state) -> list[float]:
+        self._models.require(model, C.ENCODE)
+        _check_state(state, FakeEncoding, "Upload an image to edit first.")
+        return list(state.values)
+
+    def interpolate(self, model, image_a, image_b, steps, mode) -> Interpolation:
+        self._models.require(model, C.INTERPOLATE)
+        if mode not in ("linear", "spherical"):
+            raise InputError(f"Interpolation mode must be 'linear' or 'spherical', not {mode!r}.")
+        steps = int(steps)
+        if steps < 2:
+            raise InputError("Interpolation needs at least 2 steps.")
+        first, last = (ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2) for image in (image_a, image_b))
+        weights = np.linspace(0.0, 1.0, steps)
+        if mode == "spherical":
+            weights = (1 - np.cos(weights * math.pi)) / 2
+        frames = [Image.blend(first, last, float(weight)) for weight in weights]
+        return Interpolation(pictures.strip(frames), pictures.gif_bytes(frames))
+
+    def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
+        self._models.require(model, C.INPAINT)
+        base = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
+        region = mask.convert("L").resize(base.size, Image.Resampling.NEAREST).point(lambda v: 255 if v > 127 else 0)
+        if not region.getbbox():
+            raise InputError("The mask is empty. Paint over the part of the image to redraw, then try again.")
+        candidates = []
+        for index in range(int(num_candidates)):
+            fill = self._draw_prompt(prompt.strip() or "texture", int(seed), index, 1.0)
+            candidates.append(Image.composite(fill, base, region))
+        return candidates
+
+    # ----------------------------------------------------------------- explore
+
+    def manifold_grid(self, model: str, n: int) -> Image.Image:
+        self._models.require(model, C.MANIFOLD)
+        n = _check_count(n, "The grid size", 2, 32)
+        return pictures.grid([self._decode_position(x, y) for y in np.linspace(-2, 2, n)
+                              for x in np.linspace(-2, 2, n)], columns=n, gap=0)
+
+    def _decode_position(self, x: float, y: float) -> Image.Image:
+        size = self.image_size
+        image = Image.new("RGB", (size, size), (int(128 + 60 * x), int(128 + 60 * y), 160))
+        radius = size * (0.2 + 0.05 * (x + 2))
+        _draw_shape(ImageDraw.Draw(image), SHAPES[int((y + 2) / 4 * 2.999)], (size / 2, size / 2), radius, (30, 30, 30))
+        return image
+
+    def list_data_sources(self) -> list[str]:
+        return list(DATA_SOURCES)
+
+    def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
+        self._models.require(model, C.SCATTER)
+        labels_of_source = _data_labels(data_spec)
+        n = _check_count(n, "The number of points", 10, 5000)
+        rng = _seeded("scatter", model, data_spec, n)
+        labels = [labels_of_source[int(i)] for i in rng.integers(0, len(labels_of_source), n)]
+        angles = {label: 2 * math.pi * index / len(labels_of_source) for index, label in enumerate(labels_of_source)}
+        x = [round(1.5 * math.cos(angles[label]) + float(rng.normal(0, 0.35)), 3) for label in labels]
+        y = [round(1.5 * math.sin(angles[label]) + float(rng.normal(0, 0.35)), 3) for label in labels]
+        return LatentScatter(x, y, labels, "latent 1", "latent 2", state=("scatter", model, data_spec))
+
+    def decode_point(self, model: str, state, x: float, y: float) -> Image.Image:
+        self._models.require(model, C.SCATTER)
+        _check_state(state, tuple, "Draw a latent scatter first, then pick a point on it.")
+        return self._decode_position(float(np.clip(x, -2, 2)), float(np.clip(y, -2, 2)))
+
+    def codebook_usage(self, model: str) -> CodebookUsage:
+        _, fake = self._models.require(model, C.CODEBOOK)
+        rng = _seeded("codebook", model)
+        counts = (1000 / np.arange(1, fake.num_codes + 1) ** 1.1 * rng.uniform(0.5, 1.5, fake.num_codes)).astype(int)
+        rng.shuffle(counts)
+        probabilities = counts / counts.sum()
+        nonzero = probabilities[probabilities > 0]
+        perplexity = float(np.exp(-(nonzero * np.log(nonzero)).sum()))
+        return CodebookUsage([int(c) for c in counts], round(perplexity, 1), int((counts == 0).sum()), "shapes (fake)")
+
+    def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
+        self._models.require(model, C.PRIOR)
+        n = _check_count(n, "The number of samples", 1, 64)
+        return pictures.grid([self._draw_prompt("sample", int(seed), index, 1.0) for index in range(n)])
+
+    # ----------------------------------------------------------------- train
+
+    def list_recipes(self) -> list[Recipe]:
+        return [
+            Recipe("vae-digits", "Gaussian VAE on 8x8 digits, 2-D latent", TrainingSettings(300, 64, 1e-3, 0)),
+            Recipe("vqvae-shapes", "VQ-VAE with EMA codebook on procedural shapes", TrainingSettings(500, 32, 2e-4, 0)),
+            Recipe("dvae-emoji", "dVAE with Gumbel-softmax on Noto emoji", TrainingSettings(500, 32, 3e-4, 0)),
+        ]
+
+    def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:
+        _data_labels(data_spec)
+        if recipe not in {known.name for known in self.list_recipes()}:
+            raise InputError(f"There is no recipe {recipe!r}. Pick one of the listed recipes.")
+        if settings.steps < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
+            raise InputError("Steps and batch size must be at least 1 and the learning rate above 0.")
+
+        def run(report, stop_event: threading.Event):
+            rng = _seeded("training", recipe, settings.seed)
+            every = max(1, settings.steps // 10)
+            for step in range(1, settings.steps + 1):
+                if stop_event.wait(self.step_delay):
+                    break
+                loss = 2.0 * math.exp(-3.0 * step / settings.steps) + 0.1 + float(rng.normal(0, 0.02))
+                samples = self.prior_samples_unchecked(4, step) if step % every == 0 or step == 1 else None
+                report(step, loss, samples)
+            return (recipe, settings)
+
+        return self._jobs.start(run, settings.steps, f"Training {recipe} on {data_spec}")
+
+    def prior_samples_unchecked(self, n: int, seed: int) -> Image.Image:
+        return pictures.grid([self._draw_prompt("sample", seed, index, 1.0) for index in range(n)])
+
+    def training_status(self, job_id: str) -> TrainingStatus:
+        return self._jobs.status(job_id)
+
+    def stop_training(self, job_id: str) -> TrainingStatus:
+        return self._jobs.stop(job_id)
+
+    def save_training(self, job_id: str, folder: str) -> str:
+        recipe, settings = self._jobs.result(job_id)
+        target = Path(folder).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        config = {"family": "VAE", "latent_dims": 4, "recipe": recipe, "steps": settings.steps}
+        (target / "config.json").write_text(json.dumps(config, indent=2))
+        (target / "README.md").write_text(f"# {target.name}\n\nTrained in the studio with `{recipe}`.\n")
+        return str(target)
+
+    def load_training(self, job_id: str) -> ModelInfo:
+        recipe, _ = self._jobs.result(job_id)
+        model = FakeModel(4, (), 0)
+        info = _info(self._models.unique_name(f"trained-{recipe}"), "VAE", model, self.image_size,
+                     source="trained in the studio", card=f"# trained-{recipe}\n\nTrained in the studio.")
+        self._models.add(info, model)
+        return info
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
+    specs = [
+        ("fake-shapes-vqvae", "VQ-VAE", FakeModel(16, (), 64),
+         {C.TEXT_TO_IMAGE, C.ENCODE, C.INTERPOLATE, C.INPAINT, C.CODEBOOK, C.PRIOR, C.SCATTER},
+         {"PSNR (dB)": 26.3, "bits/dim": 1.21, "codebook perplexity": 41.0}),
+        ("fake-digits-vae", "VAE", FakeModel(8, ("thicker", "slanted", "rounder"), 0),
+         {C.ENCODE, C.ATTRIBUTES, C.INTERPOLATE, C.MANIFOLD, C.SCATTER, C.PRIOR},
+         {"ELBO (nats)": -92.4, "IWAE-64 (nats)": -89.9, "PSNR (dB)": 21.7}),
+        ("fake-emoji-dvae", "dVAE", FakeModel(6, (), 32),
+         {C.TEXT_TO_IMAGE, C.ENCODE, C.INPAINT, C.CODEBOOK, C.PRIOR},
+         {"PSNR (dB)": 22.9, "bits/dim": 1.74}),
+    ]
+    return [
+        (_info(name, family, model, image_size, "shipped", _card(name, family, metrics), metrics, capabilities), model)
+        for name, family, model, capabilities, metrics in specs
+    ]
+
+
+def _info(name, family, model: FakeModel, image_size, source, card, metrics=None, capabilities=None) -> ModelInfo:
+    capabilities = capabilities or {C.ENCODE, C.INTERPOLATE, C.PRIOR}
+    if model.attributes:
+        capabilities = capabilities | {C.ATTRIBUTES}
+    summary = f"fake {family}, {model.latent_dims} latent dimensions" + (
+        f", {model.num_codes} codes" if model.num_codes else "")
+    return ModelInfo(name, family, summary, card, dict(metrics or {}), frozenset(capabilities), image_size, source)
+
+
+def _card(name: str, family: str, metrics: Mapping[str, float]) -> str:
+    rows = "\n".join(f"| {key} | {value} |" for key, value in metrics.items())
+    return (f"# {name}\n\nA fake {family} for UI tests: it draws, it does not learn.\n\n"
+            f"| metric | value |\n|---|---|\n{rows}\n")
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, centre, radius: float, colour) -> None:
+    x, y = float(centre[0]), float(centre[1])
+    box = (x - radius, y - radius, x + radius, y + radius)
+    if shape == "circle":
+        draw.ellipse(box, fill=colour)
+    elif shape == "square":
+        draw.rectangle(box, fill=colour)
+    else:
+        draw.polygon([(x, y - radius), (x + radius, y + radius), (x - radius, y + radius)], fill=colour)
+
+
+def _reveal(image: Image.Image, fraction: float) -> Image.Image:
+    """The image with only its top `fraction` of rows sampled so far; the rest grey."""
+    partial = image.copy()
+    top = int(image.height * fraction)
+    ImageDraw.Draw(partial).rectangle((0, top, image.width, image.height), fill=(200, 200, 200))
+    return partial
+
+
+def _check_prompt(prompt: str) -> str:
+    prompt = (prompt or "").strip()
+    if not prompt:
+        raise InputError("Type a prompt first, e.g. 'a red circle on a blue background'.")
+    if len(prompt) > 500:
+        raise InputError("The prompt is too long: keep it under 500 characters.")
+    return prompt
+
+
+def _check_state(state, kind: type, message: str) -> None:
+    if not isinstance(state, kind):
+        raise InputError(message)
+
+
+def _check_count(value, what: str, low: int, high: int) -> int:
+    value = int(value)
+    if not low <= value <= high:
+        raise InputError(f"{what} must be between {low} and {high}; got {value}.")
+    return value
+
+
+def _data_labels(data_spec: str) -> tuple[str, ...]:
+    spec = (data_spec or "").strip()
+    if spec in DATA_SOURCES:
+        return DATA_SOURCES[spec]
+    if spec.startswith(DATA_PREFIXES) and len(spec.split(":", 1)[1]) > 0:
+        return ("a", "b", "c")
+    raise InputError(
+        f"Unknown data source {spec!r}. Pick one of {', '.join(DATA_SOURCES)}, or type folder:PATH, "
+        "idx:PATH or hf:NAME."
+    )

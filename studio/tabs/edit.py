@@ -1,0 +1,175 @@
+"""Edit: an upload encoded and reconstructed side by side, latent and attribute sliders that
+re-render live, interpolation towards a second image, and inpainting of a painted region."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from studio import limits
+from studio.engine_api import Capability, InputError, SliderSpec, StudioEngine
+from studio.errors import user_facing
+from studio.masks import mask_from_layers
+from studio.pickers import ModelPickers
+from studio.tabs.shared import ENGINE_QUEUE, read_upload, show, write_file
+from studio.uploads import UploadedImage, UploadedMask
+
+SOURCES = ["upload", "clipboard", "webcam"]  # "upload" takes drag-and-drop too
+
+
+@dataclass(frozen=True)
+class EditSession:
+    """What the sliders edit: the model and the engine's encoding of the upload."""
+
+    model: str
+    state: Any
+    sliders: tuple[SliderSpec, ...]
+    attributes: tuple[str, ...]
+
+
+def _slider_updates(specs: tuple[SliderSpec, ...], values: list[float] | None = None) -> list[dict]:
+    updates = []
+    for index in range(limits.MAX_SLIDERS):
+        if index < len(specs):
+            spec = specs[index]
+            value = spec.value if values is None else values[index]
+            updates.append(gr.update(visible=True, label=spec.label, minimum=spec.minimum, maximum=spec.maximum,
+                                     step=spec.step, value=value))
+        else:
+            updates.append(gr.update(visible=False))
+    return updates
+
+
+def _attribute_updates(names: tuple[str, ...], reset: bool = True) -> list[dict]:
+    return [
+        gr.update(visible=True, label=names[index], **({"value": 0.0} if reset else {}))
+        if index < len(names) else gr.update(visible=False)
+        for index in range(limits.MAX_ATTRIBUTES)
+    ]
+
+
+def _require_session(session: EditSession | None) -> EditSession:
+    if session is None:
+        raise InputError("Upload an image to edit first: drop it on the first image box.")
+    return session
+
+
+def build(engine: StudioEngine, pickers: ModelPickers) -> None:
+    with gr.Tab("Edit", id="edit"):
+        session = gr.State(None)
+        with gr.Row():
+            source = UploadedImage(
+                type="filepath", image_mode=None, sources=SOURCES, height=300, elem_id="edit-source",
+                label="Your image: drop, paste or use the webcam",
+            )
+            model_input = gr.Image(label="Encoded (what the model sees)", height=300, interactive=False)
+            reconstruction = gr.Image(label="Reconstruction", height=300, interactive=False)
+            edited = gr.Image(label="Edited: move the sliders", height=300, interactive=False, elem_id="edit-output")
+        with gr.Row():
+            model = pickers.dropdown(Capability.ENCODE, scale=2)
+            summary = gr.Markdown("Drop an image on the first box to encode it; its latent sliders appear below.",
+                                  label="Encoding")
+            reset = gr.Button("Reset sliders", scale=0, min_width=140)
+            randomise = gr.Button("Randomise", scale=0, min_width=140)
+        with gr.Row(elem_id="latent-sliders"):
+            sliders = [
+                gr.Slider(-3, 3, 0, step=0.01, label=f"z{index}", visible=False, min_width=200)
+                for index in range(limits.MAX_SLIDERS)
+            ]
+        with gr.Row(elem_id="attribute-sliders"):
+            attributes = [
+                gr.Slider(-2, 2, 0, step=0.05, label=f"attribute {index}", visible=False, min_width=200)
+                for index in range(limits.MAX_ATTRIBUTES)
+            ]
+        with gr.Accordion("Interpolate towards a second image", open=False):
+            with gr.Row():
+                second = UploadedImage(type="filepath", image_mode=None, sources=SOURCES, height=220,
+                                       label="Second image")
+                with gr.Column():
+                    steps = gr.Slider(2, 16, 8, step=1, label="Steps")
+                    mode = gr.Radio(["linear", "spherical"], value="spherical", label="Path",
+                                    info="Spherical keeps Gaussian latents at a typical length.")
+                    interpolate_button = gr.Button("Interpolate", variant="primary")
+            strip = gr.Image(label="From your image to the second one", interactive=False)
+            animation = gr.Image(label="There and back (GIF)", interactive=False, height=256, format="gif")
+        with gr.Accordion("Inpaint a painted region", open=False):
+            with gr.Row():
+                canvas = UploadedMask(type="filepath", image_mode=None, sources=SOURCES, height=360,
+                                      label="Paint the region to redraw", layers=False, transforms=())
+                with gr.Column():
+                    inpaint_prompt = gr.Textbox(label="What to put there (optional)", placeholder="a blue circle")
+                    candidates = gr.Slider(1, limits.MAX_CANDIDATES, 4, step=1, label="Candidates")
+                    inpaint_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
+                    inpaint_button = gr.Button("Inpaint", variant="primary")
+            inpainted = gr.Gallery(label="Candidates", columns=4, height=300, object_fit="contain")
+
+        slider_outputs = [*sliders, *attributes]
+
+        @user_facing
+        def encode(model, reference):
+            if reference is None:  # cleared: keep the last sliders' values, hide them
+                return [None, None, None, None, "Drop an image on the first box to encode it.", None,
+                        *[gr.update(visible=False)] * len(slider_outputs)]
+            encoding = engine.encode(model, read_upload(engine, reference))
+            specs = tuple(encoding.sliders)[: limits.MAX_SLIDERS]
+            names = tuple(encoding.attributes)[: limits.MAX_ATTRIBUTES]
+            note = encoding.summary + ("" if names else ". This model has no attribute vectors.")
+            return [EditSession(model, encoding.state, specs, names), show(encoding.model_input),
+                    show(encoding.reconstruction), show(encoding.reconstruction), note, show(encoding.model_input),
+                    *_slider_updates(specs), *_attribute_updates(names)]
+
+        gr.on([source.change, model.change], encode, inputs=[model, source],
+              outputs=[session, model_input, reconstruction, edited, summary, canvas, *slider_outputs],
+              api_name="encode", **ENGINE_QUEUE)
+
+        @user_facing
+        def decode_sliders(session: EditSession | None, *values):
+            session = _require_session(session)
+            slider_values = list(values[: len(session.sliders)])
+            strengths = dict(zip(session.attributes, values[limits.MAX_SLIDERS:]))
+            return show(engine.decode_sliders(session.model, session.state, slider_values, strengths))
+
+        gr.on([control.change for control in slider_outputs], decode_sliders, inputs=[session, *slider_outputs],
+              outputs=edited, api_name="decode_sliders", trigger_mode="always_last", show_progress="minimal",
+              **ENGINE_QUEUE)
+
+        @user_facing
+        def reset_sliders(session: EditSession | None):
+            session = _require_session(session)
+            values = engine.reset_slider_values(session.model, session.state)
+            return [*_slider_updates(session.sliders, values), *_attribute_updates(session.attributes)]
+
+        reset.click(reset_sliders, inputs=session, outputs=slider_outputs, api_name="reset_sliders")
+
+        @user_facing
+        def randomise_sliders(session: EditSession | None):
+            session = _require_session(session)
+            values = engine.random_slider_values(session.model, session.state, random.randrange(2**31))
+            return _slider_updates(session.sliders, values)
+
+        randomise.click(randomise_sliders, inputs=session, outputs=sliders, api_name="randomise_sliders")
+
+        @user_facing
+        def interpolate(model, first, second, steps, mode):
+            image_a = read_upload(engine, first, "your image (the first box)")
+            image_b = read_upload(engine, second, "a second image")
+            result = engine.interpolate(model, image_a, image_b, steps, mode)
+            return show(result.strip), write_file(result.gif, ".gif")
+
+        interpolate_button.click(interpolate, inputs=[model, source, second, steps, mode],
+                                 outputs=[strip, animation], api_name="interpolate", **ENGINE_QUEUE)
+
+        @user_facing
+        def inpaint(model, painted, prompt, count, seed):
+            if not painted or painted.get("background") is None:
+                raise InputError("Upload an image (first box, or in the painting area), paint a region, then Inpaint.")
+            image = read_upload(engine, painted["background"])
+            mask = mask_from_layers(painted["layers"], image.size, limits.MAX_PIXELS)
+            return [show(candidate) for candidate in engine.inpaint(model, image, mask, prompt, count, seed)]
+
+        inpaint_button.click(inpaint, inputs=[model, canvas, inpaint_prompt, candidates, inpaint_seed],
+                             outputs=inpainted, api_name="inpaint", **ENGINE_QUEUE)
+

@@ -1,0 +1,77 @@
+"""Models: the zoo with cards and metrics, loading from a folder or a Hub id, the operator backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from studio.engine_api import Capability, ModelInfo, StudioEngine
+from studio.errors import user_facing
+from studio.pickers import ModelPickers
+from studio.tabs.shared import ENGINE_QUEUE
+
+COLUMNS = ["model", "family", "metrics", "can do", "source"]
+
+
+def zoo_table(models: list[ModelInfo]) -> pd.DataFrame:
+    rows = [
+        [
+            info.name,
+            info.family,
+            ", ".join(f"{key} {value:g}" for key, value in info.metrics.items()) or "(none recorded)",
+            ", ".join(capability.value.replace("_", "-") for capability in Capability if info.can(capability)),
+            info.source,
+        ]
+        for info in models
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@dataclass(frozen=True)
+class ModelsTab:
+    table: gr.Dataframe
+    loaded: gr.events.Dependency  # after this, the model lists change
+
+
+def build(engine: StudioEngine, pickers: ModelPickers) -> ModelsTab:
+    with gr.Tab("Models", id="models"):
+        models = engine.list_models()
+        table = gr.Dataframe(
+            zoo_table(models), label="The zoo" if models else "The zoo is empty: load a model folder below",
+            interactive=False, wrap=True, column_widths=["18%", "10%", "30%", "30%", "12%"],
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chosen = pickers.dropdown(None, label="Model card")
+                card = gr.Markdown(models[0].card if models else "Load or train a model to see its card.")
+            with gr.Column(scale=2):
+                where = gr.Textbox(label="Load a model", placeholder="path/to/folder (config.json + model.safetensors), or a Hub id",
+                                   info="Folders hold config.json, model.safetensors and a README.md card.")
+                load = gr.Button("Load", variant="primary")
+                loaded_note = gr.Markdown()
+                backend = gr.Textbox(engine.backend_info(), label="Operator backend (vaestudio info)", lines=5,
+                                     interactive=False)
+                backend_button = gr.Button("Check again")
+
+        @user_facing
+        def model_card(name):
+            found = next((info for info in engine.list_models() if info.name == name), None)
+            return found.card if found else "Pick a model to see its card."
+
+        chosen.change(model_card, chosen, card, api_name="model_card")
+
+        @user_facing
+        def load_model(path_or_hub_id):
+            info = engine.load_folder(path_or_hub_id)
+            return f"Loaded **{info.name}** ({info.family}). It is now offered in the other tabs."
+
+        loaded = load.click(load_model, where, loaded_note, api_name="load_model", **ENGINE_QUEUE)
+
+        @user_facing
+        def backend_info():
+            return engine.backend_info()
+
+        backend_button.click(backend_info, None, backend, api_name="backend")
+    return ModelsTab(table, loaded)

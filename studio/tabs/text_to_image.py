@@ -1,0 +1,65 @@
+"""Text to image: a prompt in, a gallery out, filled row by row while the prior samples."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import limits
+from studio.engine_api import Capability, ScoredImage, StudioEngine
+from studio.errors import user_facing
+from studio.pickers import ModelPickers
+from studio.tabs.shared import ENGINE_QUEUE, show
+
+EXAMPLE_PROMPTS = [
+    "a red circle",
+    "a blue square above a yellow triangle",
+    "a small green triangle on the left",
+    "two purple circles",
+    "smiling face with hearts",
+]
+
+
+def _caption(item: ScoredImage) -> str:
+    return "sampling…" if item.score is None else f"score {item.score:.3f}"
+
+
+def build(engine: StudioEngine, pickers: ModelPickers) -> None:
+    with gr.Tab("Text to image", id="text-to-image"):
+        with gr.Row():
+            with gr.Column(scale=2, min_width=300):
+                prompt = gr.Textbox(
+                    label="Prompt", placeholder="a red circle above a blue square", lines=2, max_length=500,
+                    elem_id="prompt",
+                )
+                generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                gr.Examples(EXAMPLE_PROMPTS, inputs=prompt, label="Try a prompt", api_name="prompt_example")
+                model = pickers.dropdown(Capability.TEXT_TO_IMAGE)
+                with gr.Accordion("Sampling", open=True):
+                    num_images = gr.Slider(1, limits.MAX_IMAGES, 4, step=1, label="Images")
+                    rerank = gr.Slider(
+                        1, limits.MAX_RERANK, 16, step=1, label="Rerank",
+                        info="Sample this many, keep the best-scoring (text-image scorer).",
+                    )
+                    temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label="Temperature",
+                                            info="Lower: safer, more alike. Higher: wilder.")
+                    top_k = gr.Slider(0, 512, 0, step=1, label="Top-k", info="Sample only the k likeliest codes; 0 = all.")
+                    seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
+            with gr.Column(scale=3):
+                gallery = gr.Gallery(
+                    label="Images", elem_id="text-to-image-gallery",
+                    columns=4, height=520, object_fit="contain", buttons=["download", "fullscreen"],
+                )
+
+        @user_facing
+        def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank):
+            for partial in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank):
+                yield [(show(item.image), _caption(item)) for item in partial]
+
+        gr.on(
+            [generate.click, prompt.submit],
+            text_to_image,
+            inputs=[model, prompt, num_images, seed, temperature, top_k, rerank],
+            outputs=gallery,
+            api_name="text_to_image",
+            **ENGINE_QUEUE,
+        )

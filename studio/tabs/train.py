@@ -1,0 +1,129 @@
+"""Train: pick data and a recipe, start, watch the loss and samples live, stop, save, load."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from studio import limits
+from studio.engine_api import InputError, Recipe, StudioEngine, TrainingSettings, TrainingStatus
+from studio.errors import user_facing
+from studio.plots import loss_table
+from studio.tabs.shared import ENGINE_QUEUE, show
+
+WATCH_QUEUE = {"concurrency_id": "training_watch", "concurrency_limit": limits.WATCHERS}
+
+
+def describe(status: TrainingStatus) -> str:
+    loss = f", loss {status.losses[-1][1]:.4f}" if status.losses else ""
+    headline = f"**{status.state.value}**: step {status.step} of {status.total_steps}{loss} (job `{status.job_id}`)"
+    return f"{headline}\n\n{status.message}" if status.message else headline
+
+
+def _render(status: TrainingStatus) -> tuple:
+    return describe(status), loss_table(status.losses), show(status.samples)
+
+
+def build(engine: StudioEngine) -> gr.events.Dependency:
+    """Builds the tab; returns the "load into the studio" event, after which the model lists change."""
+    recipes: dict[str, Recipe] = {recipe.name: recipe for recipe in engine.list_recipes()}
+    first = next(iter(recipes.values()), None)
+    defaults = first.defaults if first else TrainingSettings(1000, 64, 1e-3, 0)
+    with gr.Tab("Train", id="train"):
+        with gr.Row():
+            with gr.Column(scale=2, min_width=320):
+                sources = engine.list_data_sources()
+                data = gr.Dropdown(sources, value=sources[0] if sources else None, allow_custom_value=True,
+                                   label="Data", info="A built-in source, or folder:PATH, idx:PATH, hf:NAME")
+                recipe = gr.Dropdown(list(recipes), value=first.name if first else None, label="Recipe",
+                                     info=None if recipes else "No recipes found in recipes/.")
+                recipe_note = gr.Markdown(first.description if first else "")
+                with gr.Row():
+                    steps = gr.Number(defaults.steps, label="Steps", precision=0, minimum=1, maximum=1_000_000)
+                    batch_size = gr.Number(defaults.batch_size, label="Batch size", precision=0, minimum=1,
+                                           maximum=4096)
+                with gr.Row():
+                    learning_rate = gr.Number(defaults.learning_rate, label="Learning rate", minimum=1e-7, maximum=1.0)
+                    seed = gr.Number(defaults.seed, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
+                with gr.Row():
+                    start = gr.Button("Start", variant="primary")
+                    stop = gr.Button("Stop", variant="stop")
+                    refresh = gr.Button("Refresh status")
+                job = gr.Textbox(label="Training job", placeholder="filled in when you press Start")
+            with gr.Column(scale=3):
+                status = gr.Markdown("Pick data and a recipe, then press Start. The loss and samples show here.",
+                                     elem_id="training-status")
+                loss = gr.LinePlot(x="step", y="loss", label="Loss", height=260, x_title="step", y_title="loss")
+                samples = gr.Image(label="Samples", interactive=False, height=260, elem_id="training-samples")
+                with gr.Row():
+                    folder = gr.Textbox(label="Save to folder", placeholder="runs/my-model", scale=3)
+                    save = gr.Button("Save", scale=1)
+                    load = gr.Button("Load into the studio", scale=1)
+                saved = gr.Markdown()
+
+        @user_facing
+        def recipe_defaults(name):
+            chosen = recipes.get(name)
+            if chosen is None:
+                return [gr.update()] * 5
+            settings = chosen.defaults
+            return chosen.description, settings.steps, settings.batch_size, settings.learning_rate, settings.seed
+
+        recipe.change(recipe_defaults, recipe, [recipe_note, steps, batch_size, learning_rate, seed],
+                      api_name="recipe_defaults")
+
+        @user_facing
+        def train_start(data, recipe_name, steps, batch_size, learning_rate, seed):
+            settings = TrainingSettings(int(steps or 0), int(batch_size or 0), float(learning_rate or 0), int(seed or 0))
+            return engine.start_training(data, recipe_name, settings)
+
+        started = start.click(train_start, [data, recipe, steps, batch_size, learning_rate, seed], job,
+                              api_name="train_start", **ENGINE_QUEUE)
+
+        @user_facing
+        def train_watch(job_id, progress=gr.Progress()):
+            deadline = time.monotonic() + limits.TRAINING_WATCH_LIMIT_SECONDS
+            last = None
+            while True:
+                status = engine.training_status(job_id)
+                if (status.step, status.state) != last:
+                    last = (status.step, status.state)
+                    progress((status.step, max(status.total_steps, 1)), desc="Training", unit="steps")
+                    yield _render(status)
+                if status.done or time.monotonic() > deadline:
+                    return
+                time.sleep(limits.TRAINING_POLL_SECONDS)
+
+        started.success(train_watch, job, [status, loss, samples], api_name="train_watch", **WATCH_QUEUE)
+
+        @user_facing
+        def train_poll(job_id):
+            return _render(engine.training_status(job_id))
+
+        refresh.click(train_poll, job, [status, loss, samples], api_name="train_poll")
+
+        @user_facing
+        def train_stop(job_id):
+            return _render(engine.stop_training(job_id))
+
+        stop.click(train_stop, job, [status, loss, samples], api_name="train_stop")
+
+        @user_facing
+        def train_save(job_id, target):
+            folder = Path((target or "").strip()).expanduser()
+            if not str(target or "").strip():
+                raise InputError("Type a folder to save into first, e.g. runs/my-model.")
+            if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+                raise InputError(f"{folder} already exists and is not an empty folder. Choose a new folder name.")
+            return f"Saved to `{engine.save_training(job_id, str(folder))}`."
+
+        save.click(train_save, [job, folder], saved, api_name="train_save")
+
+        @user_facing
+        def train_load(job_id):
+            info = engine.load_training(job_id)
+            return f"Loaded as **{info.name}**: pick it in the other tabs."
+
+        return load.click(train_load, job, saved, api_name="train_load")

@@ -1,0 +1,98 @@
+"""Contrastive scorer: InfoNCE overfitting, score semantics, duplicate captions, CPU speed for reranking."""
+
+import time
+
+import pytest
+import torch
+
+from tests.models.test_vae import overfit
+from vaestudio.models.base import Batch
+from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
+from vaestudio.models.text import build_vocabulary
+
+CAPTIONS = ["red circle", "blue square", "green triangle", "yellow star"]
+
+
+def tiny_scorer(**overrides) -> ContrastiveScorer:
+    torch.manual_seed(0)
+    values = {
+        "vocabulary": build_vocabulary(CAPTIONS),
+        "image_size": 16,
+        "hidden_sizes": (8, 16),
+        "embedding_dim": 16,
+        "text_dim": 16,
+        "text_layers": 1,
+        "text_heads": 2,
+        "max_tokens": 8,
+    }
+    values.update(overrides)
+    return ContrastiveScorer(ContrastiveScorerConfig(**values))
+
+
+def coloured_images() -> torch.Tensor:
+    """One flat colour per caption: (4, 3, 16, 16)."""
+    colours = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 1.0, 0.0]])
+    return colours[:, :, None, None].expand(4, 3, 16, 16).clone()
+
+
+def test_overfits_one_batch_and_ranks_the_right_caption_first():
+    model = tiny_scorer()
+    batch = Batch(coloured_images(), captions=CAPTIONS)
+    first, last = overfit(model, batch, steps=60, learning_rate=3e-3)
+    assert last < 0.5 * first, (first, last)
+    model.eval()
+    similarities = torch.stack(
+        [model.score(batch.images, caption) for caption in CAPTIONS], dim=1
+    )  # (image, caption)
+    assert torch.equal(similarities.argmax(1), torch.arange(4))
+    assert model.training_loss(batch).logs["accuracy"] == 1.0
+
+
+def test_score_is_a_cosine_and_broadcasts_one_caption():
+    model = tiny_scorer().eval()
+    images = coloured_images()
+    scores = model.score(images, CAPTIONS)
+    assert scores.shape == (4,) and torch.all(scores.abs() <= 1 + 1e-6)
+    torch.testing.assert_close(model.score(images, "red circle"), model.score(images, ["red circle"] * 4))
+    torch.testing.assert_close(model.score(images, ["red circle"]), model.score(images, "red circle"))
+    with pytest.raises(ValueError, match="captions"):
+        model.score(images, CAPTIONS[:2])
+
+
+def test_repeated_captions_count_as_positives():
+    model = tiny_scorer()
+    images = coloured_images()[[0, 0, 1, 1]]
+    output = model.training_loss(
+        Batch(images, captions=["red circle", "red circle", "blue square", "blue square"])
+    )
+    assert torch.isfinite(output.loss)
+    with pytest.raises(ValueError, match="captions"):
+        model.training_loss(Batch(images))
+
+
+def test_reranking_sixteen_candidates_is_fast_on_cpu():
+    model = tiny_scorer(
+        image_size=64,
+        hidden_sizes=(32, 64, 128),
+        embedding_dim=128,
+        text_dim=128,
+        text_heads=4,
+        text_layers=2,
+    ).eval()
+    candidates = torch.rand(16, 3, 64, 64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model.score(candidates, "red circle")  # warm-up
+        start = time.perf_counter()
+        model.score(candidates, "red circle")
+        elapsed = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(threads)
+    assert elapsed < 0.5, elapsed  # about 0.05 s on one idle core
+
+
+def test_temperature_is_learned_and_clipped():
+    model = tiny_scorer(initial_temperature=0.07, max_logit_scale=10.0)
+    assert float(model.logit_scale().detach()) == pytest.approx(10.0)  # 1 / 0.07 > 10: clipped
+    assert model.log_logit_scale.requires_grad

@@ -1,0 +1,176 @@
+"""Headless Chromium for the browser tests: start it, find things in the studio, take screenshots."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+INSTALL_HINT = (
+    "headless Chromium and chromedriver are needed for the browser tests. `make test` installs them "
+    "(its .make/browser step runs: apt-get install -y chromium chromium-driver fonts-noto-color-emoji)."
+)
+CHROMIUM_FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage", "--window-size=1400,1000", "--hide-scrollbars",
+]
+
+
+def chromium():
+    """A headless Chromium driven by selenium; fails (never skips) with the installer's name if missing."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not browser or not driver_path:
+        pytest.fail(f"Chromium not found: {INSTALL_HINT}", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    profile = tempfile.mkdtemp(prefix="studio-chromium-")
+    options.add_argument(f"--user-data-dir={profile}")
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    driver.profile_folder = profile
+    return driver
+
+
+def close(driver) -> None:
+    driver.quit()
+    shutil.rmtree(driver.profile_folder, ignore_errors=True)
+
+
+def wait_for(condition, seconds: float = 30, what: str = "the page"):
+    """Polls `condition()` until it returns something truthy; fails with `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except Exception as error:  # elements come and go while Gradio renders
+            last_error = error
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {seconds}s waiting for {what} ({last_error})", pytrace=False)
+
+
+def open_studio(driver, url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "button[role='tab']"), 60, "the studio's tabs")
+
+
+def open_tab(driver, title: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    tab = wait_for(lambda: next(button for button in driver.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+                                if button.text.strip() == title), what=f"the {title} tab")
+    tab.click()
+    time.sleep(0.5)
+
+
+def screenshot(driver, name: str, full_page: bool = True) -> Path:
+    """Saves artifacts/screenshots/NAME.png (the whole page by default) and returns its path."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    if full_page:
+        height = driver.execute_script(
+            "return Math.max(...Array.from(document.querySelectorAll('html, body, gradio-app, .gradio-container,"
+            " .main, .wrap, .contain')).map(element => element.scrollHeight))")
+        driver.set_window_size(1400, min(max(1000, height + 40), 6000))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1400, 1000)
+    return path
+
+
+def image_source_digest(element) -> str:
+    """A digest of what an <img> shows (its src), to see an output change."""
+    from selenium.webdriver.common.by import By
+
+    images = element.find_elements(By.TAG_NAME, "img")
+    return hashlib.sha256("".join(image.get_attribute("src") or "" for image in images).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- what a user does
+
+
+def generate_images(driver, prompt: str, seconds: float = 120) -> int:
+    """Types a prompt on the Text to image tab, presses Generate; returns how many images appeared."""
+    from selenium.webdriver.common.by import By
+
+    open_tab(driver, "Text to image")
+    box = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#prompt textarea"), what="the prompt box")
+    box.clear()
+    box.send_keys(prompt)
+    driver.find_element(By.ID, "generate").click()
+    gallery = driver.find_element(By.ID, "text-to-image-gallery")
+
+    def finished_images():
+        captions = gallery.text
+        images = gallery.find_elements(By.TAG_NAME, "img")
+        return len(images) if images and "score" in captions else 0
+
+    return wait_for(finished_images, seconds, "a gallery of scored images")
+
+
+def upload_for_editing(driver, image_path: Path, seconds: float = 120) -> str:
+    """Drops a file on the Edit tab's upload (its file input); returns the edited image's digest."""
+    from selenium.webdriver.common.by import By
+
+    open_tab(driver, "Edit")
+    file_input = wait_for(lambda: driver.find_element(By.CSS_SELECTOR, "#edit-source input[type='file']"),
+                          what="the Edit tab's file input")
+    file_input.send_keys(str(image_path))
+    output = driver.find_element(By.ID, "edit-output")
+    wait_for(lambda: output.find_elements(By.TAG_NAME, "img"), seconds, "the encoded image")
+    wait_for(lambda: _visible_sliders(driver), seconds, "the latent sliders")
+    time.sleep(1.0)  # the sliders' own first re-render settles
+    return image_source_digest(output)
+
+
+def move_first_slider(driver, before: str, seconds: float = 60) -> str:
+    """Drags the first latent slider to its end (keyboard End); returns the changed output's digest."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    slider = _visible_sliders(driver)[0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", slider)
+    slider.click()
+    slider.send_keys(Keys.END)
+    output = driver.find_element(By.ID, "edit-output")
+    return wait_for(lambda: (digest := image_source_digest(output)) != before and digest, seconds,
+                    "the edited image to change after moving a slider")
+
+
+def _visible_sliders(driver):
+    from selenium.webdriver.common.by import By
+
+    return [slider for slider in driver.find_elements(By.CSS_SELECTOR, "#latent-sliders input[type='range']")
+            if slider.is_displayed()]
+
+
+def click_button(driver, text: str):
+    from selenium.webdriver.common.by import By
+
+    button = wait_for(lambda: next(b for b in driver.find_elements(By.TAG_NAME, "button")
+                                   if b.is_displayed() and b.text.strip() == text), what=f"the {text!r} button")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+    button.click()
+    return button
+
+
+def wait_for_image(driver, element_id: str, seconds: float = 60):
+    from selenium.webdriver.common.by import By
+
+    return wait_for(lambda: driver.find_element(By.ID, element_id).find_elements(By.TAG_NAME, "img"), seconds,
+                    f"an image in #{element_id}")

@@ -1,0 +1,73 @@
+"""The studio in headless Chromium, on the FakeEngine: generate, upload, move a slider, every tab.
+
+Screenshots land in artifacts/screenshots/ (fake-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.fake_engine import FakeEngine
+from tests.studio import browser
+from tests.studio.support import plain_image, running_studio
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def page():
+    with running_studio(FakeEngine(step_delay=0.05)) as url:
+        driver = browser.chromium()
+        try:
+            browser.open_studio(driver, url)
+            yield driver
+        finally:
+            browser.close(driver)
+
+
+def test_typing_a_prompt_and_generating_shows_a_gallery(page):
+    assert browser.generate_images(page, "a red circle") == 4
+    browser.screenshot(page, "fake-text-to-image")
+
+
+def test_dropping_an_image_and_moving_a_slider_changes_the_edit(page, tmp_path):
+    before = browser.upload_for_editing(page, plain_image(tmp_path / "drop.png", size=(120, 90)))
+    browser.screenshot(page, "fake-edit-encoded")
+    after = browser.move_first_slider(page, before)
+    assert after != before
+    browser.screenshot(page, "fake-edit-slider-moved")
+
+
+@pytest.mark.parametrize("tab", ["Explore", "Train", "Models"])
+def test_every_tab_renders(page, tab):
+    browser.open_tab(page, tab)
+    path = browser.screenshot(page, f"fake-{tab.lower()}")
+    assert path.stat().st_size > 10_000
+
+
+def test_clicking_a_point_of_the_scatter_decodes_it(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(page, "Explore")  # its default model, fake-shapes-vqvae, has a scatter but no manifold
+    browser.click_button(page, "Encode and plot")
+    plot = browser.wait_for_image(page, "scatter")[0]
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", plot)
+    offset = (-plot.size["width"] // 6, -plot.size["height"] // 6)  # somewhere inside the plot area
+    ActionChains(page).move_to_element_with_offset(plot, *offset).click().perform()
+    browser.wait_for_image(page, "decoded-point")
+    browser.click_button(page, "Draw the manifold")
+    browser.wait_for(lambda: "cannot do a 2-D manifold" in page.find_element(By.TAG_NAME, "body").text, 30,
+                     "the error toast saying which models can draw a manifold")
+    browser.screenshot(page, "fake-explore-scatter")
+
+
+def test_training_streams_loss_and_samples(page):
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(page, "Train")
+    browser.click_button(page, "Start")
+    status = page.find_element(By.ID, "training-status")
+    browser.wait_for(lambda: "running" in status.text or "finished" in status.text, 60, "training progress")
+    browser.wait_for_image(page, "training-samples")
+    browser.wait_for(lambda: "finished" in status.text, 120, "the training run to finish")
+    browser.screenshot(page, "fake-train-finished")

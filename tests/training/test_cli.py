@@ -1,0 +1,65 @@
+"""`vaestudio train` and `vaestudio eval` as a user runs them: help, a tiny run, a SIGKILL and --resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.training.conftest import TINY_VAE, assert_bitwise_equal, weights
+from vaestudio.training import load_recipe, train
+from vaestudio.training.checkpointing import latest_checkpoint
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LONGER = ["training.steps=200", "training.checkpoint_every=5", "training.log_every=50", "training.sample_every=0",
+          "evaluation.enabled=false"]
+
+
+def vaestudio(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vaestudio.cli", *arguments], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPOSITORY)
+
+
+def test_help_describes_train_and_eval():
+    train_help = vaestudio("train", "--help")
+    assert train_help.returncode == 0
+    for option in ("--set", "--out", "--resume", "torchrun"):
+        assert option in train_help.stdout
+    eval_help = vaestudio("eval", "--help")
+    assert eval_help.returncode == 0
+    for option in ("--data", "--split", "--iwae-k", "--batch-size", "--limit"):
+        assert option in eval_help.stdout
+
+
+def test_a_bad_recipe_is_one_clear_line(write_recipe):
+    completed = vaestudio("train", write_recipe(TINY_VAE), "--set", "training.stepz=3")
+    assert completed.returncode == 2
+    assert "error:" in completed.stderr and "training.stepz is not a recipe key" in completed.stderr
+    assert "Traceback" not in completed.stderr
+
+
+def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(write_recipe, tmp_path):
+    path = write_recipe(TINY_VAE)
+    out = str(tmp_path / "killed")
+    overrides = [argument for key in LONGER for argument in ("--set", key)]
+    command = [sys.executable, "-m", "vaestudio.cli", "train", path, "--out", out, "--quiet", *overrides]
+    process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while latest_checkpoint(out) is None and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    checkpoint = latest_checkpoint(out)
+    assert checkpoint is not None, process.stderr.read().decode()
+    assert int(checkpoint.rsplit("-", 1)[1]) < 200, "the run ended before it could be killed"
+    resumed = vaestudio("train", path, "--out", out, "--quiet", "--resume", *overrides)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["steps"] == 200
+    whole = str(tmp_path / "whole")
+    train(load_recipe(path, LONGER), whole)
+    assert_bitwise_equal(weights(whole), weights(out))
+    card = open(os.path.join(out, "README.md")).read()
+    assert "--resume" in card  # the card quotes the exact command

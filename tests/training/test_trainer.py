@@ -1,0 +1,106 @@
+"""The trainer: what a run writes, repeatability, exact resume, stopping, progress events, bad set-ups."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+from PIL import Image
+
+from tests.training.conftest import TINY_VAE, assert_bitwise_equal, weights
+from vaestudio.models.base import load_model
+from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
+from vaestudio.training.checkpointing import latest_checkpoint
+
+
+def test_a_tiny_run_writes_model_card_metrics_pictures_and_checkpoints(write_recipe, tmp_path):
+    out = str(tmp_path / "run")
+    result = train(load_recipe(write_recipe(TINY_VAE)), out)
+    assert result.step == result.total_steps == 12 and result.saved and not result.stopped_early
+    model = load_model(out)  # the out folder is the model folder
+    assert model.model_type == "vae" and model.config.image_size == 8 and model.config.image_channels == 1
+    for name in ("README.md", "metrics.json", "recipe.toml", "log.jsonl", "loss_curve.png",
+                 "samples/step-00000006-reconstructions.png", "samples/step-00000012-samples.png"):
+        assert os.path.isfile(os.path.join(out, name)), name
+    with Image.open(os.path.join(out, "samples/step-00000012-reconstructions.png")) as picture:
+        assert picture.width >= 8 * 32  # 8 x 8 digits are enlarged to readable tiles
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert metrics["training"]["steps"] == 12 and metrics["training"]["images_per_second"] > 0
+    evaluation = metrics["evaluation"]
+    assert evaluation["split"] == "test" and evaluation["images"] == 64 and evaluation["iwae_k"] == 8
+    assert evaluation["iwae"] >= evaluation["elbo"] - 1e-3  # the IWAE bound is the tighter one
+    card = open(os.path.join(out, "README.md")).read()
+    for expected in ("## Data", "digits", "## Training", "command:", "torch", "## Metrics", "evaluation.iwae", "```toml"):
+        assert expected in card
+    assert latest_checkpoint(out).endswith("step-00000012")
+    assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["latest", "step-00000012"]  # older ones pruned
+    logged = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
+    assert [entry["step"] for entry in logged] == [2, 4, 6, 8, 10, 12] and "kl" in logged[0]
+
+
+def test_same_seed_same_weights_other_seed_other_weights(write_recipe, tmp_path):
+    path = write_recipe(TINY_VAE)
+    settings = ["training.steps=4", "evaluation.enabled=false", "training.sample_every=0"]
+    runs = {}
+    for name, seed in (("first", 0), ("again", 0), ("other", 1)):
+        train(load_recipe(path, [*settings, f"training.seed={seed}"]), str(tmp_path / name))
+        runs[name] = weights(str(tmp_path / name))
+    assert_bitwise_equal(runs["first"], runs["again"])
+    assert any(not runs["first"][name].equal(runs["other"][name]) for name in runs["first"])
+
+
+def test_a_killed_run_resumed_matches_the_uninterrupted_run_bitwise(write_recipe, tmp_path):
+    # 12 steps over 3 epochs of 5 steps; checkpoints every 4; "killed" after step 6 (last checkpoint: 4).
+    path = write_recipe(TINY_VAE)
+    settings = ["evaluation.enabled=false"]
+    train(load_recipe(path, settings), str(tmp_path / "whole"))
+    interrupted = str(tmp_path / "interrupted")
+    killed = train(load_recipe(path, [*settings, "training.stop_after=6"]), interrupted)
+    assert killed.step == 6 and not killed.saved and killed.stopped_early
+    assert latest_checkpoint(interrupted).endswith("step-00000004")
+    assert not os.path.exists(os.path.join(interrupted, "model.safetensors"))
+    with pytest.raises(RecipeError, match="--resume"):
+        train(load_recipe(path, settings), interrupted)
+    resumed = train(load_recipe(path, settings), interrupted, resume=True)
+    assert resumed.step == 12 and resumed.saved
+    assert_bitwise_equal(weights(str(tmp_path / "whole")), weights(interrupted))
+    whole_log = open(tmp_path / "whole" / "log.jsonl").read().splitlines()
+    resumed_steps = [json.loads(line)["step"] for line in open(os.path.join(interrupted, "log.jsonl"))]
+    assert resumed_steps == [2, 4, 6, 6, 8, 10, 12]  # steps 5-6 were done twice: before the kill and after
+    assert len(whole_log) == 6
+
+
+def test_stop_event_stops_early_and_still_saves(write_recipe, tmp_path):
+    stop = threading.Event()
+    events: list[ProgressEvent] = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        events.append(event)
+        if event.step >= 4:
+            stop.set()
+
+    out = str(tmp_path / "stopped")
+    result = train(load_recipe(write_recipe(TINY_VAE), ["evaluation.enabled=false"]), out,
+                   progress_callback=on_progress, stop_event=stop)
+    assert result.stopped_early and result.saved and result.step == 5  # the step after the event was set
+    assert load_model(out).model_type == "vae"
+    assert json.load(open(os.path.join(out, "metrics.json")))["training"]["steps"] == 5
+    assert [event.step for event in events] == [2, 4, 5]
+    assert all(event.total_steps == 12 and event.loss == event.loss for event in events)  # finite losses
+    assert events[-1].sample_grid is not None and isinstance(events[-1].sample_grid, Image.Image)
+    assert "kl" in events[0].logs and events[0].images_per_second > 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.source=nowhere", r"data\.source = 'nowhere' could not be opened: unknown data source"),
+    ("data.options.colour=1", r"could not be opened: .*no option"),
+    ("model.body=transformer", r"\[model\] is not a valid VAEConfig: .*body"),
+    ("training.batch_size=4096", r"fewer than one batch"),
+])
+def test_bad_set_ups_fail_before_training_with_the_recipe_named(write_recipe, tmp_path, override, message):
+    path = write_recipe(TINY_VAE)
+    with pytest.raises(RecipeError, match=message) as error:
+        train(load_recipe(path, [override]), str(tmp_path / "bad"))
+    assert path in str(error.value)

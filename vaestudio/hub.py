@@ -1,0 +1,167 @@
+"""Finding and loading models: the shipped zoo in ``pretrained/``, local folders, the Hugging Face Hub.
+
+``load(name_or_path)`` tries, in order:
+
+1. a shipped name: ``pretrained/NAME`` (``VAESTUDIO_PRETRAINED`` overrides the folder);
+2. a local path to a model folder or a bundle folder;
+3. a Hugging Face Hub id (``owner/name``), downloaded with ``huggingface_hub`` when it is
+   installed and the network is allowed (``HF_HUB_OFFLINE``/``VAESTUDIO_OFFLINE`` unset).
+
+A plain model folder loads as its model; a bundle folder (``bundle.json``) loads as a
+:class:`~vaestudio.pipelines.bundle.Bundle` of its components.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import tomllib
+
+import torch
+
+from vaestudio.models.base import CheckpointError, StudioModel, load_model, read_config
+from vaestudio.pipelines.bundle import Bundle, is_bundle, load_bundle, read_bundle_description
+
+REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No shipped model, local folder or reachable Hub repository has that name."""
+
+
+@dataclasses.dataclass
+class ModelInfo:
+    """One entry of :func:`list_models`."""
+
+    name: str
+    kind: str  # bundle kind ("text_to_image") or model type ("vae", "vqvae", ...)
+    card: str  # README.md markdown ("" when missing)
+    metrics: dict  # metrics.json ({} when missing)
+    directory: str
+
+
+def pretrained_directory() -> str:
+    return os.environ.get("VAESTUDIO_PRETRAINED", os.path.join(REPOSITORY_ROOT, "pretrained"))
+
+
+def _is_model_folder(directory: str) -> bool:
+    return os.path.isfile(os.path.join(directory, "config.json")) or is_bundle(directory)
+
+
+def _load_folder(directory: str, device: str | torch.device) -> StudioModel | Bundle:
+    if is_bundle(directory):
+        return load_bundle(directory, device)
+    model = load_model(directory, map_location=device).eval()
+    model.name_or_path = directory  # where it came from: its recipe.toml names its training data
+    return model
+
+
+def _offline() -> bool:
+    return any(os.environ.get(flag, "") not in ("", "0") for flag in ("HF_HUB_OFFLINE", "VAESTUDIO_OFFLINE"))
+
+
+def _download_from_hub(repository_id: str) -> str:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as error:
+        raise ModelNotFoundError(
+            f"{repository_id!r} is not a shipped model or a local folder, and huggingface_hub is not installed "
+            "to fetch it from the Hub (pip install huggingface_hub)"
+        ) from error
+    if _offline():
+        raise ModelNotFoundError(
+            f"{repository_id!r} is not a shipped model or a local folder, and Hub downloads are off "
+            "(HF_HUB_OFFLINE or VAESTUDIO_OFFLINE is set)"
+        )
+    try:
+        return snapshot_download(repository_id, allow_patterns=["*.json", "*.safetensors", "*.md"])
+    except Exception as error:  # network errors, missing repositories, gated repositories
+        raise ModelNotFoundError(f"could not download {repository_id!r} from the Hugging Face Hub: {error}") from error
+
+
+def resolve(name_or_path: str) -> str:
+    """The local folder that ``name_or_path`` names (downloading a Hub id if needed)."""
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ModelNotFoundError(f"a model name or path is needed, got {name_or_path!r}; shipped: {shipped_names()}")
+    name = str(name_or_path)
+    shipped = os.path.join(pretrained_directory(), name)
+    if "/" not in name and _is_model_folder(shipped):
+        return shipped
+    if os.path.isdir(name):
+        if not _is_model_folder(name):
+            raise CheckpointError(f"{name} is a folder but holds neither config.json nor bundle.json")
+        return name
+    if HUB_ID.match(name) and not os.path.exists(name):
+        return _download_from_hub(name)
+    raise ModelNotFoundError(
+        f"no model called {name!r}: not a shipped name ({', '.join(shipped_names()) or 'none shipped'}), "
+        "not a local folder, not a Hub id (owner/name)"
+    )
+
+
+def load(name_or_path: str, device: str | torch.device = "cpu") -> StudioModel | Bundle:
+    """A shipped name, a local folder or a Hub id -> the model (or bundle), in eval mode on ``device``."""
+    return _load_folder(resolve(name_or_path), device)
+
+
+def shipped_names() -> list[str]:
+    root = pretrained_directory()
+    if not os.path.isdir(root):
+        return []
+    return sorted(entry for entry in os.listdir(root) if _is_model_folder(os.path.join(root, entry)))
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return stream.read()
+    except OSError:
+        return ""
+
+
+def _read_metrics(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return dict(json.load(stream))
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def describe(directory: str, name: str | None = None) -> ModelInfo:
+    if is_bundle(directory):
+        kind = read_bundle_description(directory)["kind"]
+    else:
+        kind = read_config(directory)[0]
+    return ModelInfo(
+        name=name or os.path.basename(os.path.normpath(directory)),
+        kind=kind,
+        card=_read_text(os.path.join(directory, "README.md")),
+        metrics=_read_metrics(os.path.join(directory, "metrics.json")),
+        directory=directory,
+    )
+
+
+def list_models() -> list[ModelInfo]:
+    """Every shipped model: name, kind, model card markdown and metrics."""
+    root = pretrained_directory()
+    return [describe(os.path.join(root, name), name) for name in shipped_names()]
+
+
+def training_data(model_or_directory) -> dict | None:
+    """The ``[data]`` table of the recipe a model was trained with (``recipe.toml`` beside its weights):
+    {"source": spec, "split": ..., "image_size": ..., "options": {...}}, or None when unknown."""
+    directory = model_or_directory if isinstance(model_or_directory, str) else getattr(
+        model_or_directory, "name_or_path", None
+    )
+    path = os.path.join(directory, "recipe.toml") if directory else None
+    if not path or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as stream:
+            data = dict(tomllib.load(stream).get("data", {}))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return data if data.get("source") else None

@@ -1,0 +1,190 @@
+"""Text to image: prompt -> text encoder -> PixelCNN prior over the code map -> VQ-VAE decoder.
+
+DALL-E style reranking: ``rerank`` candidates are sampled in one cached ``pixelcnn_sample``
+call, decoded, scored against the prompt by the contrastive scorer, and the best ``num_images``
+are returned, best first. The same arguments and seed give the same images.
+
+Prompts follow :mod:`vaestudio.pipelines.prompts`: an empty prompt samples from the bundle's
+neutral prompt (``"a shape"`` for ``shapes``), an overlong one is truncated, unknown words are
+listed in ``warnings``; none of them is an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import torch
+from PIL import Image
+
+from vaestudio.models.base import StudioModel
+from vaestudio.pipelines.bundle import Bundle
+from vaestudio.pipelines.convert import to_pil
+from vaestudio.pipelines.prompts import PreparedPrompt, prepare_prompt
+
+MAX_IMAGES = 64
+MAX_CANDIDATES = 256
+PENDING_GRAY = 0.5  # value of the pixels whose code rows are not sampled yet
+
+
+@dataclasses.dataclass
+class GeneratedImage:
+    image: Image.Image
+    score: float | None  # cosine similarity with the prompt in [-1, 1]; None without a scorer
+    codes: torch.Tensor  # (h, w) int64 code map the image was decoded from
+
+
+@dataclasses.dataclass
+class TextToImageResult:
+    """The images (best first) and what the pipeline did with the prompt; iterates over the images."""
+
+    images: list[GeneratedImage]
+    prompt: str  # the text the models read
+    warnings: list[str]
+
+    def __iter__(self) -> Iterator[GeneratedImage]:
+        return iter(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> GeneratedImage:
+        return self.images[index]
+
+
+@dataclasses.dataclass
+class StreamFrame(TextToImageResult):
+    """A partial result: code rows [0, rows_done) are sampled, the rest of each image is gray."""
+
+    rows_done: int = 0
+    total_rows: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.rows_done == self.total_rows
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+class TextToImage:
+    """``TextToImage(bundle)`` or ``TextToImage(vqvae, prior, scorer)``; call it with a prompt."""
+
+    def __init__(
+        self,
+        vqvae: StudioModel | Bundle,
+        prior: StudioModel | None = None,
+        scorer: StudioModel | None = None,
+        neutral_prompt: str | None = None,
+    ) -> None:
+        options = {}
+        if isinstance(vqvae, Bundle):
+            bundle = vqvae
+            vqvae, prior, scorer, options = bundle["vqvae"], bundle["prior"], bundle.get("scorer"), bundle.options
+        if prior is None:
+            raise ValueError("text to image needs a VQ-VAE and a PixelCNN prior (a text_to_image bundle)")
+        if getattr(vqvae.config, "levels", 1) != 1:
+            raise ValueError("text to image samples one code map: use a one-level VQ-VAE")
+        if prior.config.condition == "class":
+            raise ValueError("this prior is class-conditional; text to image needs a text-conditioned prior")
+        if prior.config.num_codes != vqvae.config.num_codes:
+            raise ValueError(
+                f"the prior models {prior.config.num_codes} codes but the VQ-VAE has {vqvae.config.num_codes}"
+            )
+        self.vqvae, self.prior, self.scorer = vqvae.eval(), prior.eval(), scorer.eval() if scorer else None
+        self.neutral_prompt = neutral_prompt if neutral_prompt is not None else options.get("neutral_prompt", "")
+        self.code_map_shape = tuple(vqvae.code_map_shape)  # (h, w)
+
+    # -- prompts -----------------------------------------------------------------------------
+    def _text_encoders(self) -> list:
+        encoders = [getattr(self.prior, "text_encoder", None)]
+        if self.scorer is not None:
+            encoders.append(self.scorer.text_encoder)
+        return [encoder for encoder in encoders if encoder is not None]
+
+    def prepare(self, prompt: str | None) -> PreparedPrompt:
+        prepared = prepare_prompt(prompt, self.neutral_prompt, self._text_encoders())
+        if self.prior.config.condition == "none" and prepared.text:
+            prepared.warnings.append("this prior is unconditional: the prompt only ranks the samples")
+        return prepared
+
+    def _condition(self, text: str, count: int):
+        return [text] * count if self.prior.config.condition == "text" else count
+
+    # -- sampling ----------------------------------------------------------------------------
+    def _arguments(self, num_images: int, rerank: int | None, temperature: float, top_k: int) -> int:
+        _check_range("num_images", num_images, 1, MAX_IMAGES)
+        candidates = num_images if rerank is None else max(_check_range("rerank", rerank, 1, MAX_CANDIDATES), num_images)
+        if not float(temperature) > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+        _check_range("top_k", top_k, 0, self.prior.config.num_codes)
+        return candidates
+
+    def _ranked(self, codes: torch.Tensor, text: str, num_images: int) -> list[GeneratedImage]:
+        """Decodes candidate maps (R, h, w), scores them, returns the best ``num_images``."""
+        images = self.vqvae.decode_codes(codes)  # (R, C, H, W)
+        if self.scorer is None:
+            order, scores = torch.arange(codes.shape[0]), None
+        else:
+            scores = self.scorer.score(images, text)  # (R,)
+            order = torch.argsort(scores, descending=True, stable=True)  # (R,)
+        chosen = order[:num_images]
+        pictures = to_pil(images[chosen])
+        return [
+            GeneratedImage(picture, None if scores is None else float(scores[index]), codes[index].clone())
+            for picture, index in zip(pictures, chosen.tolist())
+        ]
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | None,
+        num_images: int = 4,
+        rerank: int | None = 16,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+    ) -> TextToImageResult:
+        """The best ``num_images`` of ``rerank`` candidates (all of them unranked without a scorer)."""
+        candidates = self._arguments(num_images, rerank, temperature, top_k)
+        prepared = self.prepare(prompt)
+        height, width = self.code_map_shape
+        codes = self.prior.sample(
+            self._condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+        )  # (R, h, w)
+        return TextToImageResult(self._ranked(codes, prepared.text, num_images), prepared.text, prepared.warnings)
+
+    @torch.no_grad()
+    def stream(
+        self,
+        prompt: str | None,
+        num_images: int = 4,
+        rerank: int | None = None,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+    ) -> Iterator[StreamFrame]:
+        """Yields a frame per completed code row (the first ``num_images`` candidates, decoded with the
+        rows not sampled yet painted gray), then the final frame, equal to ``__call__`` with the same
+        arguments (reranked when ``rerank`` > ``num_images``)."""
+        candidates = self._arguments(num_images, rerank, temperature, top_k)
+        prepared = self.prepare(prompt)
+        height, width = self.code_map_shape
+        rows = self.prior.sample_rows(
+            self._condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+        )
+        codes = None
+        scale = self.vqvae.config.image_size // height  # image rows per code row
+        for rows_done, codes in enumerate(rows, start=1):
+            if rows_done == height:
+                break
+            shown = codes[:num_images]  # (N, h, w)
+            images = self.vqvae.decode_codes(shown)  # (N, C, H, W)
+            images[:, :, rows_done * scale :] = PENDING_GRAY
+            partial = [GeneratedImage(picture, None, map_.clone()) for picture, map_ in zip(to_pil(images), shown)]
+            yield StreamFrame(partial, prepared.text, prepared.warnings, rows_done, height)
+        final = self._ranked(codes, prepared.text, num_images)
+        yield StreamFrame(final, prepared.text, prepared.warnings, height, height)

@@ -1,0 +1,198 @@
+"""From a recipe to the things a run needs: data, model, frozen VQ-VAE (priors), optimizer, schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+
+from vaestudio.models.base import Batch, StudioModel
+from vaestudio.training.recipes import Recipe, RecipeError, TrainingSection
+
+# Config fields that the data decides when a recipe leaves them out.
+CHANNEL_FIELDS = ("image_channels", "in_channels", "num_channels")
+VOCABULARY_FIELDS = ("vocabulary", "text_vocabulary")
+
+
+# -- data ---------------------------------------------------------------------------------------
+def open_data(recipe: Recipe, split: str | None = None, limit: int | None = None, image_size: int | None = None):
+    """The recipe's data source for ``split`` (default: the recipe's own), errors naming the recipe.
+
+    image_size: the size to use when the recipe leaves data.image_size out (a prior's VQ-VAE decides it).
+    """
+    from vaestudio.data import open_source
+
+    data = recipe.data
+    options = dict(data.options)
+    size = data.image_size if data.image_size is not None else image_size
+    try:
+        source = open_source(data.source, split=split or data.split, image_size=size, **options)
+    except (ValueError, KeyError, TypeError, FileNotFoundError, ImportError) as error:
+        raise RecipeError(f"{recipe.path}: data.source = {data.source!r} could not be opened: {error}") from error
+    if limit is not None and limit < len(source):
+        source = LimitedSource(source, limit)
+    return source
+
+
+class LimitedSource(torch.utils.data.Dataset):
+    """The first ``limit`` items of a source, keeping its attributes (num_channels, image_size, ...)."""
+
+    def __init__(self, source, limit: int) -> None:
+        self.source, self.limit = source, limit
+
+    def __len__(self) -> int:
+        return self.limit
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < self.limit:
+            raise IndexError(index)
+        return self.source[index]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "source":
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+
+def source_captions(source) -> list[str]:
+    """Every caption of a source, without rendering images where the source can say them alone (shapes)."""
+    if hasattr(source, "caption_of") and hasattr(source, "scene"):
+        captions = [source.caption_of(index, source.scene(index)) for index in range(len(source))]
+    else:
+        captions = [source[index].caption for index in range(len(source))]
+    return [caption for caption in captions if caption]
+
+
+# -- model --------------------------------------------------------------------------------------
+def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> dict[str, Any]:
+    """The recipe's model config plus what the data and the VQ-VAE decide (only fields the recipe left out)."""
+    from vaestudio.training.recipes import model_config_class
+
+    values = dict(recipe.model.config)
+    fields = {field.name for field in dataclasses.fields(model_config_class(recipe.model.type))}
+
+    def fill(name: str, value: Any) -> None:
+        if name in fields and name not in values:
+            values[name] = value
+
+    for name in CHANNEL_FIELDS:
+        fill(name, source.num_channels)
+    fill("image_size", source.image_size)
+    if getattr(source, "label_names", None):
+        fill("num_classes", len(source.label_names))
+    if vqvae is not None:
+        fill("num_codes", vqvae.config.num_codes)
+    if values.get("condition") == "text" and not any(values.get(name) for name in VOCABULARY_FIELDS):
+        if not getattr(source, "has_captions", False):
+            raise RecipeError(f"{recipe.path}: a text-conditioned model needs a data source with captions")
+        from vaestudio.models.text import build_vocabulary
+
+        for name in VOCABULARY_FIELDS:
+            if name in fields:
+                values[name] = build_vocabulary(source_captions(source))
+    return values
+
+
+def build_model(recipe: Recipe, source, vqvae: StudioModel | None = None) -> StudioModel:
+    from vaestudio.models.base import MODEL_TYPES
+
+    cls = MODEL_TYPES[recipe.model.type]
+    values = complete_model_config(recipe, source, vqvae)
+    try:
+        config = cls.config_class(**values)
+    except (ValueError, TypeError) as error:
+        raise RecipeError(f"{recipe.path}: [model] is not a valid {cls.config_class.__name__}: {error}") from error
+    return cls(config)
+
+
+def needs_codes(recipe: Recipe) -> bool:
+    return recipe.model.vqvae is not None
+
+
+def load_frozen_vqvae(recipe: Recipe, device: torch.device) -> StudioModel:
+    """The VQ-VAE a prior models the codes of, in eval mode with gradients off."""
+    from vaestudio.hub import load
+
+    try:
+        model = load(recipe.model.vqvae, device=device)
+    except (OSError, ValueError) as error:
+        raise RecipeError(f"{recipe.path}: model.vqvae = {recipe.model.vqvae!r} could not be loaded: {error}") from error
+    if not hasattr(model, "encode_codes"):
+        raise RecipeError(f"{recipe.path}: model.vqvae = {recipe.model.vqvae!r} is a {type(model).__name__}, "
+                          "which has no encode_codes; name a VQ-VAE")
+    model.eval().requires_grad_(False)
+    return model
+
+
+class CodeProvider:
+    """Fills ``batch.codes`` with the frozen VQ-VAE's code maps, caching them per image index.
+
+    Images of a fixed data set are the same every epoch (unless binarised dynamically), so
+    each image is encoded once; ``capacity`` 0 turns the cache off.
+    """
+
+    def __init__(self, vqvae: StudioModel, capacity: int) -> None:
+        self.vqvae = vqvae
+        self.capacity = capacity
+        self.codes: torch.Tensor | None = None  # (N, h, w) int16/int32, filled lazily
+        self.known: torch.Tensor | None = None  # (N,) bool
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor) -> torch.Tensor:
+        codes = self.vqvae.encode_codes(images)
+        if not isinstance(codes, torch.Tensor):  # Hierarchy(top, bottom) of a VQ-VAE-2
+            raise RecipeError("this VQ-VAE returns several code maps; a prior recipe needs a one-level VQ-VAE")
+        return codes.long()  # (B, h, w)
+
+    def fill(self, batch: Batch, indices: torch.Tensor | None) -> Batch:
+        if indices is None or self.capacity == 0:
+            return dataclasses.replace(batch, codes=self.encode(batch.images))
+        if self.codes is None:
+            return self._first(batch, indices)
+        missing = ~self.known[indices]  # (B,)
+        if missing.any():
+            self.codes[indices[missing]] = self.encode(batch.images[missing]).to(self.codes)
+            self.known[indices[missing]] = True
+        return dataclasses.replace(batch, codes=self.codes[indices].long().to(batch.images.device))
+
+    def _first(self, batch: Batch, indices: torch.Tensor) -> Batch:
+        codes = self.encode(batch.images)  # (B, h, w)
+        dtype = torch.int16 if self.vqvae.config.num_codes <= 2**15 else torch.int32
+        self.codes = torch.zeros(self.capacity, *codes.shape[1:], dtype=dtype)  # (N, h, w)
+        self.known = torch.zeros(self.capacity, dtype=torch.bool)  # (N,)
+        self.codes[indices] = codes.cpu().to(dtype)
+        self.known[indices] = True
+        return dataclasses.replace(batch, codes=codes)
+
+
+# -- optimisation -------------------------------------------------------------------------------
+def build_optimizer(model: StudioModel, training: TrainingSection) -> torch.optim.Optimizer:
+    parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    cls = torch.optim.AdamW if training.optimizer == "adamw" else torch.optim.Adam
+    return cls(parameters, lr=training.learning_rate, betas=training.betas, eps=training.eps,
+               weight_decay=training.weight_decay)
+
+
+def learning_rate_at(step: int, total_steps: int, training: TrainingSection) -> float:
+    """The learning rate for optimizer step ``step`` (0-based) of ``total_steps``: a pure function of the step."""
+    base = training.learning_rate
+    if training.warmup_steps and step < training.warmup_steps:
+        return base * (step + 1) / training.warmup_steps
+    span = max(1, total_steps - training.warmup_steps)
+    progress = min(1.0, (step - training.warmup_steps) / span)
+    floor = training.min_lr_ratio
+    if training.lr_schedule == "cosine":
+        return base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    if training.lr_schedule == "linear":
+        return base * (floor + (1 - floor) * (1 - progress))
+    if training.lr_schedule == "stages":
+        ratio, count = training.stage_length_ratio, training.stage_count
+        lengths = [ratio**index for index in range(count)]
+        position, stage = progress * sum(lengths), 0
+        while stage < count - 1 and position >= lengths[stage]:
+            position -= lengths[stage]
+            stage += 1
+        return base * training.stage_lr_ratio**stage
+    return base
