@@ -4,9 +4,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from studio import serving  # noqa: E402
-from studio.app import build_demo  # noqa: E402
-from studio.engine import Engine  # noqa: E402
+from studio import serving
+from studio.app import build_demo
+from studio.engine import Engine
 
 demo = build_demo(Engine())
 

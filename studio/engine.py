@@ -12,13 +12,13 @@ still open, the guess sits in one small ``_adapt_*`` function at the bottom of t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import json
 import logging
 import shutil
 import tempfile
 import threading
-import tomllib
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from studio import pictures
 from studio.catalogue import Catalogue
 from studio.engine_api import (
     Capability,
     CodebookUsage,
     Encoding,
+    Generation,
     InputError,
     Interpolation,
     LatentScatter,
@@ -49,7 +49,6 @@ from studio.jobs import TrainingJobs
 log = logging.getLogger(__name__)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
-DATA_SOURCES = ["shapes", "digits", "emoji"]
 
 
 def upload_policy_available() -> bool:
@@ -73,14 +72,46 @@ def read_image(source: str | bytes, max_pixels: int) -> Image.Image:
         raise InputError(message.rstrip(".") + ".") from None
 
 
+KIND_FAMILIES = {
+    "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
+    "vae": "VAE",
+    "vqvae": "VQ-VAE",
+    "dvae": "dVAE",
+    "pixelcnn_prior": "PixelCNN prior",
+    "contrastive_scorer": "text-image scorer",
+}
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """vaestudio's own user-facing errors (bad names, bad arguments, bad files) as StudioErrors."""
+    from vaestudio.hub import ModelNotFoundError
+    from vaestudio.models.base import CheckpointError
+
+    try:
+        yield
+    except (ModelNotFoundError, CheckpointError) as error:
+        raise ModelError(_sentence(error)) from None
+    except ValueError as error:  # the pipelines' argument checks, RecipeError, ImageError: clear messages
+        raise InputError(_sentence(error)) from None
+
+
+def _sentence(error: Exception) -> str:
+    return str(error).strip().rstrip(".") + "."
+
+
 @dataclass
 class _Loaded:
-    """A model the engine serves, with its pipelines built on first use."""
+    """A model the engine serves (what vaestudio.load returned), with its pipelines built on first use."""
 
-    model: Any  # what vaestudio.load returned: a model or a bundle (model + prior + text encoder)
-    folder: Path | None
+    model: Any  # a StudioModel, or a Bundle of them
+    kind: str
     _pipelines: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def component(self, role: str):
+        """The bundle's component for `role` (e.g. "vqvae"), or the model itself when it is no bundle."""
+        return self.model.get(role) if hasattr(self.model, "components") else self.model
 
     def pipeline(self, kind: str) -> Any:
         with self._lock:
@@ -112,18 +143,22 @@ class Engine:
 
     def _add(self, name_or_path: str | Path, source: str, name: str | None = None) -> ModelInfo:
         import vaestudio
+        from vaestudio import hub
 
-        folder = Path(name_or_path) if Path(name_or_path).is_dir() else None
-        model = vaestudio.load(str(name_or_path))
-        loaded = _Loaded(model, folder)
+        with _user_errors():
+            folder = hub.resolve(str(name_or_path))
+            description = hub.describe(folder)
+            model = vaestudio.load(folder)
+        loaded = _Loaded(model, description.kind)
+        config = getattr(loaded.component("vqvae"), "config", None)
         info = ModelInfo(
-            name=self._models.unique_name(name or (folder.name if folder else str(name_or_path).split("/")[-1])),
-            family=_adapt_family(model),
-            summary=_adapt_summary(model),
-            card=_read_card(folder),
-            metrics=_read_metrics(folder),
-            capabilities=_adapt_capabilities(model),
-            image_size=_adapt_image_size(model),
+            name=self._models.unique_name(name or description.name),
+            family=_family(description.kind, config),
+            summary=_summary(description.kind, config),
+            card=description.card or "No model card (README.md) in this model's folder.",
+            metrics=_numbers(description.metrics),
+            capabilities=_capabilities(description.kind, config),
+            image_size=int(getattr(config, "image_size", 0) or 0),
             source=source,
         )
         self._models.add(info, loaded)
@@ -135,16 +170,8 @@ class Engine:
     def load_folder(self, path_or_hub_id: str) -> ModelInfo:
         spec = (path_or_hub_id or "").strip()
         if not spec:
-            raise InputError("Type the path of a model folder (or a Hub id such as user/model) first.")
-        try:
-            return self._add(spec, source=spec)
-        except FileNotFoundError as error:
-            raise ModelError(
-                f"Could not find a model at {spec!r} ({error}). Give a folder with config.json and "
-                "model.safetensors, or a Hub id when the studio is online."
-            ) from None
-        except (OSError, ValueError, KeyError) as error:
-            raise ModelError(f"{spec!r} is not a model vaestudio can load: {error}") from None
+            raise InputError("Type the path of a model folder (or a Hub id such as owner/name) first.")
+        return self._add(spec, source=spec)
 
     def backend_info(self) -> str:
         import torch
@@ -166,57 +193,56 @@ class Engine:
 
     # ----------------------------------------------------------------- text to image
 
-    def _text_to_image_call(self, model, prompt, num_images, seed, temperature, top_k, rerank):
+    def _text_to_image(self, model: str):
         _, loaded = self._models.require(model, Capability.TEXT_TO_IMAGE)
-        prompt = (prompt or "").strip()
-        if not prompt:
-            raise InputError("Type a prompt first, e.g. 'a red circle above a blue square'.")
-        arguments = dict(num_images=int(num_images), seed=int(seed), temperature=float(temperature),
-                         top_k=int(top_k), rerank=max(int(rerank), int(num_images)))
-        return loaded.pipeline("text_to_image"), prompt, arguments
+        return loaded.pipeline("text_to_image")
 
-    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank) -> list[ScoredImage]:
-        pipeline, prompt, arguments = self._text_to_image_call(
-            model, prompt, num_images, seed, temperature, top_k, rerank)
-        return [_adapt_generated(item) for item in pipeline(prompt, **arguments)]
+    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank) -> Generation:
+        pipeline = self._text_to_image(model)
+        with _user_errors():
+            result = pipeline(prompt, **_sampling(num_images, seed, temperature, top_k, rerank))
+        return _generation(result)
 
     def text_to_image_stream(
         self, model, prompt, num_images, seed, temperature, top_k, rerank
-    ) -> Iterator[list[ScoredImage]]:
-        pipeline, prompt, arguments = self._text_to_image_call(
-            model, prompt, num_images, seed, temperature, top_k, rerank)
-        for partial in pipeline.stream(prompt, **arguments):
-            yield [_adapt_generated(item) for item in partial]
+    ) -> Iterator[Generation]:
+        pipeline = self._text_to_image(model)
+        with _user_errors():
+            for frame in pipeline.stream(prompt, **_sampling(num_images, seed, temperature, top_k, rerank)):
+                yield _generation(frame)
 
     # ----------------------------------------------------------------- edit
 
     def _editor(self, model: str, capability: Capability):
         _, loaded = self._models.require(model, capability)
-        return loaded.pipeline("editor")
+        with _user_errors():
+            return loaded.pipeline("editor")
 
     def encode(self, model: str, image: Image.Image) -> Encoding:
         editor = self._editor(model, Capability.ENCODE)
-        encoded = editor.encode(image)
-        specs = _adapt_slider_specs(editor, encoded)
-        attributes = tuple(editor.attribute_names()) if hasattr(editor, "attribute_names") else ()
-        reconstruction = _adapt_reconstruction(editor, encoded, specs)
-        model_input = getattr(encoded, "image", None) or image.resize(reconstruction.size)
-        psnr = _psnr(model_input, reconstruction)
+        with _user_errors():
+            encoded = editor.encode(image)
+            specs = _adapt_slider_specs(editor, encoded)
+            attributes = tuple(editor.attribute_names()) if hasattr(editor, "attribute_names") else ()
+            reconstruction = _adapt_reconstruction(editor, encoded, specs)
+        model_input = _adapt_model_input(encoded, image, reconstruction.size)
         return Encoding(encoded, model_input, reconstruction, specs, attributes,
-                        f"{len(specs)} latent sliders; reconstruction PSNR {psnr:.1f} dB")
+                        f"{len(specs)} latent sliders; reconstruction PSNR {_psnr(model_input, reconstruction):.1f} dB")
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
-        count = len(_adapt_slider_specs(editor, state))
-        return editor.decode(state, [float(v) for v in slider_values[:count]], dict(attribute_strengths))
+        with _user_errors():
+            count = len(_adapt_slider_specs(editor, state))
+            return _adapt_image(editor.decode(state, [float(v) for v in slider_values[:count]],
+                                              dict(attribute_strengths)))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
         specs = _adapt_slider_specs(editor, state)
-        values = np.random.default_rng(int(seed)).normal(0.0, 1.0, len(specs))
-        return [float(np.clip(v, spec.minimum, spec.maximum)) for v, spec in zip(values, specs)]
+        values = np.random.default_rng(int(seed)).normal(0.0, 1.0, len(specs))  # the prior's N(0, 1)
+        return [float(np.clip(value, spec.minimum, spec.maximum)) for value, spec in zip(values, specs)]
 
     def reset_slider_values(self, model: str, state) -> list[float]:
         editor = self._editor(model, Capability.ENCODE)
@@ -224,62 +250,81 @@ class Engine:
         return [spec.value for spec in _adapt_slider_specs(editor, state)]
 
     def interpolate(self, model, image_a, image_b, steps, mode) -> Interpolation:
+        from vaestudio.pipelines.convert import animated_gif, strip
+
         editor = self._editor(model, Capability.INTERPOLATE)
-        if mode not in ("linear", "spherical"):
-            raise InputError(f"Interpolation mode must be 'linear' or 'spherical', not {mode!r}.")
-        if int(steps) < 2:
-            raise InputError("Interpolation needs at least 2 steps.")
-        frames = list(editor.interpolate(image_a, image_b, int(steps), mode))
-        return Interpolation(pictures.strip(frames), pictures.gif_bytes(frames))
+        with _user_errors():
+            frames = [_adapt_image(frame) for frame in editor.interpolate(image_a, image_b, int(steps), mode)]
+        return Interpolation(strip(frames), animated_gif(frames))
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
         editor = self._editor(model, Capability.INPAINT)
-        if not mask.convert("L").point(lambda v: 255 if v > 127 else 0).getbbox():
-            raise InputError("The mask is empty. Paint over the part of the image to redraw, then try again.")
-        results = editor.inpaint(image, mask, (prompt or "").strip(), int(num_candidates), int(seed))
-        return [_adapt_generated(item).image for item in results]
+        with _user_errors():
+            results = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed))
+        return [_adapt_image(item) for item in results]
 
     # ----------------------------------------------------------------- explore
 
     def manifold_grid(self, model: str, n: int) -> Image.Image:
-        return _adapt_image(self._editor(model, Capability.MANIFOLD).manifold_grid(int(n)))
+        editor = self._editor(model, Capability.MANIFOLD)
+        with _user_errors():
+            return _adapt_image(editor.manifold_grid(int(n)))
 
     def list_data_sources(self) -> list[str]:
-        return list(DATA_SOURCES)
+        from vaestudio.data import KNOWN_SPECS
+
+        return [spec for spec in KNOWN_SPECS if ":" not in spec]
 
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         editor = self._editor(model, Capability.SCATTER)
-        spec = (data_spec or "").strip()
-        if not spec:
-            raise InputError("Pick a data source (shapes, digits, emoji) or type folder:PATH, idx:PATH or hf:NAME.")
-        try:
-            scatter = editor.latent_scatter(spec, int(n))
-        except FileNotFoundError as error:
-            raise InputError(f"The data source {spec!r} was not found ({error}).") from None
-        return _adapt_scatter(scatter)
+        with _user_errors():
+            return _adapt_scatter(editor.latent_scatter((data_spec or "").strip(), int(n)))
 
     def decode_point(self, model: str, state, x: float, y: float) -> Image.Image:
         self._editor(model, Capability.SCATTER)
         if state is None:
             raise InputError("Draw a latent scatter first, then pick a point on it.")
-        return _adapt_image(state.decode(float(x), float(y)))
+        with _user_errors():
+            return _adapt_image(state.decode(float(x), float(y)))
 
     def codebook_usage(self, model: str) -> CodebookUsage:
-        usage = self._editor(model, Capability.CODEBOOK).codebook_usage()
-        counts = [int(c) for c in np.asarray(usage.counts).ravel()]
-        total = max(sum(counts), 1)
-        probabilities = np.array([c / total for c in counts if c > 0])
-        perplexity = float(np.exp(-(probabilities * np.log(probabilities)).sum())) if len(probabilities) else 0.0
-        return CodebookUsage(counts, round(perplexity, 1), counts.count(0), getattr(usage, "measured_on", ""))
+        """The codes chosen over the model's last training epoch (the quantiser's usage counts)."""
+        _, loaded = self._models.require(model, Capability.CODEBOOK)
+        counts = [round(float(count)) for count in loaded.component("vqvae").quantizer.usage_counts.tolist()]
+        total = sum(counts)
+        if total == 0:
+            raise ModelError(f"{model} has no recorded code usage (its checkpoint has empty usage counts).")
+        probabilities = np.array([count / total for count in counts if count > 0])
+        perplexity = float(np.exp(-(probabilities * np.log(probabilities)).sum()))
+        return CodebookUsage(counts, round(perplexity, 1), counts.count(0), "the model's last training epoch")
 
     def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
-        samples = self._editor(model, Capability.PRIOR).sample(int(n), seed=int(seed))
-        return pictures.grid([_adapt_image(sample) for sample in samples])
+        import torch
+
+        from vaestudio.pipelines.convert import grid, to_pil
+
+        _, loaded = self._models.require(model, Capability.PRIOR)
+        if not 1 <= int(n) <= 64:
+            raise InputError(f"The number of samples must be between 1 and 64; got {n}.")
+        with _user_errors():
+            if loaded.kind == "text_to_image":  # the prior over codes, from the neutral prompt
+                result = loaded.pipeline("text_to_image")("", num_images=int(n), rerank=None, seed=int(seed))
+                samples = [item.image for item in result]
+            else:  # a Gaussian VAE: z ~ N(0, I), decoded
+                generator = torch.Generator().manual_seed(int(seed))
+                samples = to_pil(loaded.model.sample(int(n), generator=generator))
+        return grid(samples, columns=int(np.ceil(np.sqrt(len(samples)))), gap=2)
 
     # ----------------------------------------------------------------- train
 
     def list_recipes(self) -> list[Recipe]:
-        return [_read_recipe(path) for path in sorted((REPOSITORY / "recipes").glob("*.toml"))]
+        recipes = []
+        for path in sorted((REPOSITORY / "recipes").glob("*.toml")):
+            try:
+                recipes.append(_read_recipe(path))
+            except Exception:  # a recipe being written right now must not break the tab
+                log.warning("skipping the recipe %s: it does not load", path, exc_info=True)
+        return recipes
 
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:
         from vaestudio.training import load_recipe, train
@@ -287,15 +332,19 @@ class Engine:
         path = REPOSITORY / "recipes" / f"{recipe}.toml"
         if not path.is_file():
             raise InputError(f"There is no recipe {recipe!r}. Pick one of the listed recipes.")
-        configured = _adapt_recipe(load_recipe(path), data_spec, settings)
-        out_dir = self.runs_dir / f"{recipe}-{np.random.default_rng().integers(1 << 32):08x}"
+        with _user_errors():
+            configured = _configured_recipe(load_recipe(str(path)), data_spec, settings)
+        out_dir = self.runs_dir / f"{recipe}-{uuid.uuid4().hex[:8]}"
 
         def run(report, stop_event: threading.Event) -> Path:
-            train(configured, out_dir, progress_callback=lambda event: report(*_adapt_progress(event)),
-                  stop_event=stop_event)
-            return out_dir
+            def on_progress(event) -> None:
+                report(event.step, event.loss, event.sample_grid, event.total_steps)
 
-        return self._jobs.start(run, settings.steps, f"Training {recipe} on {data_spec}")
+            with _user_errors():
+                result = train(configured, str(out_dir), progress_callback=on_progress, stop_event=stop_event)
+            return Path(result.out_dir)
+
+        return self._jobs.start(run, settings.steps or 1, f"Training {recipe} on {data_spec}")
 
     def training_status(self, job_id: str) -> TrainingStatus:
         return self._jobs.status(job_id)
@@ -314,56 +363,105 @@ class Engine:
         return self._add(trained, source="trained in the studio", name=f"trained-{trained.name}")
 
 
-# --------------------------------------------------------------------------- folders and files
+# --------------------------------------------------------------------------- models, recipes, results
 
 
 def shipped_model_folders(models_dir: Path) -> list[Path]:
-    """The model folders (each with a config.json) directly under `models_dir`."""
+    """The model folders (config.json) and bundle folders (bundle.json) directly under `models_dir`."""
     if not models_dir.is_dir():
         return []
-    return sorted(folder for folder in models_dir.iterdir() if (folder / "config.json").is_file())
+    return sorted(
+        folder for folder in models_dir.iterdir()
+        if (folder / "config.json").is_file() or (folder / "bundle.json").is_file()
+    )
 
 
-def _read_card(folder: Path | None) -> str:
-    card = folder / "README.md" if folder else None
-    if card and card.is_file():
-        return card.read_text(encoding="utf-8")
-    return "No model card (README.md) in this model's folder."
+def _family(kind: str, config) -> str:
+    family = KIND_FAMILIES.get(kind, kind)
+    if kind == "vae" and getattr(config, "beta", 1.0) != 1.0:
+        family = "beta-VAE"
+    if kind == "vae" and getattr(config, "condition", "none") not in (None, "none"):
+        family = "conditional VAE"
+    if kind == "vqvae" and getattr(config, "levels", 1) == 2:
+        family = "VQ-VAE-2"
+    return family
 
 
-def _read_metrics(folder: Path | None) -> dict[str, float]:
-    """metrics.json beside the weights, else a `metrics` table in config.json, else nothing."""
-    for name, key in (("metrics.json", None), ("config.json", "metrics")):
-        path = folder / name if folder else None
-        if path and path.is_file():
-            data = json.loads(path.read_text(encoding="utf-8"))
-            data = data.get(key, {}) if key else data
-            if isinstance(data, dict) and data:
-                return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
-    return {}
+def _summary(kind: str, config) -> str:
+    parts = [_family(kind, config)]
+    if getattr(config, "latent_dim", None):
+        parts.append(f"{config.latent_dim}-D latent")
+    if getattr(config, "num_codes", None):
+        parts.append(f"{config.num_codes} codes")
+    if getattr(config, "image_size", None):
+        parts.append(f"{config.image_size}x{config.image_size} images")
+    return ", ".join(parts)
+
+
+def _capabilities(kind: str, config) -> frozenset[Capability]:
+    """What the studio offers for a model, from its kind and config (the editor takes VAEs and one-level VQ-VAEs)."""
+    one_level = getattr(config, "levels", 1) == 1
+    editable = {Capability.ENCODE, Capability.INTERPOLATE, Capability.SCATTER}
+    if kind == "text_to_image":
+        return frozenset({Capability.TEXT_TO_IMAGE, Capability.PRIOR, Capability.INPAINT, Capability.CODEBOOK}
+                         | (editable if one_level else set()))
+    if kind == "vae":
+        extra = {Capability.PRIOR, Capability.ATTRIBUTES}
+        if getattr(config, "latent_dim", 0) == 2:
+            extra.add(Capability.MANIFOLD)
+        return frozenset(editable | extra)
+    if kind == "vqvae":
+        return frozenset({Capability.CODEBOOK} | (editable if one_level else set()))
+    return frozenset()
+
+
+def _numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The numeric entries of metrics.json, nested tables flattened to "table / key"."""
+    flat: dict[str, float] = {}
+    for key, value in metrics.items():
+        if isinstance(value, Mapping):
+            flat.update(_numbers(value, f"{prefix}{key} / "))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[f"{prefix}{key}"] = float(value)
+    return flat
 
 
 def _read_recipe(path: Path) -> Recipe:
-    text = path.read_text(encoding="utf-8")
-    table = _flatten(tomllib.loads(text))
-    comment = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
-    defaults = TrainingSettings(
-        steps=int(table.get("steps", table.get("max_steps", 1000))),
-        batch_size=int(table.get("batch_size", 64)),
-        learning_rate=float(table.get("learning_rate", table.get("lr", 1e-3))),
-        seed=int(table.get("seed", 0)),
+    from vaestudio.training import load_recipe
+
+    recipe = load_recipe(str(path))
+    comment = " ".join(
+        line.lstrip("#").strip() for line in path.read_text(encoding="utf-8").splitlines()[:4] if line.startswith("#")
     )
+    training = recipe.training
+    defaults = TrainingSettings(int(training.steps or 0), int(training.batch_size), float(training.learning_rate),
+                                int(training.seed))
     return Recipe(path.stem, comment, defaults)
 
 
-def _flatten(table: Mapping[str, Any]) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, Mapping):
-            flat.update({k: v for k, v in _flatten(value).items() if k not in flat})
-        else:
-            flat[key] = value
-    return flat
+def _configured_recipe(recipe, data_spec: str, settings: TrainingSettings):
+    """The recipe with the studio's data source and settings (steps 0 keeps the recipe's own length)."""
+    from dataclasses import replace
+
+    training = replace(recipe.training, batch_size=int(settings.batch_size),
+                       learning_rate=float(settings.learning_rate), seed=int(settings.seed))
+    if settings.steps > 0:
+        training = replace(training, steps=int(settings.steps), epochs=None)
+    data = replace(recipe.data, source=(data_spec or recipe.data.source).strip())
+    return replace(recipe, training=training, data=data)
+
+
+def _sampling(num_images, seed, temperature, top_k, rerank) -> dict[str, Any]:
+    return {"num_images": int(num_images), "rerank": max(int(rerank), int(num_images)), "seed": int(seed),
+            "temperature": float(temperature), "top_k": int(top_k)}
+
+
+def _generation(result) -> Generation:
+    """A TextToImageResult or StreamFrame -> Generation."""
+    images = [ScoredImage(item.image, item.score) for item in result.images]
+    rows_done = getattr(result, "rows_done", 1)
+    total_rows = getattr(result, "total_rows", 1)
+    return Generation(images, result.prompt, tuple(result.warnings), rows_done, total_rows)
 
 
 def _psnr(first: Image.Image, second: Image.Image) -> float:
@@ -378,8 +476,9 @@ def _require_state(state) -> None:
         raise InputError("Upload an image to edit first.")
 
 
-# --------------------------------------------------------------------------- the pipelines' API, adapted
-# Each function below holds one guess about the pipelines' return values. Adjust here when they land.
+# --------------------------------------------------------------------------- the editor's API, adapted
+# vaestudio.pipelines.editing has not landed yet: each function below holds one guess about its
+# return values. Adjust here when it lands; nothing else in the studio needs to change.
 
 
 def _adapt_image(value) -> Image.Image:
@@ -391,12 +490,9 @@ def _adapt_image(value) -> Image.Image:
     raise TypeError(f"expected a PIL image from the pipeline, got {type(value).__name__}")
 
 
-def _adapt_generated(item) -> ScoredImage:
-    """GeneratedImage(image, score) -> ScoredImage; a bare image has no score yet."""
-    if isinstance(item, Image.Image):
-        return ScoredImage(item, None)
-    score = getattr(item, "score", None)
-    return ScoredImage(_adapt_image(item), None if score is None else float(score))
+def _adapt_model_input(encoded, upload: Image.Image, size: tuple[int, int]) -> Image.Image:
+    image = getattr(encoded, "image", None)
+    return image if isinstance(image, Image.Image) else upload.resize(size)
 
 
 def _adapt_slider_specs(editor, encoded) -> list[SliderSpec]:
@@ -423,7 +519,7 @@ def _adapt_reconstruction(editor, encoded, specs: Sequence[SliderSpec]) -> Image
 
 
 def _adapt_scatter(scatter) -> LatentScatter:
-    points = np.asarray(scatter.points, dtype=np.float64)
+    points = np.asarray(scatter.points, dtype=np.float64)  # (N, 2)
     return LatentScatter(
         x=points[:, 0].round(4).tolist(),
         y=points[:, 1].round(4).tolist(),
@@ -432,51 +528,6 @@ def _adapt_scatter(scatter) -> LatentScatter:
         y_title=getattr(scatter, "y_title", "latent 2"),
         state=scatter,  # has .decode(x, y)
     )
-
-
-def _adapt_family(model) -> str:
-    config = getattr(model, "config", None)
-    return str(getattr(config, "family", None) or type(model).__name__)
-
-
-def _adapt_summary(model) -> str:
-    config = getattr(model, "config", None)
-    return str(getattr(config, "description", "") or f"{_adapt_family(model)} model")
-
-
-def _adapt_image_size(model) -> int:
-    config = getattr(model, "config", None)
-    return int(getattr(config, "image_size", 0) or 0)
-
-
-def _adapt_capabilities(model) -> frozenset[Capability]:
-    declared = getattr(model, "capabilities", None)
-    if declared:
-        return frozenset(Capability(str(name)) for name in declared)
-    capabilities = {Capability.ENCODE, Capability.INTERPOLATE, Capability.SCATTER}
-    if getattr(model, "prior", None) is not None:
-        capabilities |= {Capability.PRIOR, Capability.INPAINT}
-        if getattr(model, "text_encoder", None) is not None:
-            capabilities.add(Capability.TEXT_TO_IMAGE)
-    if getattr(getattr(model, "config", None), "num_codes", None):
-        capabilities.add(Capability.CODEBOOK)
-    if getattr(getattr(model, "config", None), "latent_dim", None) == 2:
-        capabilities.add(Capability.MANIFOLD)
-    return frozenset(capabilities)
-
-
-def _adapt_recipe(recipe, data_spec: str, settings: TrainingSettings):
-    from dataclasses import fields, replace
-
-    names = {f.name for f in fields(recipe)}
-    wanted = {"data": data_spec, "steps": settings.steps, "batch_size": settings.batch_size,
-              "learning_rate": settings.learning_rate, "seed": settings.seed}
-    return replace(recipe, **{key: value for key, value in wanted.items() if key in names})
-
-
-def _adapt_progress(event) -> tuple[int, float, Image.Image | None]:
-    samples = getattr(event, "samples", None)
-    return int(event.step), float(event.loss), samples if isinstance(samples, Image.Image) else None
 
 
 def _takes_argument(method) -> bool:

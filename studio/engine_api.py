@@ -78,6 +78,21 @@ class ScoredImage:
 
 
 @dataclass(frozen=True)
+class Generation:
+    """Text-to-image images (best first), and what the model made of the prompt."""
+
+    images: Sequence[ScoredImage]
+    prompt_read: str  # the text the model read (an empty prompt becomes the model's neutral prompt)
+    notes: Sequence[str] = ()  # e.g. words the model does not know; never errors
+    rows_done: int = 1  # while streaming: code-map rows sampled so far, of total_rows
+    total_rows: int = 1
+
+    @property
+    def done(self) -> bool:
+        return self.rows_done >= self.total_rows
+
+
+@dataclass(frozen=True)
 class SliderSpec:
     label: str
     minimum: float
@@ -125,7 +140,7 @@ class CodebookUsage:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    steps: int
+    steps: int  # 0: the recipe's own length (it may count epochs)
     batch_size: int
     learning_rate: float
     seed: int
@@ -179,10 +194,10 @@ class StudioEngine(Protocol):
     # Text to image
     def text_to_image(
         self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
-    ) -> list[ScoredImage]: ...
+    ) -> Generation: ...
     def text_to_image_stream(
         self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
-    ) -> Iterator[list[ScoredImage]]: ...
+    ) -> Iterator[Generation]: ...  # a partial generation per sampled code-map row, then the final one
 
     # Edit
     def encode(self, model: str, image: Image.Image) -> Encoding: ...

@@ -42,7 +42,7 @@ def user_facing(handler):
         def stream(*args, **kwargs):
             try:
                 yield from handler(*args, **kwargs)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - every failure must become a gr.Error
                 raise _as_gradio_error(error, name) from None
 
         return stream
@@ -51,7 +51,7 @@ def user_facing(handler):
     def call(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - every failure must become a gr.Error
             raise _as_gradio_error(error, name) from None
 
     return call

@@ -25,6 +25,7 @@ from studio.engine_api import (
     Capability,
     CodebookUsage,
     Encoding,
+    Generation,
     InputError,
     Interpolation,
     LatentScatter,
@@ -48,6 +49,10 @@ SHAPES = ("circle", "square", "triangle")
 DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "emoji": ("smile", "heart", "star", "cat")}
 DATA_PREFIXES = ("folder:", "idx:", "hf:")
 SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
+NEUTRAL_PROMPT = "a shape"
+MAX_PROMPT_WORDS = 32
+KNOWN_WORDS = {*COLOURS, *SHAPES, *(f"{shape}s" for shape in SHAPES), "a", "an", "the", "two", "three", "small",
+               "big", "large", "above", "below", "left", "right", "of", "on", "in", "and", "shape", "next", "to"}
 
 
 @dataclass(frozen=True)
@@ -142,24 +147,28 @@ class FakeEngine:
 
     # ----------------------------------------------------------------- text to image
 
-    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank):
+    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank) -> Generation:
         *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank)
         return final
 
     def text_to_image_stream(
         self, model, prompt, num_images, seed, temperature, top_k, rerank
-    ) -> Iterator[list[ScoredImage]]:
+    ) -> Iterator[Generation]:
         self._models.require(model, C.TEXT_TO_IMAGE)
-        prompt = _check_prompt(prompt)
-        num_images = int(num_images)
-        candidates = max(num_images, int(rerank))
+        prompt = " ".join((prompt or "").split()[:MAX_PROMPT_WORDS]) or NEUTRAL_PROMPT
+        unknown = [word for word in prompt.lower().split() if word not in KNOWN_WORDS]
+        notes = [f"Unknown words (ignored): {', '.join(unknown)}."] if unknown else []
+        num_images = _check_count(num_images, "The number of images", 1, 64)
+        candidates = max(num_images, _check_count(rerank, "Rerank", 1, 256))
         images = [self._draw_prompt(prompt, int(seed), index, float(temperature)) for index in range(candidates)]
         for row in range(1, SAMPLING_ROWS):
             time.sleep(self.step_delay)
-            yield [ScoredImage(_reveal(image, row / SAMPLING_ROWS), None) for image in images[:num_images]]
-        scored = [ScoredImage(image, round(float(_seeded(prompt, seed, i).uniform(0.2, 0.95)), 3))
+            partial = [ScoredImage(_reveal(image, row / SAMPLING_ROWS), None) for image in images[:num_images]]
+            yield Generation(partial, prompt, notes, row, SAMPLING_ROWS)
+        scored = [ScoredImage(image, round(float(_seeded(prompt, seed, i).uniform(-0.2, 0.6)), 3))
                   for i, image in enumerate(images)]
-        yield sorted(scored, key=lambda item: -item.score)[:num_images]
+        best = sorted(scored, key=lambda item: -item.score)[:num_images]
+        yield Generation(best, prompt, notes, SAMPLING_ROWS, SAMPLING_ROWS)
 
     def _draw_prompt(self, prompt: str, seed: int, index: int, temperature: float) -> Image.Image:
         rng = _seeded(prompt, seed, index)
@@ -177,7 +186,7 @@ class FakeEngine:
     # ----------------------------------------------------------------- edit
 
     def encode(self, model: str, image: Image.Image) -> Encoding:
-        info, fake = self._models.require(model, C.ENCODE)
+        _, fake = self._models.require(model, C.ENCODE)
         model_input = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
         pixels = np.asarray(model_input, dtype=np.float32)
         bands = np.array_split(pixels.mean(axis=2), fake.latent_dims, axis=0)
@@ -242,7 +251,7 @@ class FakeEngine:
             raise InputError("The mask is empty. Paint over the part of the image to redraw, then try again.")
         candidates = []
         for index in range(int(num_candidates)):
-            fill = self._draw_prompt(prompt.strip() or "texture", int(seed), index, 1.0)
+            fill = self._draw_prompt((prompt or "").strip() or NEUTRAL_PROMPT, int(seed), index, 1.0)
             candidates.append(Image.composite(fill, base, region))
         return candidates
 
@@ -405,14 +414,6 @@ def _reveal(image: Image.Image, fraction: float) -> Image.Image:
     ImageDraw.Draw(partial).rectangle((0, top, image.width, image.height), fill=(200, 200, 200))
     return partial
 
-
-def _check_prompt(prompt: str) -> str:
-    prompt = (prompt or "").strip()
-    if not prompt:
-        raise InputError("Type a prompt first, e.g. 'a red circle on a blue background'.")
-    if len(prompt) > 500:
-        raise InputError("The prompt is too long: keep it under 500 characters.")
-    return prompt
 
 
 def _check_state(state, kind: type, message: str) -> None:

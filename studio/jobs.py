@@ -1,7 +1,7 @@
 """Background training runs for an engine: one thread each, a bounded number at a time.
 
 The engine hands :meth:`TrainingJobs.start` a ``run(report, stop_event)`` callable; ``run`` calls
-``report(step, loss, samples)`` as it goes, watches ``stop_event``, and returns what it trained
+``report(step, loss, samples, total_steps)`` as it goes, watches ``stop_event``, and returns what it trained
 (whatever the engine later needs to save or load it). Polling reads a snapshot, never the thread.
 """
 
@@ -21,7 +21,7 @@ from studio.engine_api import BusyError, InputError, JobState, StudioError, Trai
 
 log = logging.getLogger(__name__)
 
-Report = Callable[[int, float, "Image.Image | None"], None]
+Report = Callable[..., None]  # report(step, loss, samples=None, total_steps=None)
 Run = Callable[[Report, threading.Event], Any]
 
 MAX_LOSS_POINTS = 2000  # the curve is thinned to about this many points
@@ -90,11 +90,12 @@ class TrainingJobs:
             del self._jobs[finished.pop(0)]
 
     def _run(self, job: _Job, run: Run) -> None:
-        def report(step: int, loss: float, samples: Image.Image | None = None) -> None:
+        def report(step: int, loss: float, samples: Image.Image | None = None, total_steps: int | None = None) -> None:
             status = job.status
             losses = _thin((*status.losses, (int(step), float(loss))))
             job.status = replace(
-                status, step=int(step), losses=losses, samples=samples if samples is not None else status.samples
+                status, step=int(step), losses=losses, samples=samples if samples is not None else status.samples,
+                total_steps=int(total_steps) if total_steps else status.total_steps,
             )
 
         try:

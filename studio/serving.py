@@ -10,9 +10,9 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # the studio never phones home
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from studio import limits  # noqa: E402
+from studio import limits
 
 
 def configure(demo: gr.Blocks) -> gr.Blocks:

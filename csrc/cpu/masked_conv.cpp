@@ -1,48 +1,39 @@
 // PixelCNN masked convolution on the CPU: stride 1, 'same' padding, odd kernels.
 //
-// The taps a mask keeps form at most two rectangles of the kernel: the rows above the
-// centre (all columns) and a run of the centre row starting at its left edge. Each
-// rectangle is an ordinary valid convolution (at::convolution, oneDNN where available) of
-// the input padded once on the top, left and right (no tap looks below the centre row),
-// over the window the rectangle sees; the results add up. Masked taps cost nothing and
-// get a zero gradient.
+// The taps a mask keeps all lie in the kernel's top-left block of `rows` x `columns`:
+// vertical_A: the rows above the centre; vertical_B: those and the centre row; A / B with a
+// one-row kernel: the taps left of (and at) the centre. So the kernel is cropped to that
+// block and run as one ordinary valid convolution (at::convolution: oneDNN where available)
+// of the input padded (or cropped) to exactly the window the block sees: the rows below the
+// centre cost nothing. For A / B with a 2-D kernel the block is rows above + the centre row,
+// whose taps right of (A: and at) the centre are zeroed in the cropped weight and in its
+// gradient: one convolution of (kh // 2 + 1) x kw taps measured faster than splitting off a
+// thin centre-row convolution, and both are far cheaper than the full kh x kw kernel.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <array>
 #include <string>
-#include <vector>
 
 namespace vaestudio {
 namespace {
 
-// Rows [row_begin, row_end) x columns [column_begin, column_end) of the kernel.
-struct KernelBlock {
-  int64_t row_begin, row_end, column_begin, column_end;
-  int64_t rows() const { return row_end - row_begin; }
-  int64_t columns() const { return column_end - column_begin; }
+// The kept block of a kernel: rows [0, rows) x columns [0, columns); the last `masked_tail`
+// taps of its last row are masked out.
+struct KeptBlock {
+  int64_t rows = 0, columns = 0, masked_tail = 0;
+  bool empty() const { return rows == 0 || columns == 0; }
 };
 
-std::vector<KernelBlock> kept_blocks(int64_t kernel_height, int64_t kernel_width, const std::string& mask_type) {
+KeptBlock kept_block(int64_t kernel_height, int64_t kernel_width, const std::string& mask_type) {
   const int64_t centre_row = kernel_height / 2, centre_column = kernel_width / 2;
-  int64_t centre_row_columns = 0;  // kept taps of the centre row, counted from its left edge
-  if (mask_type == "A") {
-    centre_row_columns = centre_column;
-  } else if (mask_type == "B") {
-    centre_row_columns = centre_column + 1;
-  } else if (mask_type == "vertical_B") {
-    centre_row_columns = kernel_width;
-  } else {
-    TORCH_CHECK(mask_type == "vertical_A", "masked_conv2d: mask_type must be A, B, vertical_A or vertical_B, got ",
-                mask_type);
-  }
-  std::vector<KernelBlock> blocks;
-  if (centre_row_columns == kernel_width) {  // vertical_B: one block, rows above and the centre row
-    blocks.push_back({0, centre_row + 1, 0, kernel_width});
-    return blocks;
-  }
-  if (centre_row > 0) blocks.push_back({0, centre_row, 0, kernel_width});
-  if (centre_row_columns > 0) blocks.push_back({centre_row, centre_row + 1, 0, centre_row_columns});
-  return blocks;
+  TORCH_CHECK(mask_type == "A" || mask_type == "B" || mask_type == "vertical_A" || mask_type == "vertical_B",
+              "masked_conv2d: mask_type must be A, B, vertical_A or vertical_B, got ", mask_type);
+  if (mask_type == "vertical_A") return {centre_row, kernel_width, 0};
+  if (mask_type == "vertical_B") return {centre_row + 1, kernel_width, 0};
+  const int64_t centre_kept = mask_type == "A" ? centre_column : centre_column + 1;
+  if (kernel_height == 1) return {1, centre_kept, 0};
+  return {centre_row + 1, kernel_width, kernel_width - centre_kept};
 }
 
 void check_arguments(const at::Tensor& x, const at::Tensor& weight) {
@@ -55,21 +46,34 @@ void check_arguments(const at::Tensor& x, const at::Tensor& weight) {
   TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "masked_conv2d: x and weight must share a dtype");
 }
 
-// x (B, Cin, H, W) padded by kh // 2 rows on top and kw // 2 columns left and right: (B, Cin, H + ph, W + 2 pw).
-at::Tensor pad_top_left_right(const at::Tensor& x, const at::Tensor& weight) {
-  const int64_t top = weight.size(2) / 2, side = weight.size(3) / 2;
-  return at::constant_pad_nd(x, {side, side, top, 0}, 0);
+// Padding {left, right, top, bottom} that turns x (B, Cin, H, W) into the window the block sees, so that
+// a valid convolution gives (B, Cout, H, W); negative entries crop (rows below the block's reach).
+std::array<int64_t, 4> window_padding(const at::Tensor& weight, const KeptBlock& block) {
+  const int64_t centre_row = weight.size(2) / 2, centre_column = weight.size(3) / 2;
+  return {centre_column, block.columns - 1 - centre_column, centre_row, block.rows - 1 - centre_row};
 }
 
-// The window of the padded input that a block sees: (B, Cin, H + rows - 1, W + columns - 1).
-at::Tensor block_window(const at::Tensor& padded, const KernelBlock& block, int64_t height, int64_t width) {
-  return padded.narrow(2, block.row_begin, height + block.rows() - 1)
-      .narrow(3, block.column_begin, width + block.columns() - 1)
-      .contiguous();
+at::Tensor window(const at::Tensor& x, const std::array<int64_t, 4>& padding) {
+  return at::constant_pad_nd(x, {padding[0], padding[1], padding[2], padding[3]}, 0);
 }
 
-at::Tensor block_weight(const at::Tensor& weight, const KernelBlock& block) {
-  return weight.narrow(2, block.row_begin, block.rows()).narrow(3, block.column_begin, block.columns()).contiguous();
+// The gradient of x from the gradient of its window: the inverse padding (crop what was padded, zeros
+// where the window cropped x).
+at::Tensor unwindow(const at::Tensor& grad_window, const std::array<int64_t, 4>& padding) {
+  return at::constant_pad_nd(grad_window, {-padding[0], -padding[1], -padding[2], -padding[3]}, 0);
+}
+
+// weight[:, :, :rows, :columns] (contiguous) with the masked tail of its last row zeroed.
+at::Tensor zero_masked_tail(at::Tensor block_weight, const KeptBlock& block) {
+  if (block.masked_tail > 0) {
+    block_weight.narrow(2, block.rows - 1, 1).narrow(3, block.columns - block.masked_tail, block.masked_tail).zero_();
+  }
+  return block_weight;
+}
+
+at::Tensor cropped_weight(const at::Tensor& weight, const KeptBlock& block) {
+  return zero_masked_tail(weight.narrow(2, 0, block.rows).narrow(3, 0, block.columns).clone(at::MemoryFormat::Contiguous),
+                          block);
 }
 
 at::Tensor valid_convolution(const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
@@ -81,25 +85,13 @@ at::Tensor masked_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight, cons
                              c10::string_view mask_type) {
   check_arguments(x, weight);
   const int64_t batch = x.size(0), height = x.size(2), width = x.size(3), out_channels = weight.size(0);
-  const auto blocks = kept_blocks(weight.size(2), weight.size(3), std::string(mask_type));
-  if (blocks.empty() || x.numel() == 0) {  // nothing kept (1x1 kernel with mask A), or an empty input
+  const auto block = kept_block(weight.size(2), weight.size(3), std::string(mask_type));
+  if (block.empty() || x.numel() == 0) {  // nothing kept (1x1 kernel with mask A), or an empty input
     auto output = at::zeros({batch, out_channels, height, width}, x.options());
     if (bias.has_value() && bias->defined()) output.add_(bias->view({1, out_channels, 1, 1}));
     return output;
   }
-  const auto padded = pad_top_left_right(x, weight);  // (B, Cin, H + ph, W + 2 pw)
-  at::Tensor output;  // (B, Cout, H, W)
-  for (size_t index = 0; index < blocks.size(); ++index) {
-    const auto& block = blocks[index];
-    auto part = valid_convolution(block_window(padded, block, height, width), block_weight(weight, block),
-                                  index == 0 ? bias : std::nullopt);
-    if (index == 0) {
-      output = part;
-    } else {
-      output.add_(part);
-    }
-  }
-  return output;
+  return valid_convolution(window(x, window_padding(weight, block)), cropped_weight(weight, block), bias);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_cpu(const at::Tensor& grad_output,
@@ -108,37 +100,23 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_cpu(const 
                                                                           c10::string_view mask_type,
                                                                           std::array<bool, 3> output_mask) {
   check_arguments(x, weight);
-  const int64_t height = x.size(2), width = x.size(3);
-  const int64_t top = weight.size(2) / 2, side = weight.size(3) / 2;
-  const auto blocks = kept_blocks(weight.size(2), weight.size(3), std::string(mask_type));
+  const auto block = kept_block(weight.size(2), weight.size(3), std::string(mask_type));
   const auto grad = grad_output.contiguous();  // (B, Cout, H, W)
-
   at::Tensor grad_x = x.new_empty({0}), grad_weight = weight.new_empty({0}), grad_bias = weight.new_empty({0});
-  at::Tensor grad_padded;  // (B, Cin, H + ph, W + 2 pw)
-  if (output_mask[0]) grad_padded = at::zeros({x.size(0), x.size(1), height + top, width + 2 * side}, x.options());
+  const bool compute = !block.empty() && x.numel() > 0;
+  if (output_mask[0] && !compute) grad_x = at::zeros_like(x, at::MemoryFormat::Contiguous);
   if (output_mask[1]) grad_weight = at::zeros_like(weight, at::MemoryFormat::Contiguous);
-  if ((output_mask[0] || output_mask[1]) && x.numel() > 0 && !blocks.empty()) {
-    const auto padded = pad_top_left_right(x, weight);
-    for (const auto& block : blocks) {
-      const auto window = block_window(padded, block, height, width);
-      const auto kept_weight = block_weight(weight, block);
-      auto grads = at::convolution_backward(grad, window, kept_weight, /*bias_sizes=*/std::nullopt,
-                                            /*stride=*/{1, 1}, /*padding=*/{0, 0}, /*dilation=*/{1, 1},
-                                            /*transposed=*/false, /*output_padding=*/{0, 0}, /*groups=*/1,
-                                            {output_mask[0], output_mask[1], false});
-      if (output_mask[0]) {
-        grad_padded.narrow(2, block.row_begin, window.size(2))
-            .narrow(3, block.column_begin, window.size(3))
-            .add_(std::get<0>(grads));
-      }
-      if (output_mask[1]) {
-        grad_weight.narrow(2, block.row_begin, block.rows())
-            .narrow(3, block.column_begin, block.columns())
-            .copy_(std::get<1>(grads));
-      }
+  if ((output_mask[0] || output_mask[1]) && compute) {
+    const auto padding = window_padding(weight, block);
+    auto grads = at::convolution_backward(grad, window(x, padding), cropped_weight(weight, block),
+                                          /*bias_sizes=*/std::nullopt, /*stride=*/{1, 1}, /*padding=*/{0, 0},
+                                          /*dilation=*/{1, 1}, /*transposed=*/false, /*output_padding=*/{0, 0},
+                                          /*groups=*/1, {output_mask[0], output_mask[1], false});
+    if (output_mask[0]) grad_x = unwindow(std::get<0>(grads), padding).contiguous();
+    if (output_mask[1]) {
+      grad_weight.narrow(2, 0, block.rows).narrow(3, 0, block.columns).copy_(zero_masked_tail(std::get<1>(grads), block));
     }
   }
-  if (output_mask[0]) grad_x = grad_padded.narrow(2, top, height).narrow(3, side, width).contiguous();
   if (output_mask[2]) grad_bias = grad.sum({0, 2, 3});
   return {grad_x, grad_weight, grad_bias};
 }

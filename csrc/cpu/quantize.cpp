@@ -113,7 +113,7 @@ PackedCodebook<T> pack_codebook(const at::Tensor& codebook) {
 
 // Running minimum of one row: per lane, the best score so far and its code index.
 template <typename T>
-struct RowBest {
+struct alignas(64) RowBest {  // explicit: a generic build may align 64-byte vector types less
   typename Simd<T>::vector score;
   typename Simd<T>::index_vector code;
 };

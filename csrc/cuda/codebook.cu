@@ -38,6 +38,12 @@ std::tuple<at::Tensor, at::Tensor> code_stats_cuda(const at::Tensor& x, const at
   at::Tensor counts = at::zeros({num_codes}, x.options().dtype(at::kFloat));
   at::Tensor sums = at::zeros({num_codes, dim}, x.options().dtype(at::kFloat));
   if (num_rows == 0) return {counts, sums};
+  // Out-of-range indices would be written out of bounds: one small reduction and a
+  // synchronisation to raise the same error as the CPU kernel (the Python layer checks first anyway).
+  const auto [lowest, highest] = at::aminmax(indices_contiguous);
+  const int64_t lowest_index = lowest.item<int64_t>(), highest_index = highest.item<int64_t>();
+  TORCH_CHECK(lowest_index >= 0 && highest_index < num_codes, "indices must lie in [0, num_codes = ", num_codes,
+              "), found values in [", lowest_index, ", ", highest_index, "]");
 
   if (at::globalContext().deterministicAlgorithms()) {
     // Deterministic: stable sort, then one fixed-order sum per (code, feature).
@@ -87,15 +93,17 @@ void ema_update_cuda(at::Tensor& codebook, at::Tensor& cluster_size, at::Tensor&
               " but embed_sum is ", embed_sum.scalar_type(), "; the CUDA kernel needs one EMA state type");
   TORCH_CHECK(decay >= 0.0 && decay < 1.0, "decay must lie in [0, 1), got ", decay);
   TORCH_CHECK(eps > 0.0, "eps must be positive, got ", eps);
-  TORCH_CHECK(codebook.is_contiguous() && cluster_size.is_contiguous() && embed_sum.is_contiguous(),
-              "codebook, cluster_size and embed_sum are updated in place and must be contiguous");
 
   const c10::cuda::CUDAGuard device_guard(codebook.device());
+  // Contiguous work tensors (copies only for strided state), written back at the end.
+  at::Tensor codebook_work = codebook.contiguous();
+  at::Tensor cluster_size_work = cluster_size.contiguous();
+  at::Tensor embed_sum_work = embed_sum.contiguous();
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   // As the reference: counts and sums converted to the state type first.
   const at::Tensor counts_state = counts.to(cluster_size.scalar_type()).contiguous();
   const at::Tensor sums_state = sums.to(embed_sum.scalar_type()).contiguous();
-  if (num_codes == 0) return;
+  if (num_codes == 0) return;  // (the Python layer rejects an empty codebook)
   const at::ScalarType total_type = cluster_size.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor total = at::empty({1}, cluster_size.options().dtype(total_type));
 
@@ -105,11 +113,14 @@ void ema_update_cuda(at::Tensor& codebook, at::Tensor& cluster_size, at::Tensor&
     using total_t = opmath_t<state_cuda_t>;
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, codebook.scalar_type(), "ema_update_cuda_codebook", [&] {
       C10_CUDA_CHECK((codebook::launch_ema_update<state_cuda_t, cuda_scalar_t<scalar_t>>(
-          cuda_data<scalar_t>(codebook), cuda_data<state_t>(cluster_size), cuda_data<state_t>(embed_sum),
+          cuda_data<scalar_t>(codebook_work), cuda_data<state_t>(cluster_size_work), cuda_data<state_t>(embed_sum_work),
           cuda_data<state_t>(counts_state), cuda_data<state_t>(sums_state), num_codes, dim, decay, eps,
           total.data_ptr<total_t>(), stream)));
     });
   });
+  if (!codebook.is_same(codebook_work)) codebook.copy_(codebook_work);
+  if (!cluster_size.is_same(cluster_size_work)) cluster_size.copy_(cluster_size_work);
+  if (!embed_sum.is_same(embed_sum_work)) embed_sum.copy_(embed_sum_work);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ constexpr int kThreads = 256;
 // ---------------------------------------------------------------------------
 // code_stats, atomic variant. counts and sums must be zeroed by the caller.
 // Rows whose index lies outside [0, K) are skipped rather than written out of
-// bounds (the Python layer rejects them with a clear message first).
+// bounds (the wrapper and the Python layer reject them with a clear message first).
 template <typename scalar_t>
 __global__ void code_stats_atomic_kernel(const scalar_t* __restrict__ x, const int64_t* __restrict__ indices,
                                          int64_t num_rows, int64_t dim, int64_t num_codes, float* __restrict__ counts,

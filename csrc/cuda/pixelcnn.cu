@@ -3,9 +3,8 @@
 // One op call queues, on the current stream and without reading anything back,
 // per row: L x (im2col kernel, two cuBLAS GEMMs, gate kernel) for the vertical
 // stacks of the whole row, and per position: one sample_position_kernel launch
-// (horizontal stacks of all layers, head, sampling rule, embedding). Only the
-// optional range check of fixed_codes is a device-side assertion
-// (at::_assert_async), not a synchronisation.
+// (horizontal stacks of all layers, head, sampling rule, embedding). The one
+// synchronisation is the range check of fixed_codes, once per call, before the loop.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>
@@ -235,10 +234,11 @@ at::Tensor pixelcnn_sample_cuda(at::TensorList parameters, const at::Tensor& con
   if (codes.numel() == 0) return codes;
   const int64_t num_codes = parameters[0].size(0);
   c10::InferenceMode inference;
-  // Every fixed code is embedded (the naive loop embeds the whole map), so all must be valid indices:
-  // a device-side assertion, no synchronisation.
-  at::_assert_async(at::logical_and(codes.min() >= 0, codes.max() < num_codes),
-                    "pixelcnn_sample: fixed_codes must lie in [0, K)");
+  // Every fixed code is embedded (the naive loop embeds the whole map), so all must be valid indices.
+  const auto [lowest, highest] = at::aminmax(codes);
+  const int64_t lowest_code = lowest.item<int64_t>(), highest_code = highest.item<int64_t>();
+  TORCH_CHECK(lowest_code >= 0 && highest_code < num_codes, "pixelcnn_sample: fixed_codes must lie in [0, K = ",
+              num_codes, "), found values in [", lowest_code, ", ", highest_code, "]");
   const at::Tensor uniforms64 = uniforms.to(at::kDouble).contiguous();
   const at::Tensor mask = resample_mask.contiguous();
   AT_DISPATCH_FLOATING_TYPES(parameters[0].scalar_type(), "pixelcnn_sample_cuda", [&] {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio import limits
-from studio.engine_api import Capability, ScoredImage, StudioEngine
+from studio.engine_api import Capability, Generation, ScoredImage, StudioEngine
 from studio.errors import user_facing
 from studio.pickers import ModelPickers
 from studio.tabs.shared import ENGINE_QUEUE, show
@@ -21,6 +21,13 @@ EXAMPLE_PROMPTS = [
 
 def _caption(item: ScoredImage) -> str:
     return "sampling…" if item.score is None else f"score {item.score:.3f}"
+
+
+def describe(generation: Generation) -> str:
+    """What the model read, how far sampling is, and any notes about the prompt."""
+    progress = "" if generation.done else f" Sampling code row {generation.rows_done} of {generation.total_rows}…"
+    notes = "".join(f"\n\n{note}" for note in generation.notes)
+    return f"The model read: *{generation.prompt_read}*.{progress}{notes}"
 
 
 def build(engine: StudioEngine, pickers: ModelPickers) -> None:
@@ -47,19 +54,21 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
             with gr.Column(scale=3):
                 gallery = gr.Gallery(
                     label="Images", elem_id="text-to-image-gallery",
-                    columns=4, height=520, object_fit="contain", buttons=["download", "fullscreen"],
+                    columns=4, height=460, object_fit="contain", buttons=["download", "fullscreen"],
                 )
+                reading = gr.Markdown("Type a prompt and press Generate: images appear here row by row, "
+                                      "then ranked by how well they match the prompt.", label="Prompt as read")
 
         @user_facing
         def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank):
-            for partial in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank):
-                yield [(show(item.image), _caption(item)) for item in partial]
+            for generation in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank):
+                yield [(show(item.image), _caption(item)) for item in generation.images], describe(generation)
 
         gr.on(
             [generate.click, prompt.submit],
             text_to_image,
             inputs=[model, prompt, num_images, seed, temperature, top_k, rerank],
-            outputs=gallery,
+            outputs=[gallery, reading],
             api_name="text_to_image",
             **ENGINE_QUEUE,
         )

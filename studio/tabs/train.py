@@ -83,7 +83,7 @@ def build(engine: StudioEngine) -> gr.events.Dependency:
                               api_name="train_start", **ENGINE_QUEUE)
 
         @user_facing
-        def train_watch(job_id, progress=gr.Progress()):
+        def train_watch(job_id, progress=gr.Progress()):  # noqa: B008 - how Gradio injects progress
             deadline = time.monotonic() + limits.TRAINING_WATCH_LIMIT_SECONDS
             last = None
             while True:

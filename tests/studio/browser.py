@@ -57,7 +57,7 @@ def wait_for(condition, seconds: float = 30, what: str = "the page"):
             result = condition()
             if result:
                 return result
-        except Exception as error:  # elements come and go while Gradio renders
+        except Exception as error:  # noqa: BLE001 - elements come and go while Gradio renders
             last_error = error
         time.sleep(0.2)
     pytest.fail(f"timed out after {seconds}s waiting for {what} ({last_error})", pytrace=False)

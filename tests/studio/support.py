@@ -14,11 +14,11 @@ from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from PIL import Image  # noqa: E402
+from PIL import Image
 
-from studio import limits, serving  # noqa: E402
-from studio.app import build_demo  # noqa: E402
-from studio.engine_api import StudioEngine  # noqa: E402
+from studio import limits, serving
+from studio.app import build_demo
+from studio.engine_api import StudioEngine
 
 
 def free_port() -> int:

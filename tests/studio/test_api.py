@@ -25,8 +25,9 @@ def encode(client, model, path):
 
 
 def test_text_to_image_gives_the_asked_number_of_scored_images(client):
-    gallery = client.predict("fake-shapes-vqvae", "a red circle", 3, 7, 1.0, 0, 8, api_name="/text_to_image")
-    assert len(gallery) == 3
+    gallery, reading = client.predict("fake-shapes-vqvae", "a red circle", 3, 7, 1.0, 0, 8,
+                                      api_name="/text_to_image")
+    assert len(gallery) == 3 and "The model read: *a red circle*" in reading
     scores = [float(item["caption"].removeprefix("score ")) for item in gallery]
     assert scores == sorted(scores, reverse=True)
     red, green, blue = pixels(gallery[0]["image"]).reshape(-1, 3).min(axis=0)  # the shape's colour is there
@@ -37,20 +38,26 @@ def test_text_to_image_streams_rows_before_the_final_gallery(client):
     job = client.submit("fake-shapes-vqvae", "a blue square", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
     updates = list(job)
     assert len(updates) >= 2
-    assert all(item["caption"] == "sampling…" for item in updates[0])
-    assert all(item["caption"].startswith("score") for item in job.result())
+    first_gallery, first_reading = updates[0]
+    assert all(item["caption"] == "sampling…" for item in first_gallery) and "Sampling code row 1" in first_reading
+    assert all(item["caption"].startswith("score") for item in job.result()[0])
 
 
-def test_text_to_image_refuses_an_empty_prompt_and_a_model_that_cannot(client):
-    with pytest.raises(AppError, match="Type a prompt"):
-        client.predict("fake-shapes-vqvae", "   ", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
+def test_text_to_image_reads_an_empty_prompt_as_neutral_and_notes_unknown_words(client):
+    gallery, reading = client.predict("fake-shapes-vqvae", "   ", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
+    assert len(gallery) == 2 and "*a shape*" in reading
+    _, reading = client.predict("fake-shapes-vqvae", "a red zeppelin", 1, 0, 1.0, 0, 1, api_name="/text_to_image")
+    assert "Unknown words (ignored): zeppelin" in reading
+
+
+def test_text_to_image_refuses_a_model_that_cannot(client):
     with pytest.raises(AppError, match="cannot do text-to-image.*fake-shapes-vqvae"):
         client.predict("fake-digits-vae", "a red circle", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
 
 
 def test_encode_shows_the_model_sliders_and_their_values(client, tmp_path):
     outputs = encode(client, "fake-digits-vae", plain_image(tmp_path / "a.png"))
-    model_input, reconstruction, edited, summary, canvas, *controls = outputs
+    model_input, reconstruction, _, summary, canvas, *controls = outputs
     assert Image.open(reconstruction).size == Image.open(model_input).size
     assert "8 latent dimensions" in summary
     assert canvas["background"] is not None
@@ -207,5 +214,5 @@ def test_models_tab_endpoints(client, tmp_path):
 
 
 def test_recipe_defaults_fill_the_settings(client):
-    note, steps, batch_size, learning_rate, seed = client.predict("vqvae-shapes", api_name="/recipe_defaults")
+    note, steps, batch_size, learning_rate, _ = client.predict("vqvae-shapes", api_name="/recipe_defaults")
     assert "VQ-VAE" in note and (steps, batch_size, learning_rate) == (500, 32, 2e-4)

@@ -96,7 +96,7 @@ def test_building_the_ui_imports_no_torch():
         "import sys, studio.app, studio.engine, studio.tabs.edit, studio.plots;"
         "print(sorted(m for m in ('torch', 'vaestudio.data', 'vaestudio.pipelines') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=STUDIO.parent,
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=STUDIO.parent,
                             env={"GRADIO_ANALYTICS_ENABLED": "False", "PATH": "/usr/bin:/bin"}, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

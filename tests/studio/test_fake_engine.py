@@ -18,14 +18,15 @@ def engine():
 def test_same_inputs_same_pictures(engine):
     first = engine.text_to_image("fake-shapes-vqvae", "a green square", 2, 3, 1.0, 0, 4)
     again = engine.text_to_image("fake-shapes-vqvae", "a green square", 2, 3, 1.0, 0, 4)
-    assert [item.score for item in first] == [item.score for item in again]
-    assert all(np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in zip(first, again))
+    assert [item.score for item in first.images] == [item.score for item in again.images]
+    assert all(np.array_equal(np.asarray(a.image), np.asarray(b.image)) for a, b in zip(first.images, again.images))
 
 
 def test_stream_yields_one_partial_gallery_per_row_then_the_scored_one(engine):
-    galleries = list(engine.text_to_image_stream("fake-shapes-vqvae", "a red circle", 2, 0, 1.0, 0, 2))
-    assert all(item.score is None for gallery in galleries[:-1] for item in gallery)
-    assert all(item.score is not None for item in galleries[-1])
+    generations = list(engine.text_to_image_stream("fake-shapes-vqvae", "a red circle", 2, 0, 1.0, 0, 2))
+    assert [generation.done for generation in generations] == [False] * (len(generations) - 1) + [True]
+    assert all(item.score is None for generation in generations[:-1] for item in generation.images)
+    assert all(item.score is not None for item in generations[-1].images)
 
 
 def test_encoding_round_trip_is_the_reconstruction(engine):

@@ -58,6 +58,16 @@ limit = 64
 """
 
 
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    """Tiny models train fastest on one thread, and a loaded machine makes two threads spin-wait."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # for the subprocesses the tests start
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def write_recipe(tmp_path):
     """write_recipe(text, name="tiny") -> the path of a recipe file holding ``text``."""

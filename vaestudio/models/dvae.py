@@ -103,9 +103,8 @@ class DVAE(StudioModel):
             config.num_residual_blocks,
             config.residual_channels,
         )
-        self.code_embedding = nn.Conv2d(
-            config.num_codes, config.code_dim, kernel_size=1, bias=False
-        )  # one-hot -> D
+        # one-hot codes (B, K, h, w) -> embedded codes (B, D, h, w)
+        self.code_embedding = nn.Conv2d(config.num_codes, config.code_dim, kernel_size=1, bias=False)
         self.decoder = ConvDecoder(
             config.code_dim,
             config.hidden_channels,
@@ -149,13 +148,11 @@ class DVAE(StudioModel):
     def forward(self, images: torch.Tensor, generator: torch.Generator | None = None) -> DVAEOutput:
         logits = self.code_logits(images)  # (B, K, h, w)
         if self.training:
-            soft_codes = gumbel_softmax(
-                logits, float(self.temperature), self.config.straight_through, 1, generator
-            )
+            temperature = float(self.temperature)
+            soft_codes = gumbel_softmax(logits, temperature, self.config.straight_through, 1, generator)
         else:
-            soft_codes = (
-                F.one_hot(logits.argmax(1), self.config.num_codes).permute(0, 3, 1, 2).to(logits.dtype)
-            )
+            one_hot = F.one_hot(logits.argmax(1), self.config.num_codes)  # (B, h, w, K)
+            soft_codes = one_hot.permute(0, 3, 1, 2).to(logits.dtype)  # (B, K, h, w)
         parameters = self.decode_soft_codes(soft_codes)  # (B, 2C, H, W)
         return DVAEOutput(logits, soft_codes, parameters, self.likelihood.image(parameters))
 
@@ -169,9 +166,8 @@ class DVAE(StudioModel):
         images = batch.images
         output = self(images)
         num_dimensions = images[0].numel()
-        negative_log_likelihood = (
-            -self.likelihood.log_prob(output.parameters, images).flatten(1).sum(1)
-        )  # (B,)
+        log_likelihood = self.likelihood.log_prob(output.parameters, images)  # (B, C, H, W)
+        negative_log_likelihood = -log_likelihood.flatten(1).sum(1)  # (B,)
         kl = categorical_kl_to_uniform(output.logits).flatten(1).sum(1)  # (B,)
         loss = (negative_log_likelihood + self.config.kl_weight * kl).mean() / num_dimensions
         codes = output.logits.argmax(1).flatten()  # (B*h*w,)

@@ -83,10 +83,9 @@ def discretized_gaussian_log_likelihood(
     inverse_scale = torch.exp(-log_scale)
     lower = (targets - half_bin - mean) * inverse_scale  # standard score of the interval's lower edge
     upper = (targets + half_bin - mean) * inverse_scale  # and of its upper edge
-    lower = torch.where(
-        targets < half_bin, torch.full_like(lower, -_EDGE), lower
-    )  # first level: down to -inf
-    upper = torch.where(targets > 1.0 - half_bin, torch.full_like(upper, _EDGE), upper)  # last: up to +inf
+    # the first level reaches down to -inf, the last one up to +inf
+    lower = torch.where(targets < half_bin, torch.full_like(lower, -_EDGE), lower)
+    upper = torch.where(targets > 1.0 - half_bin, torch.full_like(upper, _EDGE), upper)
     return _log_normal_mass(lower, upper)
 
 

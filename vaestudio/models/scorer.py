@@ -118,9 +118,8 @@ class ContrastiveScorer(StudioModel):
         if batch.captions is None:
             raise ValueError("the contrastive scorer trains on batches with captions")
         embeddings = self(batch.images, batch.captions)
-        logits = (
-            embeddings.logit_scale * embeddings.image_embeddings @ embeddings.text_embeddings.t()
-        )  # (B, B)
+        similarities = embeddings.image_embeddings @ embeddings.text_embeddings.t()  # (B, B) cosines
+        logits = embeddings.logit_scale * similarities  # (B, B)
         captions = batch.captions
         same = torch.tensor([[a == b for b in captions] for a in captions], device=logits.device)  # (B, B)
         targets = same.float() / same.sum(1, keepdim=True)  # (B, B) rows sum to one, symmetric support

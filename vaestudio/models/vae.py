@@ -44,9 +44,7 @@ class VAEConfig:
     hidden_sizes: tuple[int, ...] = (512, 256)  # mlp: layer widths; conv: channels per stride-2 stage
     activation: str = "relu"  # "tanh", "relu" or "silu"
     likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (discretised, 256 levels) or "logit_laplace"
-    gaussian_scale: float | None = (
-        None  # fixed pixel scale of the Gaussian likelihood; None: learned per pixel
-    )
+    gaussian_scale: float | None = None  # fixed pixel scale of the Gaussian likelihood; None: learned
     beta: float = 1.0  # weight of the KL (ELBO) or of log p(z) - log q(z|x) in the log weights (IWAE)
     objective: str = "elbo"  # "elbo" or "iwae"
     iwae_samples: int = 5  # k of the IWAE-k training objective
@@ -270,9 +268,8 @@ class VAE(StudioModel):
     ) -> torch.Tensor:
         """Images from z ~ N(0, temperature^2 I): (num_samples, C, H, W) in [0, 1]."""
         vector = self.condition_vector(condition, num_samples)
-        latents = temperature * torch.randn(
-            num_samples, self.config.latent_dim, generator=generator, device=self.device
-        )  # (N, L)
+        noise = torch.randn(num_samples, self.config.latent_dim, generator=generator, device=self.device)
+        latents = temperature * noise  # (N, L)
         return self.likelihood.image(self.body.decode(latents, vector))
 
     # -- objectives --------------------------------------------------------------------------
@@ -295,9 +292,8 @@ class VAE(StudioModel):
         parameters = self.body.decode(latents.flatten(0, 1), repeated)  # (S*B, P*C, H, W)
         parameters = parameters.view(num_samples, batch_size, *parameters.shape[1:])  # (S, B, P*C, H, W)
         log_likelihood = self._log_likelihood(parameters, images)  # (S, B)
-        log_ratio = losses.standard_normal_log_density(latents).sum(-1) - posterior.log_density(
-            latents
-        )  # (S, B)
+        log_prior = losses.standard_normal_log_density(latents).sum(-1)  # (S, B)
+        log_ratio = log_prior - posterior.log_density(latents)  # (S, B)
         return log_likelihood, log_ratio
 
     def _bits_per_dim(self, negative_log_likelihood: torch.Tensor) -> float:

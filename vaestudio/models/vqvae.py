@@ -54,9 +54,7 @@ class VQVAEConfig:
     commitment_weight: float = 0.25
     kmeans_init: bool = True  # k-means on the first training batch
     kmeans_iterations: int = 10
-    dead_code_threshold: float = (
-        1.0  # revive codes whose EMA cluster size falls below this (per batch); 0: never
-    )
+    dead_code_threshold: float = 1.0  # revive codes whose EMA cluster size (per batch) drops below; 0: never
     likelihood: str = "mse"  # "mse" or "logit_laplace"
     levels: int = 1  # 1: VQ-VAE; 2: VQ-VAE-2 (top and bottom code maps)
     top_downsample_factor: int = 2  # levels == 2: how much smaller the top map is than the bottom one
@@ -69,7 +67,8 @@ class VQVAEConfig:
         if self.levels not in (1, 2):
             raise ValueError(f"VQVAEConfig.levels must be 1 or 2, got {self.levels}")
         total = self.downsample_factor * (self.top_downsample_factor if self.levels == 2 else 1)
-        num_halvings(self.downsample_factor), num_halvings(self.top_downsample_factor)
+        for factor in (self.downsample_factor, self.top_downsample_factor):
+            num_halvings(factor)  # raises unless a power of two
         if self.image_size % total:
             raise ValueError(
                 f"image_size {self.image_size} must be divisible by the total downsampling {total}"
@@ -203,9 +202,8 @@ class VQVAE(StudioModel):
         if self.config.levels == 1:
             return features
         top = self.top_encoder(features)  # (B, D, h/t, w/t)
-        top_quantized = self.top_quantizer.lookup(
-            self._nearest_codes(self.top_quantizer, top)
-        )  # (B, D, h/t, w/t)
+        top_codes = self._nearest_codes(self.top_quantizer, top)  # (B, h/t, w/t)
+        top_quantized = self.top_quantizer.lookup(top_codes)  # (B, D, h/t, w/t)
         return Hierarchy(top, self._bottom_latents(features, top_quantized.to(features.dtype)))
 
     @torch.no_grad()

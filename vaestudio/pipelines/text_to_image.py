@@ -111,7 +111,8 @@ class TextToImage:
             prepared.warnings.append("this prior is unconditional: the prompt only ranks the samples")
         return prepared
 
-    def _condition(self, text: str, count: int):
+    def condition(self, text: str, count: int):
+        """What the prior's ``sample`` takes for ``count`` maps under ``text``."""
         return [text] * count if self.prior.config.condition == "text" else count
 
     # -- sampling ----------------------------------------------------------------------------
@@ -123,10 +124,13 @@ class TextToImage:
         _check_range("top_k", top_k, 0, self.prior.config.num_codes)
         return candidates
 
-    def _ranked(self, codes: torch.Tensor, text: str, num_images: int) -> list[GeneratedImage]:
-        """Decodes candidate maps (R, h, w), scores them, returns the best ``num_images``."""
+    def decode_and_rank(
+        self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True
+    ) -> list[GeneratedImage]:
+        """Decodes candidate maps (R, h, w), scores them (when there is a scorer and ``rerank``),
+        returns the best ``num_images`` (the first ones, unscored, otherwise)."""
         images = self.vqvae.decode_codes(codes)  # (R, C, H, W)
-        if self.scorer is None:
+        if self.scorer is None or not rerank:
             order, scores = torch.arange(codes.shape[0]), None
         else:
             scores = self.scorer.score(images, text)  # (R,)
@@ -153,9 +157,9 @@ class TextToImage:
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         codes = self.prior.sample(
-            self._condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
         )  # (R, h, w)
-        return TextToImageResult(self._ranked(codes, prepared.text, num_images), prepared.text, prepared.warnings)
+        return TextToImageResult(self.decode_and_rank(codes, prepared.text, num_images), prepared.text, prepared.warnings)
 
     @torch.no_grad()
     def stream(
@@ -174,7 +178,7 @@ class TextToImage:
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         rows = self.prior.sample_rows(
-            self._condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
         )
         codes = None
         scale = self.vqvae.config.image_size // height  # image rows per code row
@@ -186,5 +190,5 @@ class TextToImage:
             images[:, :, rows_done * scale :] = PENDING_GRAY
             partial = [GeneratedImage(picture, None, map_.clone()) for picture, map_ in zip(to_pil(images), shown)]
             yield StreamFrame(partial, prepared.text, prepared.warnings, rows_done, height)
-        final = self._ranked(codes, prepared.text, num_images)
+        final = self.decode_and_rank(codes, prepared.text, num_images)
         yield StreamFrame(final, prepared.text, prepared.warnings, height, height)

@@ -80,6 +80,7 @@ class TrainingSection:
     checkpoint_every: int = 1000  # 0 = only at the end
     sample_count: int = 16  # images per grid
     num_workers: int = 0
+    num_threads: int = 0  # torch CPU threads during the run; 0 = torch's default (small models: try 1)
     code_cache_limit: int = 200_000  # priors: cache the VQ-VAE's codes when the split has at most this many images
     stop_after: int | None = None  # stop (and save) after this many steps, as if killed: for tests and drills
 

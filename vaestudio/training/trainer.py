@@ -67,10 +67,14 @@ def train(
     resume: continue from ``out_dir``'s latest checkpoint (an error if the folder has one and this is False).
     """
     context = distributed.setup(recipe.training.device)
+    threads = torch.get_num_threads()
+    if recipe.training.num_threads > 0:
+        torch.set_num_threads(recipe.training.num_threads)
     try:
         run = Run(recipe, out_dir, context, progress_callback, stop_event, show_progress, command)
         return run.train(resume)
     finally:
+        torch.set_num_threads(threads)
         distributed.cleanup(context)
 
 

@@ -1,0 +1,114 @@
+"""Inpainting on the code map: the painted region's codes are resampled by the PixelCNN prior.
+
+The mask is at the uploaded image's resolution (any mode: the alpha channel when there is one,
+else the grey level; > 127 is painted). It goes through the same square fit as the image
+(``vaestudio.data.images.fit_to_square``), and every code cell that any painted model pixel touches
+is resampled; every other code is kept exactly. With a prompt, the candidates are sampled under it
+and reranked by the scorer; without one, under the neutral prompt, in seed order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from vaestudio.data.images import fit_to_square, load_image, to_model_input
+from vaestudio.models.base import StudioModel
+from vaestudio.pipelines.text_to_image import MAX_CANDIDATES, GeneratedImage, TextToImage
+
+PAINTED = 127  # mask values above this are painted
+
+
+@dataclasses.dataclass
+class InpaintingResult:
+    images: list[GeneratedImage]  # best first when reranked
+    code_mask: torch.Tensor  # (h, w) bool: the resampled code cells
+    original_codes: torch.Tensor  # (h, w) int64
+    warnings: list[str]
+
+    def __iter__(self) -> Iterator[GeneratedImage]:
+        return iter(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> GeneratedImage:
+        return self.images[index]
+
+
+def mask_picture(mask, size: tuple[int, int]) -> Image.Image:
+    """A mask (PIL image, array or tensor, painted > 127 or True) -> an L picture of ``size`` (0 or 255)."""
+    if isinstance(mask, Image.Image):
+        has_alpha = mask.mode in ("RGBA", "LA", "PA") or "transparency" in mask.info
+        values = np.asarray(mask.convert("RGBA").getchannel("A") if has_alpha else mask.convert("L"))
+    else:
+        values = np.asarray(mask.detach().cpu() if hasattr(mask, "detach") else mask)
+        values = np.squeeze(values)
+        if values.dtype == bool:
+            values = values.astype(np.uint8) * 255
+        elif values.dtype.kind == "f":
+            values = np.clip(values * 255.0, 0, 255)
+        if values.ndim != 2:
+            raise ValueError(f"a mask is a 2-D array (height, width), got shape {values.shape}")
+    picture = Image.fromarray(np.where(values > PAINTED, 255, 0).astype(np.uint8), mode="L")
+    return picture if picture.size == size else picture.resize(size, Image.Resampling.NEAREST)
+
+
+def code_mask(mask_at_model_size: Image.Image, code_map_shape: tuple[int, int]) -> torch.Tensor:
+    """(H, W) L picture -> (h, w) bool: True where any pixel of the cell is painted."""
+    pixels = torch.from_numpy(np.asarray(mask_at_model_size, dtype=np.float32))[None, None]  # (1, 1, H, W)
+    height, width = code_map_shape
+    factor = pixels.shape[-1] // width
+    return (F.max_pool2d(pixels, factor)[0, 0] > 0)[:height, :width]  # (h, w)
+
+
+class Inpainter:
+    """``Inpainter(vqvae, prior, scorer=None)``; call it with an image, a mask and an optional prompt."""
+
+    def __init__(self, vqvae: StudioModel, prior: StudioModel, scorer: StudioModel | None = None,
+                 neutral_prompt: str = "") -> None:
+        self.generator = TextToImage(vqvae, prior, scorer, neutral_prompt)
+        self.vqvae = vqvae
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        image,
+        mask,
+        prompt: str | None = "",
+        num_candidates: int = 4,
+        seed: int = 0,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        num_results: int | None = None,
+    ) -> InpaintingResult:
+        if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
+            raise ValueError(f"num_candidates must be in [1, {MAX_CANDIDATES}], got {num_candidates!r}")
+        num_results = int(num_candidates) if num_results is None else min(int(num_results), int(num_candidates))
+        config = self.vqvae.config
+        upload = load_image(image)
+        pixels = to_model_input(upload, config.image_size, config.image_channels)[None]  # (1, C, S, S)
+        painted = fit_to_square(mask_picture(mask, upload.size), config.image_size, background=(0, 0, 0))
+        cells = code_mask(painted, self.generator.code_map_shape)  # (h, w)
+        codes = self.vqvae.encode_codes(pixels)[0]  # (h, w)
+        prepared = self.generator.prepare(prompt)
+        if not bool(cells.any()):
+            prepared.warnings.append("the mask is empty: nothing to inpaint, the reconstruction is returned")
+            images = self.generator.decode_and_rank(codes[None], prepared.text, 1, rerank=False)
+            return InpaintingResult(images, cells, codes, prepared.warnings)
+        count = int(num_candidates)
+        height, width = self.generator.code_map_shape
+        resampled = self.generator.prior.sample(
+            self.generator.condition(prepared.text, count), height, width, float(temperature), int(top_k),
+            int(seed), fixed_codes=codes.expand(count, height, width).contiguous(),
+            resample_mask=cells.expand(count, height, width).contiguous(),
+        )  # (R, h, w)
+        rerank = bool((prompt or "").strip())
+        images = self.generator.decode_and_rank(resampled, prepared.text, num_results, rerank=rerank)
+        return InpaintingResult(images, cells, codes, prepared.warnings)
+
