@@ -9,7 +9,8 @@ sgemm (2048^3); a method's GFLOP/s counts 2 N K D flops. Writes bench/results/ne
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,8 +48,7 @@ def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: floa
     flops = 2 * num_rows * num_codes * dim
     results = []
     for name, function in _methods(x, codebook).items():
-        slow = name in ("torch reference", "cdist+argmin")
-        timing = harness.time_call(function, repeats=1 if slow else repeats, warmup=0 if slow else 1)
+        timing = harness.time_call(function, repeats=repeats, warmup=1, budget_s=15.0)
         memory = harness.peak_extra_bytes(function)
         results.append({
             "method": name, "N": num_rows, "D": dim, "K": num_codes, **timing,

@@ -11,7 +11,8 @@ layers use decay 0.99 and commitment weight 0.25 with their other settings at th
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

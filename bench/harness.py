@@ -18,7 +18,8 @@ import os
 import platform
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -63,16 +64,26 @@ def peak_extra_bytes(function: Callable[[], Any]) -> int | None:
         return None
 
 
-def time_call(function: Callable[[], Any], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Best and median wall time in seconds over ``repeats`` calls after ``warmup`` calls."""
+def time_call(function: Callable[[], Any], repeats: int, warmup: int = 1, budget_s: float = 20.0) -> dict[str, Any]:
+    """Best and median wall time in seconds over up to ``repeats`` calls after ``warmup`` calls.
+
+    Slow baselines stop early: no more calls once ``budget_s`` seconds were spent (at least one timed call).
+    """
+    spent = 0.0
     for _ in range(warmup):
+        start = time.perf_counter()
         function()
-    times = []
+        spent += time.perf_counter() - start
+        if spent > budget_s / 4:
+            break
+    times: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
         function()
         times.append(time.perf_counter() - start)
-    return {"best_s": min(times), "median_s": statistics.median(times), "repeats": repeats}
+        if sum(times) > budget_s:
+            break
+    return {"best_s": min(times), "median_s": statistics.median(times), "repeats": len(times)}
 
 
 def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:

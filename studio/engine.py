@@ -4,10 +4,9 @@ Every method takes and returns plain Python, PIL and numpy values (see :mod:`stu
 tensors never leave this file. vaestudio's own errors become :class:`studio.engine_api.StudioError`
 subclasses with messages that say what to do.
 
-It is written against the pipelines' expected API (``vaestudio.load``,
-``vaestudio.pipelines.text_to_image.TextToImage``, ``vaestudio.pipelines.editing.Editor``,
-``vaestudio.data.images.load_image``, ``vaestudio.training.train``). Where that API's details are
-still open, the guess sits in one small ``_adapt_*`` function at the bottom of this file.
+It drives ``vaestudio.load`` and ``vaestudio.hub``, the pipelines
+(``vaestudio.pipelines.text_to_image.TextToImage``, ``vaestudio.pipelines.editing.Editor``), the
+upload policy (``vaestudio.data.images.load_image``) and training (``vaestudio.training.train``).
 """
 
 from __future__ import annotations
@@ -157,7 +156,7 @@ class Engine:
             summary=_summary(description.kind, config),
             card=description.card or "No model card (README.md) in this model's folder.",
             metrics=_numbers(description.metrics),
-            capabilities=_capabilities(description.kind, config),
+            capabilities=_capabilities(loaded),
             image_size=int(getattr(config, "image_size", 0) or 0),
             source=source,
         )
@@ -222,53 +221,53 @@ class Engine:
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
             encoded = editor.encode(image)
-            specs = _adapt_slider_specs(editor, encoded)
-            attributes = tuple(editor.attribute_names()) if hasattr(editor, "attribute_names") else ()
-            reconstruction = _adapt_reconstruction(editor, encoded, specs)
-        model_input = _adapt_model_input(encoded, image, reconstruction.size)
-        return Encoding(encoded, model_input, reconstruction, specs, attributes,
-                        f"{len(specs)} latent sliders; reconstruction PSNR {_psnr(model_input, reconstruction):.1f} dB")
+            specs = _slider_specs(editor, encoded)
+            attributes = tuple(editor.attribute_names())
+        psnr = _psnr(encoded.image, encoded.reconstruction)
+        return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
+                        f"{len(specs)} latent sliders; reconstruction PSNR {psnr:.1f} dB")
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
         with _user_errors():
-            count = len(_adapt_slider_specs(editor, state))
-            return _adapt_image(editor.decode(state, [float(v) for v in slider_values[:count]],
-                                              dict(attribute_strengths)))
+            return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
+        """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
-        specs = _adapt_slider_specs(editor, state)
-        values = np.random.default_rng(int(seed)).normal(0.0, 1.0, len(specs))  # the prior's N(0, 1)
-        return [float(np.clip(value, spec.minimum, spec.maximum)) for value, spec in zip(values, specs)]
+        specs = _slider_specs(editor, state)
+        draws = np.random.default_rng(int(seed)).normal(0.0, 1.0, len(specs))
+        return [
+            round(float(np.clip((spec.minimum + spec.maximum) / 2 + draw * (spec.maximum - spec.minimum) / 6,
+                                spec.minimum, spec.maximum)), 4)
+            for draw, spec in zip(draws, specs)
+        ]
 
     def reset_slider_values(self, model: str, state) -> list[float]:
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
-        return [spec.value for spec in _adapt_slider_specs(editor, state)]
+        return [spec.value for spec in _slider_specs(editor, state)]
 
     def interpolate(self, model, image_a, image_b, steps, mode) -> Interpolation:
-        from vaestudio.pipelines.convert import animated_gif, strip
-
         editor = self._editor(model, Capability.INTERPOLATE)
         with _user_errors():
-            frames = [_adapt_image(frame) for frame in editor.interpolate(image_a, image_b, int(steps), mode)]
-        return Interpolation(strip(frames), animated_gif(frames))
+            result = editor.interpolate(image_a, image_b, int(steps), mode)
+        return Interpolation(result.strip, result.gif)
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
         editor = self._editor(model, Capability.INPAINT)
         with _user_errors():
-            results = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed))
-        return [_adapt_image(item) for item in results]
+            result = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed))
+        return [item.image for item in result]
 
     # ----------------------------------------------------------------- explore
 
     def manifold_grid(self, model: str, n: int) -> Image.Image:
         editor = self._editor(model, Capability.MANIFOLD)
         with _user_errors():
-            return _adapt_image(editor.manifold_grid(int(n)))
+            return editor.manifold_grid(int(n))
 
     def list_data_sources(self) -> list[str]:
         from vaestudio.data import KNOWN_SPECS
@@ -278,41 +277,35 @@ class Engine:
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         editor = self._editor(model, Capability.SCATTER)
         with _user_errors():
-            return _adapt_scatter(editor.latent_scatter((data_spec or "").strip(), int(n)))
+            scatter = editor.latent_scatter((data_spec or "").strip() or None, int(n))
+        points = np.asarray(scatter.points, dtype=np.float64)  # (N, 2)
+        return LatentScatter(points[:, 0].round(4).tolist(), points[:, 1].round(4).tolist(),
+                             [label or "(no label)" for label in scatter.labels], scatter.x_title, scatter.y_title,
+                             state=scatter)  # the state decodes: scatter.decode(x, y)
 
     def decode_point(self, model: str, state, x: float, y: float) -> Image.Image:
         self._editor(model, Capability.SCATTER)
         if state is None:
             raise InputError("Draw a latent scatter first, then pick a point on it.")
         with _user_errors():
-            return _adapt_image(state.decode(float(x), float(y)))
+            return state.decode(float(x), float(y))
 
     def codebook_usage(self, model: str) -> CodebookUsage:
-        """The codes chosen over the model's last training epoch (the quantiser's usage counts)."""
-        _, loaded = self._models.require(model, Capability.CODEBOOK)
-        counts = [round(float(count)) for count in loaded.component("vqvae").quantizer.usage_counts.tolist()]
-        total = sum(counts)
-        if total == 0:
-            raise ModelError(f"{model} has no recorded code usage (its checkpoint has empty usage counts).")
+        editor = self._editor(model, Capability.CODEBOOK)
+        with _user_errors():
+            usage = editor.codebook_usage()
+        counts = [int(count) for count in np.asarray(usage.counts).ravel()]
+        total = max(sum(counts), 1)
         probabilities = np.array([count / total for count in counts if count > 0])
-        perplexity = float(np.exp(-(probabilities * np.log(probabilities)).sum()))
-        return CodebookUsage(counts, round(perplexity, 1), counts.count(0), "the model's last training epoch")
+        perplexity = float(np.exp(-(probabilities * np.log(probabilities)).sum())) if probabilities.size else 0.0
+        return CodebookUsage(counts, round(perplexity, 1), counts.count(0), usage.measured_on)
 
     def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
-        import torch
+        from vaestudio.pipelines.convert import grid
 
-        from vaestudio.pipelines.convert import grid, to_pil
-
-        _, loaded = self._models.require(model, Capability.PRIOR)
-        if not 1 <= int(n) <= 64:
-            raise InputError(f"The number of samples must be between 1 and 64; got {n}.")
+        editor = self._editor(model, Capability.PRIOR)
         with _user_errors():
-            if loaded.kind == "text_to_image":  # the prior over codes, from the neutral prompt
-                result = loaded.pipeline("text_to_image")("", num_images=int(n), rerank=None, seed=int(seed))
-                samples = [item.image for item in result]
-            else:  # a Gaussian VAE: z ~ N(0, I), decoded
-                generator = torch.Generator().manual_seed(int(seed))
-                samples = to_pil(loaded.model.sample(int(n), generator=generator))
+            samples = editor.sample(int(n), seed=int(seed))
         return grid(samples, columns=int(np.ceil(np.sqrt(len(samples)))), gap=2)
 
     # ----------------------------------------------------------------- train
@@ -398,21 +391,33 @@ def _summary(kind: str, config) -> str:
     return ", ".join(parts)
 
 
-def _capabilities(kind: str, config) -> frozenset[Capability]:
-    """What the studio offers for a model, from its kind and config (the editor takes VAEs and one-level VQ-VAEs)."""
-    one_level = getattr(config, "levels", 1) == 1
-    editable = {Capability.ENCODE, Capability.INTERPOLATE, Capability.SCATTER}
-    if kind == "text_to_image":
-        return frozenset({Capability.TEXT_TO_IMAGE, Capability.PRIOR, Capability.INPAINT, Capability.CODEBOOK}
-                         | (editable if one_level else set()))
-    if kind == "vae":
-        extra = {Capability.PRIOR, Capability.ATTRIBUTES}
-        if getattr(config, "latent_dim", 0) == 2:
-            extra.add(Capability.MANIFOLD)
-        return frozenset(editable | extra)
-    if kind == "vqvae":
-        return frozenset({Capability.CODEBOOK} | (editable if one_level else set()))
-    return frozenset()
+EDITOR_CAPABILITIES = {
+    "encode": (Capability.ENCODE, Capability.ATTRIBUTES),
+    "interpolate": (Capability.INTERPOLATE,),
+    "scatter": (Capability.SCATTER,),
+    "sample": (Capability.PRIOR,),
+    "codebook": (Capability.CODEBOOK,),
+    "inpaint": (Capability.INPAINT,),
+    "manifold": (Capability.MANIFOLD,),
+}
+NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition for these
+
+
+def _capabilities(loaded: _Loaded) -> frozenset[Capability]:
+    """Text to image for text_to_image bundles, plus what the editor says it can do with the model.
+
+    The studio has no condition input, so conditional models are offered only where the editor
+    chooses a condition itself (scatter, manifold, class-conditional samples)."""
+    capabilities = {Capability.TEXT_TO_IMAGE} if loaded.kind == "text_to_image" else set()
+    try:
+        editor = loaded.pipeline("editor")
+    except (TypeError, ValueError):  # a prior or scorer alone, a two-level VQ-VAE: nothing to edit
+        return frozenset(capabilities)
+    condition = editor.space.condition_kind
+    for name in editor.capabilities:
+        if condition == "none" or (name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
+            capabilities.update(EDITOR_CAPABILITIES.get(name, ()))
+    return frozenset(capabilities)
 
 
 def _numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
@@ -476,64 +481,6 @@ def _require_state(state) -> None:
         raise InputError("Upload an image to edit first.")
 
 
-# --------------------------------------------------------------------------- the editor's API, adapted
-# vaestudio.pipelines.editing has not landed yet: each function below holds one guess about its
-# return values. Adjust here when it lands; nothing else in the studio needs to change.
-
-
-def _adapt_image(value) -> Image.Image:
-    if isinstance(value, Image.Image):
-        return value
-    image = getattr(value, "image", None)
-    if isinstance(image, Image.Image):
-        return image
-    raise TypeError(f"expected a PIL image from the pipeline, got {type(value).__name__}")
-
-
-def _adapt_model_input(encoded, upload: Image.Image, size: tuple[int, int]) -> Image.Image:
-    image = getattr(encoded, "image", None)
-    return image if isinstance(image, Image.Image) else upload.resize(size)
-
-
-def _adapt_slider_specs(editor, encoded) -> list[SliderSpec]:
-    specs = editor.slider_specs(encoded) if _takes_argument(editor.slider_specs) else editor.slider_specs()
-    values = list(getattr(encoded, "slider_values", []) or [])
-    adapted = []
-    for index, spec in enumerate(specs):
-        value = values[index] if index < len(values) else getattr(spec, "value", 0.0)
-        adapted.append(SliderSpec(
-            label=str(getattr(spec, "label", None) or getattr(spec, "name", f"z{index}")),
-            minimum=float(getattr(spec, "minimum", -3.0)),
-            maximum=float(getattr(spec, "maximum", 3.0)),
-            step=float(getattr(spec, "step", 0.01)),
-            value=float(value),
-        ))
-    return adapted
-
-
-def _adapt_reconstruction(editor, encoded, specs: Sequence[SliderSpec]) -> Image.Image:
-    reconstruction = getattr(encoded, "reconstruction", None)
-    if isinstance(reconstruction, Image.Image):
-        return reconstruction
-    return _adapt_image(editor.decode(encoded, [spec.value for spec in specs], {}))
-
-
-def _adapt_scatter(scatter) -> LatentScatter:
-    points = np.asarray(scatter.points, dtype=np.float64)  # (N, 2)
-    return LatentScatter(
-        x=points[:, 0].round(4).tolist(),
-        y=points[:, 1].round(4).tolist(),
-        labels=[str(label) for label in scatter.labels],
-        x_title=getattr(scatter, "x_title", "latent 1"),
-        y_title=getattr(scatter, "y_title", "latent 2"),
-        state=scatter,  # has .decode(x, y)
-    )
-
-
-def _takes_argument(method) -> bool:
-    import inspect
-
-    try:
-        return len(inspect.signature(method).parameters) > 0
-    except (TypeError, ValueError):
-        return False
+def _slider_specs(editor, encoded) -> list[SliderSpec]:
+    return [SliderSpec(spec.label, spec.minimum, spec.maximum, spec.step, spec.value)
+            for spec in editor.slider_specs(encoded)]

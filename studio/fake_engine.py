@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -315,10 +315,14 @@ class FakeEngine:
 
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:
         _data_labels(data_spec)
-        if recipe not in {known.name for known in self.list_recipes()}:
+        recipes = {known.name: known for known in self.list_recipes()}
+        if recipe not in recipes:
             raise InputError(f"There is no recipe {recipe!r}. Pick one of the listed recipes.")
-        if settings.steps < 1 or settings.batch_size < 1 or settings.learning_rate <= 0:
-            raise InputError("Steps and batch size must be at least 1 and the learning rate above 0.")
+        if settings.steps < 0 or settings.batch_size < 1 or settings.learning_rate <= 0:
+            raise InputError("Steps must be 0 (the recipe's own) or more, the batch size at least 1, and the "
+                             "learning rate above 0.")
+        if settings.steps == 0:
+            settings = replace(settings, steps=recipes[recipe].defaults.steps)
 
         def run(report, stop_event: threading.Event):
             rng = _seeded("training", recipe, settings.seed)

@@ -49,6 +49,8 @@ def _train(arguments: argparse.Namespace) -> int:
     except (RecipeError, ResumeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    if result.rank > 0:
+        return 0
     if result.saved:
         print(json.dumps({"out_dir": result.out_dir, "steps": result.step, **result.metrics}, indent=2))
     else:
@@ -80,16 +82,19 @@ def _eval(arguments: argparse.Namespace) -> int:
     from vaestudio.evaluation import evaluate, vqvae_for_prior
     from vaestudio.hub import load, resolve
 
-    directory = resolve(arguments.model)
-    model = load(arguments.model)
-    if not hasattr(model, "model_type"):
-        print(f"error: {arguments.model} is a bundle; evaluate one of its component folders", file=sys.stderr)
+    try:
+        directory = resolve(arguments.model)
+        model = load(arguments.model)
+        if not hasattr(model, "model_type"):
+            raise ValueError(f"{arguments.model} is a bundle; evaluate one of its component folders")
+        options = {} if arguments.binarize is None else {"binarize": arguments.binarize}
+        vqvae = load(arguments.vqvae) if arguments.vqvae else (
+            vqvae_for_prior(directory) if model.model_type == "pixelcnn_prior" else None)
+        image_size = getattr((vqvae or model).config, "image_size", None)
+        source = open_source(arguments.data, split=arguments.split, image_size=image_size, **options)
+    except (OSError, ValueError) as error:  # no such model or data, a bad split or option
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    options = {} if arguments.binarize is None else {"binarize": arguments.binarize}
-    image_size = getattr(model.config, "image_size", None)
-    source = open_source(arguments.data, split=arguments.split, image_size=image_size, **options)
-    vqvae = load(arguments.vqvae) if arguments.vqvae else (
-        vqvae_for_prior(directory) if model.model_type == "pixelcnn_prior" else None)
     torch.manual_seed(arguments.seed)
     result = evaluate(model, source, batch_size=arguments.batch_size, iwae_k=arguments.iwae_k, limit=arguments.limit,
                       vqvae=vqvae, seed=arguments.seed)

@@ -6,6 +6,9 @@
 // row's B x W positions), and so is the link of each layer (v_pre -> h_pre, one GEMM).
 // Per position, only the horizontal stack (its kept taps are contiguous in the row cache:
 // one GEMM of B rows per layer), the output 1x1, and the head where something is resampled.
+// Weights are packed once per call into contiguous (in, out) matrices. The batch is split into
+// one slice per thread (two synchronisations per call); inside a slice the GEMMs are
+// single-threaded register-blocked kernels (small_gemm.h), so no thread team is woken per step.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -206,11 +209,16 @@ class CachedSampler {
       vertical_pre_.view({batch_, width_, double_channels})
           .copy_(vertical_offset_[layer].unsqueeze(1).expand({batch_, width_, double_channels}));
       if (packed.vertical_rows > 0) {
-        vertical_pre_.addmm_(gather_vertical_taps(source, row, packed.vertical_rows), packed.vertical);
+        const auto taps = gather_vertical_taps(source, row, packed.vertical_rows);  // (B * W, rows * k * C)
+        small_gemm(batch_ * width_, double_channels, taps.size(1), taps.data_ptr<scalar_t>(), taps.stride(0),
+                   packed.vertical.data_ptr<scalar_t>(), double_channels, vertical_pre_.data_ptr<scalar_t>(),
+                   double_channels);
       }
       auto link = link_row_[layer];  // (B, W, 2C)
       link.copy_(horizontal_offset_[layer].unsqueeze(1).expand({batch_, width_, double_channels}));
-      link.view({batch_ * width_, double_channels}).addmm_(vertical_pre_, packed.link);
+      small_gemm(batch_ * width_, double_channels, double_channels, vertical_pre_.data_ptr<scalar_t>(),
+                 double_channels, packed.link.data_ptr<scalar_t>(), double_channels, link.data_ptr<scalar_t>(),
+                 double_channels);
       if (layer + 1 < net_.num_layers) {
         auto target = vertical_rows_[layer].select(1, slot(row)).narrow(1, pad_, width_);  // (B, W, C)
         gate_into(target, vertical_pre_.view({batch_, width_, double_channels}), channels_);

@@ -16,8 +16,9 @@
 // reduction across lanes prefers the lower index among equal scores.
 //
 // fp16 / bf16 inputs are converted to fp32 (one chunk of rows at a time); float64 stays float64.
-// The vectors are GCC/Clang vector extensions of 64 bytes, so with -march=native on an AVX-512
-// machine they are zmm registers, and elsewhere the compiler splits them into narrower ones.
+// The vectors are GCC/Clang vector extensions of 64 bytes: zmm registers on an AVX-512 machine
+// (the JIT build's -march=native, or the x86-64-v4 clone of a generic build, see score_chunk);
+// elsewhere the compiler splits them into narrower registers (correct, slower).
 #include <ATen/ATen.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -26,6 +27,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace vaestudio {
@@ -257,14 +259,16 @@ void nearest_code_kernel(const at::Tensor& x, const at::Tensor& codebook, at::Te
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       const int64_t first_row = chunk * chunk_rows;
       const int64_t row_count = std::min(chunk_rows, num_rows - first_row);
-      const T* rows = reinterpret_cast<const T*>(x_data) + first_row * dim;  // only read when direct
+      const T* rows = converted.data();  // (row_count, D), row stride D
+      if constexpr (std::is_same_v<scalar_t, T>) {
+        if (direct) rows = x_data + first_row * dim;
+      }
       if (!direct) {
         for (int64_t r = 0; r < row_count; ++r) {
           for (int64_t d = 0; d < dim; ++d) {
             converted[r * dim + d] = static_cast<T>(x_data[(first_row + r) * row_stride + d * column_stride]);
           }
         }
-        rows = converted.data();
       }
       score_chunk(rows, row_count, packed, blocks_per_tile, best.data());
       for (int64_t r = 0; r < row_count; ++r) {

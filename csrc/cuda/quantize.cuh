@@ -317,14 +317,17 @@ __global__ void __launch_bounds__(kDoubleRows)
 // indices are the same int64 buffer) and compute its exact squared distance.
 template <typename scalar_t>
 __global__ void finalize_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ codebook,
-                                int64_t num_rows, int64_t dim, unsigned long long* packed_then_indices,
-                                float* __restrict__ sqdist) {
+                                int64_t num_rows, int64_t dim, int64_t num_codes,
+                                unsigned long long* packed_then_indices, float* __restrict__ sqdist) {
   using acc_t = opmath_t<scalar_t>;
   const int lane = threadIdx.x & 31;
   const int64_t warps_per_grid = (static_cast<int64_t>(gridDim.x) * blockDim.x) >> 5;
   for (int64_t row = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; row < num_rows;
        row += warps_per_grid) {
-    const int64_t code = static_cast<int64_t>(packed_then_indices[row] & 0xffffffffull);  // low 32 bits
+    int64_t code = static_cast<int64_t>(packed_then_indices[row] & 0xffffffffull);  // low 32 bits
+    // Only a row whose every score overflowed to +inf (|values| near 1e19) keeps the initial
+    // all-ones word; it gets code 0 rather than an out-of-bounds read.
+    if (code >= num_codes) code = 0;
     const scalar_t* x_row = x + row * dim;
     const scalar_t* code_row = codebook + code * dim;
     acc_t partial = 0;
@@ -384,7 +387,7 @@ cudaError_t launch_nearest_code(const scalar_t* x, const scalar_t* codebook, int
         x, codebook, code_norms, num_rows, num_codes, dim, tiles_per_split, packed);
   }
   finalize_kernel<scalar_t><<<blocks_for(num_rows * 32, kSmallBlock), kSmallBlock, 0, stream>>>(
-      x, codebook, num_rows, dim, packed, sqdist);
+      x, codebook, num_rows, dim, num_codes, packed, sqdist);
   return cudaGetLastError();
 }
 

@@ -41,7 +41,8 @@ def build(engine: StudioEngine) -> gr.events.Dependency:
                                      info=None if recipes else "No recipes found in recipes/.")
                 recipe_note = gr.Markdown(first.description if first else "")
                 with gr.Row():
-                    steps = gr.Number(defaults.steps, label="Steps", precision=0, minimum=1, maximum=1_000_000)
+                    steps = gr.Number(defaults.steps, label="Steps", precision=0, minimum=0, maximum=1_000_000,
+                                      info="0: the recipe's own length")
                     batch_size = gr.Number(defaults.batch_size, label="Batch size", precision=0, minimum=1,
                                            maximum=4096)
                 with gr.Row():

@@ -11,7 +11,7 @@ correctness tests and ``torch.library.opcheck``. Add a factory to ``SAMPLE_FACTO
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch

@@ -72,7 +72,7 @@ def random_ema_state(generator, num_codes=37, dim=67, dtype=torch.float32):
 @pytest.mark.parametrize("num_codes, dim", [(1, 1), (37, 67), (1031, 8)])
 def test_ema_update_matches_the_formula_and_reference(compiled_ops, generator, dtype, num_codes, dim):
     state = random_ema_state(generator, num_codes, dim, dtype)
-    codebook, cluster_size, embed_sum, counts, sums = state
+    _, cluster_size, embed_sum, counts, sums = state
     decay, eps = 0.9, 1e-3
     # The formula in float64, written out independently of both implementations.
     new_size = cluster_size.double() * decay + counts.double() * (1 - decay)  # (K,)
@@ -157,8 +157,8 @@ STATS_BAD_CALLS = [
 
 
 def _ema_args(**changes):
-    args = dict(codebook=torch.randn(5, 3), cluster_size=torch.ones(5), embed_sum=torch.randn(5, 3),
-                counts=torch.ones(5), sums=torch.randn(5, 3), decay=0.9, eps=1e-5)
+    args = {"codebook": torch.randn(5, 3), "cluster_size": torch.ones(5), "embed_sum": torch.randn(5, 3),
+            "counts": torch.ones(5), "sums": torch.randn(5, 3), "decay": 0.9, "eps": 1e-5}
     args.update(changes)
     return tuple(args.values())
 

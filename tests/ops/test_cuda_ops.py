@@ -113,7 +113,7 @@ def test_nearest_code_matches_reference_and_cpu(cuda_ops, shape, dtype):
     assert_nearest(x.cuda(), codebook.cuda(), indices, sqdist)
     reference_indices, _ = reference.nearest_code_reference(x.cuda(), codebook.cuda())
     assert_same_choice(x.cuda(), codebook.cuda(), indices, reference_indices)
-    cpu_indices, cpu_sqdist = cuda_ops.nearest_code(x, codebook)
+    cpu_indices, _ = cuda_ops.nearest_code(x, codebook)
     assert_same_choice(x, codebook, indices.cpu(), cpu_indices)
 
 
@@ -209,10 +209,12 @@ def test_code_stats_matches_reference_and_cpu(cuda_ops, shape, dtype, determinis
     assert counts.dtype == torch.float32 and sums.dtype == torch.float32 and counts.is_cuda
     expected_counts, expected_sums = brute_force_stats(x, indices, num_codes)
     assert torch.equal(counts.cpu().double(), expected_counts)  # sums of ones: exact
-    torch.testing.assert_close(sums.cpu().double(), expected_sums, rtol=1e-5, atol=1e-4)
+    # fp32 sums of n standard normals drift by about sqrt(n) ulps of sqrt(n): scale atol with n per code.
+    atol = 1e-4 * max(1.0, num_rows / num_codes / 100)
+    torch.testing.assert_close(sums.cpu().double(), expected_sums, rtol=1e-5, atol=atol)
     cpu_counts, cpu_sums = cuda_ops.code_stats(x, indices, num_codes)
     assert torch.equal(counts.cpu(), cpu_counts)
-    torch.testing.assert_close(sums.cpu(), cpu_sums, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(sums.cpu(), cpu_sums, rtol=1e-5, atol=atol)
     if deterministic:
         assert torch.equal(sums, again_sums) and torch.equal(counts, again_counts)
 
@@ -256,11 +258,11 @@ def test_ema_update_matches_reference(cuda_ops, num_codes, dim, dtype, code_dtyp
     cuda_ops.ema_update_(*compiled, 0.99, 1e-5)
     reference.ema_update_reference_(*expected, 0.99, 1e-5)
     if torch.bfloat16 in (dtype, code_dtype):
-        tolerance = dict(rtol=3e-2, atol=3e-2)
+        tolerance = {"rtol": 3e-2, "atol": 3e-2}
     elif torch.float16 in (dtype, code_dtype):
-        tolerance = dict(rtol=1e-2, atol=1e-2)
+        tolerance = {"rtol": 1e-2, "atol": 1e-2}
     else:
-        tolerance = dict(rtol=1e-6, atol=1e-6)
+        tolerance = {"rtol": 1e-6, "atol": 1e-6}
     for result, wanted in zip(compiled[:3], expected[:3]):
         assert result.dtype == wanted.dtype
         torch.testing.assert_close(result, wanted, **tolerance)
@@ -300,8 +302,8 @@ CONV_CASES = [  # (B, Cin, H, W, Cout, kh, kw)
 
 
 def conv_tolerance(dtype):
-    return {torch.float16: dict(rtol=2e-2, atol=2e-2), torch.bfloat16: dict(rtol=5e-2, atol=5e-2),
-            torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}[dtype]
+    return {torch.float16: {"rtol": 2e-2, "atol": 2e-2}, torch.bfloat16: {"rtol": 5e-2, "atol": 5e-2},
+            torch.float32: {"rtol": 1e-4, "atol": 1e-4}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}[dtype]
 
 
 @pytest.mark.parametrize("dtype", FLOAT_TYPES, ids=str)
@@ -352,7 +354,9 @@ def test_masked_conv2d_gradcheck(cuda_ops):
         x = torch.randn(2, 2, 4, 5, device="cuda", dtype=torch.float64, requires_grad=True)
         weight = torch.randn(3, 2, 3, 3, device="cuda", dtype=torch.float64, requires_grad=True)
         bias = torch.randn(3, device="cuda", dtype=torch.float64, requires_grad=True)
-        assert torch.autograd.gradcheck(lambda a, w, b: ops.masked_conv2d(a, w, b, mask_type), (x, weight, bias))
+        assert torch.autograd.gradcheck(
+            lambda a, w, b, mask=mask_type: ops.masked_conv2d(a, w, b, mask), (x, weight, bias)
+        )
 
 
 # -- pixelcnn_sample ------------------------------------------------------------------------------

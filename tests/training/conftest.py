@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy
@@ -81,14 +82,24 @@ def write_recipe(tmp_path):
     return write
 
 
+def read_json(path: str):
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as stream:
+        return stream.read()
+
+
 def weights(directory: str) -> dict[str, torch.Tensor]:
     return load_file(os.path.join(directory, "model.safetensors"))
 
 
 def assert_bitwise_equal(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> None:
     assert sorted(first) == sorted(second)
-    for name in first:
-        assert torch.equal(first[name], second[name]), f"{name} differs"
+    for name, tensor in first.items():
+        assert torch.equal(tensor, second[name]), f"{name} differs"
 
 
 def digit_like_images(count: int, size: int, seed: int = 0) -> tuple[numpy.ndarray, numpy.ndarray]:

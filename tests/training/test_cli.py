@@ -9,17 +9,17 @@ import subprocess
 import sys
 import time
 
-from tests.training.conftest import TINY_VAE, assert_bitwise_equal, weights
+from tests.training.conftest import TINY_VAE, assert_bitwise_equal, read_text, weights
 from vaestudio.training import load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LONGER = ["training.steps=200", "training.checkpoint_every=5", "training.log_every=50", "training.sample_every=0",
-          "evaluation.enabled=false"]
+LONGER = ["training.steps=400", "training.batch_size=16", "training.checkpoint_every=25", "training.log_every=50",
+          "training.sample_every=0", "evaluation.enabled=false"]
 
 
 def vaestudio(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "vaestudio.cli", *arguments], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "vaestudio.cli", *arguments], capture_output=True, text=True, check=False,
                           timeout=timeout, cwd=REPOSITORY)
 
 
@@ -41,10 +41,11 @@ def test_a_bad_recipe_is_one_clear_line(write_recipe):
     assert "Traceback" not in completed.stderr
 
 
-def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(write_recipe, tmp_path):
+def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(write_recipe, tmp_path, tiny_idx_folder):
     path = write_recipe(TINY_VAE)
     out = str(tmp_path / "killed")
-    overrides = [argument for key in LONGER for argument in ("--set", key)]
+    settings = [*LONGER, f"data.source=idx:{tiny_idx_folder}"]  # 64 images: 4 steps an epoch
+    overrides = [argument for key in settings for argument in ("--set", key)]
     command = [sys.executable, "-m", "vaestudio.cli", "train", path, "--out", out, "--quiet", *overrides]
     process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
@@ -54,12 +55,12 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(wri
     process.wait()
     checkpoint = latest_checkpoint(out)
     assert checkpoint is not None, process.stderr.read().decode()
-    assert int(checkpoint.rsplit("-", 1)[1]) < 200, "the run ended before it could be killed"
+    assert int(checkpoint.rsplit("-", 1)[1]) < 400, "the run ended before it could be killed"
     resumed = vaestudio("train", path, "--out", out, "--quiet", "--resume", *overrides)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["steps"] == 200
+    assert json.loads(resumed.stdout)["steps"] == 400
     whole = str(tmp_path / "whole")
-    train(load_recipe(path, LONGER), whole)
+    train(load_recipe(path, settings), whole)
     assert_bitwise_equal(weights(whole), weights(out))
-    card = open(os.path.join(out, "README.md")).read()
+    card = read_text(os.path.join(out, "README.md"))
     assert "--resume" in card  # the card quotes the exact command

@@ -11,8 +11,8 @@ import os
 import socket
 
 import torch
-import torch.multiprocessing as multiprocessing
 from safetensors.torch import load_file, save_file
+from torch import multiprocessing
 
 from tests.training.conftest import TINY_VQVAE
 from vaestudio.training import load_recipe, train

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import pytest
 import torch
 
-from tests.training.conftest import TINY_VQVAE
+from tests.training.conftest import TINY_VQVAE, read_json
 from vaestudio.evaluation import evaluate, vqvae_for_prior
 from vaestudio.models.base import load_model
 from vaestudio.training import RecipeError, load_recipe, train
@@ -58,7 +57,7 @@ def test_a_prior_trains_on_the_frozen_vqvae_codes_and_refers_to_it(trained_vqvae
     prior = load_model(out)
     assert prior.model_type == "pixelcnn_prior" and prior.config.num_codes == 16  # from the VQ-VAE
     assert "digit" in prior.config.text_vocabulary
-    reference = json.load(open(os.path.join(out, "vqvae_reference.json")))
+    reference = read_json(os.path.join(out, "vqvae_reference.json"))
     assert reference["vqvae"] == trained_vqvae and os.path.samefile(reference["resolved"], trained_vqvae)
     assert os.path.isfile(os.path.join(out, "samples", "step-00000003-samples.png"))  # decoded prior samples
     evaluation = result.metrics["evaluation"]

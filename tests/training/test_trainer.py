@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 
 import pytest
 from PIL import Image
 
-from tests.training.conftest import TINY_VAE, assert_bitwise_equal, weights
+from tests.training.conftest import TINY_VAE, assert_bitwise_equal, read_json, read_text, weights
 from vaestudio.models.base import load_model
 from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
@@ -26,17 +27,17 @@ def test_a_tiny_run_writes_model_card_metrics_pictures_and_checkpoints(write_rec
         assert os.path.isfile(os.path.join(out, name)), name
     with Image.open(os.path.join(out, "samples/step-00000012-reconstructions.png")) as picture:
         assert picture.width >= 8 * 32  # 8 x 8 digits are enlarged to readable tiles
-    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    metrics = read_json(os.path.join(out, "metrics.json"))
     assert metrics["training"]["steps"] == 12 and metrics["training"]["images_per_second"] > 0
     evaluation = metrics["evaluation"]
     assert evaluation["split"] == "test" and evaluation["images"] == 64 and evaluation["iwae_k"] == 8
     assert evaluation["iwae"] >= evaluation["elbo"] - 1e-3  # the IWAE bound is the tighter one
-    card = open(os.path.join(out, "README.md")).read()
+    card = read_text(os.path.join(out, "README.md"))
     for expected in ("## Data", "digits", "## Training", "command:", "torch", "## Metrics", "evaluation.iwae", "```toml"):
         assert expected in card
     assert latest_checkpoint(out).endswith("step-00000012")
     assert sorted(os.listdir(os.path.join(out, "checkpoints"))) == ["latest", "step-00000012"]  # older ones pruned
-    logged = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
+    logged = [json.loads(line) for line in read_text(os.path.join(out, "log.jsonl")).splitlines()]
     assert [entry["step"] for entry in logged] == [2, 4, 6, 8, 10, 12] and "kl" in logged[0]
 
 
@@ -66,8 +67,8 @@ def test_a_killed_run_resumed_matches_the_uninterrupted_run_bitwise(write_recipe
     resumed = train(load_recipe(path, settings), interrupted, resume=True)
     assert resumed.step == 12 and resumed.saved
     assert_bitwise_equal(weights(str(tmp_path / "whole")), weights(interrupted))
-    whole_log = open(tmp_path / "whole" / "log.jsonl").read().splitlines()
-    resumed_steps = [json.loads(line)["step"] for line in open(os.path.join(interrupted, "log.jsonl"))]
+    whole_log = read_text(tmp_path / "whole" / "log.jsonl").splitlines()
+    resumed_steps = [json.loads(line)["step"] for line in read_text(os.path.join(interrupted, "log.jsonl")).splitlines()]
     assert resumed_steps == [2, 4, 6, 6, 8, 10, 12]  # steps 5-6 were done twice: before the kill and after
     assert len(whole_log) == 6
 
@@ -86,7 +87,7 @@ def test_stop_event_stops_early_and_still_saves(write_recipe, tmp_path):
                    progress_callback=on_progress, stop_event=stop)
     assert result.stopped_early and result.saved and result.step == 5  # the step after the event was set
     assert load_model(out).model_type == "vae"
-    assert json.load(open(os.path.join(out, "metrics.json")))["training"]["steps"] == 5
+    assert read_json(os.path.join(out, "metrics.json"))["training"]["steps"] == 5
     assert [event.step for event in events] == [2, 4, 5]
     assert all(event.total_steps == 12 and event.loss == event.loss for event in events)  # finite losses
     assert events[-1].sample_grid is not None and isinstance(events[-1].sample_grid, Image.Image)
@@ -104,3 +105,37 @@ def test_bad_set_ups_fail_before_training_with_the_recipe_named(write_recipe, tm
     with pytest.raises(RecipeError, match=message) as error:
         train(load_recipe(path, [override]), str(tmp_path / "bad"))
     assert path in str(error.value)
+
+
+TINY_SCORER = """
+[model]
+type = "contrastive_scorer"   # its vocabulary comes from the data's captions
+hidden_sizes = [8]
+embedding_dim = 8
+text_dim = 8
+text_layers = 1
+text_heads = 1
+
+[data]
+source = "digits"
+
+[training]
+steps = 2
+batch_size = 32
+sample_every = 0
+
+[evaluation]
+limit = 32
+"""
+
+
+def test_a_text_model_gets_its_vocabulary_from_the_captions(write_recipe, tmp_path):
+    result = train(load_recipe(write_recipe(TINY_SCORER)), str(tmp_path / "scorer"))
+    assert "handwritten" in result.model.config.vocabulary
+    assert -1 <= result.metrics["evaluation"]["score"] <= 1
+
+
+def test_bf16_autocast_trains(write_recipe, tmp_path):
+    result = train(load_recipe(write_recipe(TINY_VAE), ["training.precision=bf16", "training.steps=2",
+                                                        "evaluation.enabled=false"]), str(tmp_path / "bf16"))
+    assert result.step == 2 and math.isfinite(result.metrics["training"]["final_logs"]["loss"])

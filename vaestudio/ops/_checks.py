@@ -90,7 +90,8 @@ def check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps
     _same_device(codebook=codebook, cluster_size=cluster_size, embed_sum=embed_sum, counts=counts, sums=sums)
     if codebook.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"codebook must be float32 or float64 for the EMA update, got {codebook.dtype}")
-    for name, t in dict(cluster_size=cluster_size, embed_sum=embed_sum, counts=counts, sums=sums).items():
+    state = {"cluster_size": cluster_size, "embed_sum": embed_sum, "counts": counts, "sums": sums}
+    for name, t in state.items():
         if t.dtype != codebook.dtype:
             raise TypeError(
                 f"{name} is {t.dtype} but codebook is {codebook.dtype}; the EMA state and the statistics "

@@ -84,14 +84,16 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> 
         fill("num_classes", len(source.label_names))
     if vqvae is not None:
         fill("num_codes", vqvae.config.num_codes)
-    if values.get("condition") == "text" and not any(values.get(name) for name in VOCABULARY_FIELDS):
+    vocabulary_fields = [name for name in VOCABULARY_FIELDS if name in fields]
+    # text models (the scorer) and text-conditioned ones (condition = "text") need the captions' vocabulary
+    reads_text = values.get("condition") == "text" if "condition" in fields else bool(vocabulary_fields)
+    if reads_text and not any(values.get(name) for name in vocabulary_fields):
         if not getattr(source, "has_captions", False):
             raise RecipeError(f"{recipe.path}: a text-conditioned model needs a data source with captions")
         from vaestudio.models.text import build_vocabulary
 
-        for name in VOCABULARY_FIELDS:
-            if name in fields:
-                values[name] = build_vocabulary(source_captions(source))
+        vocabulary = build_vocabulary(source_captions(source))
+        values.update({name: vocabulary for name in vocabulary_fields})
     return values
 
 

@@ -77,9 +77,9 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
         "## Training",
         "",
         f"- command: `{command}`",
-        f"- steps: {training.get('steps')}, batch size {recipe.training.batch_size}, "
-        f"{recipe.training.optimizer} at learning rate {recipe.training.learning_rate:g} "
-        f"({recipe.training.lr_schedule} schedule), precision {recipe.training.precision}",
+        (f"- steps: {training.get('steps')}, batch size {recipe.training.batch_size}, "
+         f"{recipe.training.optimizer} at learning rate {recipe.training.learning_rate:g} "
+         f"({recipe.training.lr_schedule} schedule), precision {recipe.training.precision}"),
         f"- training time: {minutes:.1f} min, {training.get('images_per_second', 0.0):.0f} images/s",
         "- machine: " + ", ".join(f"{key} {value}" for key, value in machine.items() if value is not None),
         "",

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from PIL import Image
 from tqdm import tqdm

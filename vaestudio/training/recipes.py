@@ -10,7 +10,7 @@ A recipe has four tables::
     source = "shapes"
     image_size = 32
     [data.options]       # passed to open_source as keyword arguments
-    size = 4096
+    num_images = 4096
 
     [training]           # see TrainingSection for every key and its default
     steps = 2000
@@ -28,10 +28,11 @@ file in the error.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from typing import Any
+
+import tomllib
 
 
 class RecipeError(ValueError):

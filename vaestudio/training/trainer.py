@@ -49,6 +49,7 @@ class TrainResult:
     saved: bool  # whether the final model folder was written (not after training.stop_after)
     metrics: dict[str, Any]
     seconds: float  # training time over all sessions of the run
+    rank: int = 0  # this process's rank in a distributed run (only rank 0 wrote files)
 
 
 def train(
@@ -202,7 +203,7 @@ class Run:
             reporter.close()
         metrics = {} if killed else self._finish()
         return TrainResult(self.out_dir, self.model, self.step, self.total_steps, stopped_early, not killed,
-                           metrics, self.seconds)
+                           metrics, self.seconds, self.context.rank)
 
     def _stop_requested(self) -> bool:
         requested = self.stop_event is not None and self.stop_event.is_set()
@@ -262,9 +263,8 @@ class Run:
     def _after_step(self, reporter: ProgressReporter, final: bool, save: bool) -> None:
         """Logging, previews and checkpoints at their intervals (and all of them at the end)."""
         training = self.recipe.training
-        due = lambda every: every > 0 and self.step % every == 0  # noqa: E731
-        log_now = due(training.log_every) or final
-        preview_now = due(training.sample_every) or (final and save)
+        log_now = self._due(training.log_every) or final
+        preview_now = self._due(training.sample_every) or (final and save)
         summary: dict[str, float] = {}
         if log_now:
             summary = distributed.mean_over_ranks(reporter.drain(), self.context)
@@ -275,8 +275,11 @@ class Run:
         if log_now or preview is not None:
             reporter.report(self.step, summary, self.throughput.images_per_second,
                             preview.combined if preview is not None else None)
-        if save and (due(training.checkpoint_every) or final):
+        if save and (self._due(training.checkpoint_every) or final):
             self._checkpoint()
+
+    def _due(self, every: int) -> bool:
+        return every > 0 and self.step % every == 0
 
     def _write_preview(self) -> Preview:
         preview = make_preview(self.model, self.preview_batch, self.vqvae, seed=self.recipe.training.seed)
@@ -352,5 +355,5 @@ def _resolved_path(name_or_path: str) -> str | None:
         from vaestudio.hub import resolve
 
         return os.path.abspath(resolve(name_or_path))
-    except Exception:  # a Hub id that is not downloaded, or a folder that moved: the name alone stays
+    except (OSError, ValueError):  # a Hub id that is not downloaded, a folder that moved: the name alone stays
         return None

@@ -1,0 +1,40 @@
+"""The real studio in headless Chromium: drop an image, move a slider, generate from a prompt.
+
+Screenshots land in artifacts/screenshots/ (real-*.png)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.studio import browser
+from tests.studio.support import plain_image
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def page(real_studio_url):
+    driver = browser.chromium()
+    try:
+        browser.open_studio(driver, real_studio_url)
+        yield driver
+    finally:
+        browser.close(driver)
+
+
+def test_prompt_to_gallery(page):
+    assert browser.generate_images(page, "a red circle", seconds=300) >= 1
+    browser.screenshot(page, "real-text-to-image")
+
+
+def test_drop_an_image_and_move_a_slider(page, tmp_path):
+    before = browser.upload_for_editing(page, plain_image(tmp_path / "drop.png", size=(120, 90)), seconds=300)
+    browser.screenshot(page, "real-edit-encoded")
+    assert browser.move_first_slider(page, before, seconds=120) != before
+    browser.screenshot(page, "real-edit-slider-moved")
+
+
+@pytest.mark.parametrize("tab", ["Explore", "Train", "Models"])
+def test_tabs_render(page, tab):
+    browser.open_tab(page, tab)
+    assert browser.screenshot(page, f"real-{tab.lower()}").stat().st_size > 10_000

@@ -1,0 +1,51 @@
+"""evaluate(): the JSON fields for each kind of model, on small data."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vaestudio.data import open_source
+from vaestudio.evaluation import evaluate
+from vaestudio.models import VAE, VAEConfig
+
+
+@pytest.fixture(scope="module")
+def digits_test():
+    return open_source("digits", split="test")
+
+
+def test_vae_report_has_bounds_nll_and_bits(digits_test):
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,)))
+    result = evaluate(model, digits_test, batch_size=32, iwae_k=20, limit=70)
+    assert result["model_type"] == "vae" and result["images"] == 70 and result["iwae_k"] == 20
+    for key in ("elbo", "iwae", "nll", "bits_per_dim", "mse", "psnr", "bounds_seconds_per_1000_images"):
+        assert math.isfinite(result[key]), key
+    assert result["iwae"] >= result["elbo"]
+    assert result["nll"] == -result["iwae"]
+    assert result["bits_per_dim"] == pytest.approx(result["nll"] / (64 * math.log(2)))
+    assert model.training  # evaluate() puts the mode back
+
+
+def test_the_same_seed_gives_the_same_report(digits_test):
+    model = VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,)))
+    first, second = (evaluate(model, digits_test, iwae_k=5, limit=40, seed=3) for _ in range(2))
+    assert first["iwae"] == second["iwae"] and first["elbo"] == second["elbo"]
+
+
+def test_more_importance_samples_tighten_the_bound(digits_test):
+    torch.manual_seed(1)
+    model = VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,)))
+    loose = evaluate(model, digits_test, iwae_k=1, limit=100)
+    tight = evaluate(model, digits_test, iwae_k=200, limit=100)
+    assert loose["iwae"] == pytest.approx(loose["elbo"], abs=1e-4)  # k = 1 is the ELBO
+    assert tight["iwae"] > loose["iwae"]
+
+
+def test_iwae_k_zero_skips_the_bounds(digits_test):
+    model = VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,)))
+    result = evaluate(model, digits_test, iwae_k=0, limit=10)
+    assert "iwae" not in result and "mse" in result

@@ -1,0 +1,189 @@
+"""GatedPixelCNN and PixelCNNPrior: causality, the sampler layout, likelihood, sampling, checkpoints."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vaestudio.models.base import Batch, StudioModel
+from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
+from vaestudio.ops.reference import pixelcnn_logits_reference
+
+
+def _config(**overrides) -> PixelCNNPriorConfig:
+    values = dict(num_codes=12, channels=8, num_layers=3, kernel_size=3, head_channels=16)
+    values.update(overrides)
+    return PixelCNNPriorConfig(**values)
+
+
+def _prior(seed=0, dtype=torch.float64, **overrides) -> PixelCNNPrior:
+    torch.manual_seed(seed)
+    return PixelCNNPrior(_config(**overrides)).to(dtype)
+
+
+@pytest.mark.parametrize("kernel_size, num_layers", [(3, 3), (5, 2), (3, 5)])
+def test_causality_of_every_output(kernel_size, num_layers):
+    """d logits(i, j) / d input(p) is exactly zero for every p at or after (i, j) in raster order."""
+    torch.manual_seed(0)
+    network = GatedPixelCNN(10, 6, num_layers, kernel_size, 8).double()
+    height, width = 5, 6
+    embedded = torch.randn(1, 6, height, width, dtype=torch.float64, requires_grad=True)  # (1, C, H, W)
+    condition_bias = torch.randn(1, num_layers, 24, dtype=torch.float64)
+    logits = network.forward_embedded(embedded, condition_bias)  # (1, K, H, W)
+    for row in range(height):
+        for column in range(width):
+            (gradient,) = torch.autograd.grad(logits[0, :, row, column].sum(), embedded, retain_graph=True)
+            influence = gradient.abs().sum(dim=(0, 1)).flatten()  # (H * W,) in raster order
+            position = row * width + column
+            assert torch.all(influence[position:] == 0), f"output ({row}, {column}) sees its own or later inputs"
+            if column > 0:
+                assert influence[position - 1] > 0, f"output ({row}, {column}) ignores its left neighbour"
+            if row > 0:  # above, and above to the right: no blind spot
+                assert influence[position - width] > 0, f"output ({row}, {column}) ignores the position above"
+                assert influence[(row - 1) * width + min(column + 1, width - 1)] > 0
+
+
+def test_no_blind_spot_over_the_receptive_field():
+    """With enough layers, the output sees every earlier position of a small map."""
+    torch.manual_seed(1)
+    network = GatedPixelCNN(10, 6, 6, 3, 8).double()
+    embedded = torch.randn(1, 6, 4, 4, dtype=torch.float64, requires_grad=True)
+    logits = network.forward_embedded(embedded)
+    (gradient,) = torch.autograd.grad(logits[0, :, 3, 1].sum(), embedded)
+    influence = gradient.abs().sum(dim=(0, 1)).flatten()  # (16,)
+    assert torch.all(influence[: 3 * 4 + 1] > 0)
+    assert torch.all(influence[3 * 4 + 1:] == 0)
+
+
+def test_module_forward_matches_the_sampler_layout():
+    prior = _prior()
+    network = prior.network
+    parameters = network.sampler_parameters()
+    assert len(parameters) == 8 * network.num_layers + 5
+    codes = torch.randint(12, (3, 4, 5))
+    condition_bias = torch.randn(3, network.num_layers, network.condition_size, dtype=torch.float64)
+    torch.testing.assert_close(
+        network(codes, condition_bias), pixelcnn_logits_reference(parameters, condition_bias, codes, 3)
+    )
+
+
+def test_training_loss_and_log_prob():
+    prior = _prior(condition="class", num_classes=3)
+    codes = torch.randint(12, (4, 3, 3))
+    labels = torch.tensor([0, 1, 2, 1])
+    output = prior.training_loss(Batch(images=torch.zeros(4, 1, 6, 6), labels=labels, codes=codes))
+    assert output.loss.ndim == 0 and torch.isfinite(output.loss)
+    assert output.logs["bits_per_code"] == pytest.approx(output.logs["loss"] / math.log(2))
+    log_prob = prior.log_prob(codes, labels)  # (B,)
+    assert log_prob.shape == (4,)
+    torch.testing.assert_close(-log_prob.sum() / codes.numel(), output.loss)
+    # the probabilities of every code at a position sum to one
+    logits = prior.logits(codes, labels)  # (B, K, h, w)
+    torch.testing.assert_close(logits.softmax(1).sum(1), torch.ones(4, 3, 3, dtype=torch.float64))
+
+
+def test_training_lowers_the_loss():
+    prior = _prior(dtype=torch.float32)
+    codes = torch.arange(16).remainder(12).view(1, 4, 4).repeat(8, 1, 1)  # one repeated map: easy to learn
+    batch = Batch(images=torch.zeros(8, 1, 4, 4), codes=codes)
+    optimizer = torch.optim.Adam(prior.parameters(), lr=1e-2)
+    first = prior.training_loss(batch).loss.item()
+    for _ in range(60):
+        optimizer.zero_grad()
+        prior.training_loss(batch).loss.backward()
+        optimizer.step()
+    assert prior.training_loss(batch).loss.item() < 0.5 * first
+
+
+def test_training_loss_needs_codes():
+    with pytest.raises(ValueError, match="batch.codes"):
+        _prior().training_loss(Batch(images=torch.zeros(1, 1, 4, 4)))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_sample_matches_naive_sample(dtype):
+    prior = _prior(dtype=dtype, condition="class", num_classes=4)
+    labels = torch.tensor([3, 0, 2])
+    codes = prior.sample(labels, height=4, width=5, temperature=0.8, top_k=5, seed=7)
+    assert codes.shape == (3, 4, 5) and codes.dtype == torch.int64
+    assert int(codes.min()) >= 0 and int(codes.max()) < 12
+    assert torch.equal(codes, prior.naive_sample(labels, height=4, width=5, temperature=0.8, top_k=5, seed=7))
+
+
+def test_sample_is_reproducible_by_seed():
+    prior = _prior()
+    first = prior.sample(3, height=4, width=4, seed=11)
+    assert torch.equal(first, prior.sample(3, height=4, width=4, seed=11))
+    assert not torch.equal(first, prior.sample(3, height=4, width=4, seed=12))
+
+
+def test_inpainting_keeps_the_fixed_codes():
+    prior = _prior()
+    fixed_codes = torch.randint(12, (2, 5, 5))
+    resample_mask = torch.zeros(2, 5, 5, dtype=torch.bool)
+    resample_mask[:, 1:4, 2:5] = True  # a painted region
+    codes = prior.sample(2, height=5, width=5, seed=3, fixed_codes=fixed_codes, resample_mask=resample_mask)
+    assert torch.equal(codes[~resample_mask], fixed_codes[~resample_mask])
+    naive = prior.naive_sample(2, height=5, width=5, seed=3, fixed_codes=fixed_codes, resample_mask=resample_mask)
+    assert torch.equal(codes, naive)
+
+
+def test_sample_rows_streams_the_same_result():
+    prior = _prior()
+    fixed_codes = torch.randint(12, (2, 4, 3))
+    resample_mask = torch.rand(2, 4, 3) < 0.7
+    rows = list(prior.sample_rows(2, height=4, width=3, seed=5, fixed_codes=fixed_codes, resample_mask=resample_mask))
+    assert len(rows) == 4
+    final = prior.sample(2, height=4, width=3, seed=5, fixed_codes=fixed_codes, resample_mask=resample_mask)
+    assert torch.equal(rows[-1], final)
+    for index, partial in enumerate(rows):  # rows done so far are final; the rest still hold the fixed codes
+        assert torch.equal(partial[:, : index + 1], final[:, : index + 1])
+        assert torch.equal(partial[:, index + 1:], fixed_codes[:, index + 1:])
+
+
+def test_conditioning_changes_samples():
+    prior = _prior(condition="class", num_classes=2)
+    with torch.no_grad():
+        prior.condition_projection.weight.mul_(20)
+    first = prior.sample(torch.zeros(4, dtype=torch.int64), height=4, width=4, seed=1)
+    second = prior.sample(torch.ones(4, dtype=torch.int64), height=4, width=4, seed=1)
+    assert not torch.equal(first, second)
+
+
+def test_condition_errors():
+    with pytest.raises(ValueError, match="conditioned on a class"):
+        _prior(condition="class", num_classes=2).sample(3, height=2, width=2)
+    with pytest.raises(ValueError, match="unconditional"):
+        _prior().condition_bias(torch.tensor([1]), 1)
+    with pytest.raises(ValueError, match="labels must lie"):
+        _prior(condition="class", num_classes=2).sample(torch.tensor([5]), height=2, width=2)
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
+        PixelCNNPriorConfig(kernel_size=4)
+    with pytest.raises(ValueError, match="condition must be one of"):
+        PixelCNNPriorConfig(condition="image")
+
+
+def test_text_conditioned_prior():
+    text = pytest.importorskip("vaestudio.models.text")
+    captions = ["a red circle", "a blue square", "a green triangle"]
+    prior = _prior(
+        condition="text", text_vocabulary=text.build_vocabulary(captions), text_embedding_dim=16,
+        text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8},
+    )
+    codes = torch.randint(12, (3, 3, 3))
+    output = prior.training_loss(Batch(images=torch.zeros(3, 1, 6, 6), captions=captions, codes=codes))
+    output.loss.backward()
+    assert prior.text_encoder.token_embedding.weight.grad is not None  # the encoder trains with the prior
+    sampled = prior.sample(captions, height=3, width=3, seed=2)
+    assert torch.equal(sampled, prior.naive_sample(captions, height=3, width=3, seed=2))
+
+
+def test_checkpoint_round_trip(tmp_path):
+    prior = _prior(dtype=torch.float32, condition="class", num_classes=3)
+    prior.save_pretrained(str(tmp_path))
+    loaded = StudioModel.from_pretrained(str(tmp_path))
+    assert isinstance(loaded, PixelCNNPrior) and loaded.config == prior.config
+    labels = torch.tensor([0, 2])
+    assert torch.equal(loaded.sample(labels, height=3, width=3, seed=4), prior.sample(labels, height=3, width=3, seed=4))

@@ -1,0 +1,160 @@
+"""pixelcnn_sample: the cached compiled sampler returns exactly what the naive loop returns."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from vaestudio import ops
+from vaestudio.models.pixelcnn import GatedPixelCNN
+from vaestudio.ops.reference import pixelcnn_sample_reference, sample_codes_reference
+
+
+def _network(num_codes=11, channels=6, num_layers=3, kernel_size=3, head_channels=9, dtype=torch.float64, seed=0):
+    torch.manual_seed(seed)
+    network = GatedPixelCNN(num_codes, channels, num_layers, kernel_size, head_channels).to(dtype)
+    with torch.no_grad():  # larger logits than the default init, so that sampling is far from uniform
+        network.head_output.weight.mul_(4.0)
+    return [tensor.detach() for tensor in network.sampler_parameters()]
+
+
+def _sampling_inputs(parameters, batch, height, width, seed=0, resample_fraction=1.0, conditioned=False):
+    generator = torch.Generator().manual_seed(seed)
+    num_codes, channels = parameters[0].shape
+    num_layers = (len(parameters) - 5) // 8
+    dtype = parameters[0].dtype
+    condition_bias = torch.zeros(batch, num_layers, 4 * channels, dtype=dtype)  # (B, L, 4C)
+    if conditioned:
+        condition_bias = torch.randn(batch, num_layers, 4 * channels, generator=generator, dtype=torch.float64).to(dtype)
+    uniforms = torch.rand(batch, height, width, generator=generator, dtype=torch.float64)  # (B, H, W)
+    fixed_codes = torch.randint(num_codes, (batch, height, width), generator=generator)  # (B, H, W)
+    resample_mask = torch.rand(batch, height, width, generator=generator) < resample_fraction  # (B, H, W)
+    return condition_bias, uniforms, fixed_codes, resample_mask
+
+
+CASES = [
+    # kernel_size, batch, height, width, temperature, top_k, resample_fraction, conditioned
+    (3, 2, 5, 6, 1.0, 0, 1.0, False),
+    (3, 3, 4, 7, 0.7, 4, 1.0, True),
+    (5, 2, 6, 5, 1.3, 0, 0.6, True),
+    (1, 2, 3, 4, 1.0, 2, 1.0, False),
+    (7, 1, 4, 3, 1.0, 0, 0.5, False),
+    (3, 5, 1, 1, 2.0, 1, 1.0, True),
+]
+
+
+@pytest.mark.parametrize("kernel_size, batch, height, width, temperature, top_k, fraction, conditioned", CASES)
+def test_matches_the_naive_loop_float64(compiled_ops, kernel_size, batch, height, width, temperature, top_k,
+                                        fraction, conditioned):
+    parameters = _network(kernel_size=kernel_size)
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(
+        parameters, batch, height, width, seed=kernel_size, resample_fraction=fraction, conditioned=conditioned
+    )
+    arguments = (parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k)
+    codes = ops.pixelcnn_sample(*arguments)
+    assert codes.dtype == torch.int64 and codes.shape == (batch, height, width)
+    assert torch.equal(codes, pixelcnn_sample_reference(*arguments))
+    assert torch.equal(codes[~resample_mask], fixed_codes[~resample_mask])  # fixed positions never change
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_the_naive_loop_float32(compiled_ops, seed):
+    parameters = _network(num_codes=7, channels=16, num_layers=4, head_channels=16, dtype=torch.float32, seed=seed)
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(
+        parameters, 4, 5, 5, seed=seed, resample_fraction=0.8, conditioned=True
+    )
+    arguments = (parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 0.9, 0)
+    assert torch.equal(ops.pixelcnn_sample(*arguments), pixelcnn_sample_reference(*arguments))
+
+
+def test_samples_follow_the_uniforms_and_are_deterministic(compiled_ops):
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 4, 6, 6, seed=9)
+    first = ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    again = ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    other = ops.pixelcnn_sample(parameters, condition_bias, 1 - uniforms.clamp(min=1e-9), fixed_codes, resample_mask,
+                                3, 1.0, 0)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+    assert len(first.unique()) > 1
+
+
+def test_nothing_to_resample_returns_the_fixed_codes(compiled_ops):
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 2, 4, 4, resample_fraction=0.0)
+    codes = ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    assert torch.equal(codes, fixed_codes)
+
+
+def test_top_k_one_is_greedy(compiled_ops):
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 2, 4, 5, seed=4)
+    greedy = ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 1)
+    assert torch.equal(greedy, ops.pixelcnn_sample(parameters, condition_bias, torch.zeros_like(uniforms), fixed_codes,
+                                                   resample_mask, 3, 1.0, 1))
+
+
+def test_sampling_rule_is_the_inverse_cdf():
+    logits = torch.log(torch.tensor([[0.1, 0.2, 0.7]] * 5, dtype=torch.float64))  # (5, 3)
+    uniforms = torch.tensor([0.0, 0.05, 0.15, 0.31, 0.999], dtype=torch.float64)
+    assert sample_codes_reference(logits, uniforms, 1.0, 0).tolist() == [0, 0, 1, 2, 2]
+    # top_k = 2 keeps 0.2 and 0.7: probabilities 2/9 and 7/9
+    assert sample_codes_reference(logits, torch.tensor([0.2, 0.25] * 2 + [0.0]), 1.0, 2).tolist() == [1, 2, 1, 2, 1]
+    # ties at the threshold are all kept: [1, 1, 0] with top_k = 1 keeps codes 0 and 1 (1/2 each)
+    tied = torch.tensor([[1.0, 1.0, 0.0]] * 2, dtype=torch.float64)
+    assert sample_codes_reference(tied, torch.tensor([0.25, 0.75]), 1.0, 1).tolist() == [0, 1]
+    # temperature: a huge temperature flattens to uniform thirds
+    assert sample_codes_reference(logits[:3], torch.tensor([0.3, 0.5, 0.9]), 1e9, 0).tolist() == [0, 1, 2]
+    # u * total rounding to total falls back to the last kept code
+    assert sample_codes_reference(logits[:1], torch.tensor([math.nextafter(1.0, 0.0)]), 1.0, 2).tolist() == [2]
+
+
+def _valid_arguments():
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 2, 3, 3)
+    return [parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 0]
+
+
+def _replaced(index, value):
+    arguments = _valid_arguments()
+    arguments[index] = value(arguments[index]) if callable(value) else value
+    return arguments
+
+
+@pytest.mark.parametrize(
+    "arguments, error, words",
+    [
+        (lambda: _replaced(0, lambda p: p[:-1]), ValueError, "parameters must be a list of 8 L"),
+        (lambda: _replaced(0, lambda p: [p[0], p[1][:, :, :2]] + p[2:]), ValueError, r"parameters\[1\]"),
+        (lambda: _replaced(0, lambda p: p[:3] + [p[3].float()] + p[4:]), TypeError, r"parameters\[3\]"),
+        (lambda: _replaced(1, lambda c: c[:, :1]), ValueError, "condition_bias"),
+        (lambda: _replaced(2, lambda u: u[0]), ValueError, "uniforms must have 3 dimensions"),
+        (lambda: _replaced(2, lambda u: u + 1), ValueError, r"uniforms must lie in \[0, 1\)"),
+        (lambda: _replaced(3, lambda f: f.int()), TypeError, "fixed_codes must be int64"),
+        (lambda: _replaced(3, lambda f: f + 100), ValueError, "fixed_codes must lie in"),
+        (lambda: _replaced(3, lambda f: f[:, :2]), ValueError, "fixed_codes must have the uniforms' shape"),
+        (lambda: _replaced(4, lambda m: m.int()), TypeError, "resample_mask must be bool"),
+        (lambda: _replaced(5, 4), ValueError, "kernel_size must be an odd"),
+        (lambda: _replaced(5, 5), ValueError, "kernel_size = 5"),
+        (lambda: _replaced(6, 0.0), ValueError, "temperature must be a positive"),
+        (lambda: _replaced(6, float("nan")), ValueError, "temperature must be a positive"),
+        (lambda: _replaced(7, -1), ValueError, "top_k must be an int >= 0"),
+    ],
+)
+def test_bad_arguments_name_the_argument(arguments, error, words):
+    with pytest.raises(error, match=words):
+        ops.pixelcnn_sample(*arguments())
+
+
+def test_compiled_kernel_checks_its_own_arguments(compiled_ops):
+    arguments = _valid_arguments()
+    arguments[5] = 4
+    with pytest.raises(RuntimeError, match="kernel_size must be odd"):
+        compiled_ops.pixelcnn_sample(*arguments)
+
+
+def test_opcheck(compiled_ops):
+    arguments = _valid_arguments()
+    torch.library.opcheck(compiled_ops.pixelcnn_sample, tuple(arguments))

@@ -1,0 +1,96 @@
+"""Text to image on tiny untrained models: determinism, shapes, ranking, bad prompts, streaming."""
+
+import pytest
+import torch
+
+from vaestudio.pipelines.prompts import MAX_PROMPT_CHARACTERS
+from vaestudio.pipelines.text_to_image import GeneratedImage, TextToImage
+from tests.pipelines.conftest import TINY_SIZE
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_bundle):
+    return TextToImage(tiny_bundle)
+
+
+def codes_of(result):
+    return torch.stack([item.codes for item in result])
+
+
+def test_output_shapes_and_ranking(pipeline):
+    result = pipeline("a red circle on the left", num_images=3, rerank=8, seed=1)
+    assert len(result) == 3
+    for item in result:
+        assert isinstance(item, GeneratedImage)
+        assert item.image.size == (TINY_SIZE, TINY_SIZE) and item.image.mode == "RGB"
+        assert item.codes.shape == (4, 4) and item.codes.dtype == torch.int64
+    scores = [item.score for item in result]
+    assert scores == sorted(scores, reverse=True)
+    assert result.warnings == []
+
+
+def test_same_seed_same_images_other_seed_other_images(pipeline):
+    first = pipeline("a blue star", num_images=4, rerank=4, seed=7)
+    again = pipeline("a blue star", num_images=4, rerank=4, seed=7)
+    other = pipeline("a blue star", num_images=4, rerank=4, seed=8)
+    assert torch.equal(codes_of(first), codes_of(again))
+    assert [item.image.tobytes() for item in first] == [item.image.tobytes() for item in again]
+    assert not torch.equal(codes_of(first), codes_of(other))
+
+
+def test_reranking_picks_the_best_scored_candidates(pipeline, tiny_bundle):
+    best = pipeline("a small green heart", num_images=2, rerank=6, seed=3)
+    everything = pipeline("a small green heart", num_images=6, rerank=6, seed=3)
+    assert [item.score for item in best] == [item.score for item in everything][:2]
+
+
+def test_empty_prompt_samples_from_the_neutral_prompt(pipeline):
+    result = pipeline("   ", num_images=2, rerank=2, seed=0)
+    assert len(result) == 2 and result.prompt == "a shape"
+    assert any("empty prompt" in warning for warning in result.warnings)
+    assert torch.equal(codes_of(result), codes_of(pipeline("a shape", num_images=2, rerank=2, seed=0)))
+
+
+def test_very_long_prompt_is_truncated_with_a_note(pipeline):
+    result = pipeline("a red circle " * 800, num_images=1, rerank=1)
+    assert len(result) == 1 and len(result.prompt) <= MAX_PROMPT_CHARACTERS
+    assert any("truncated" in warning for warning in result.warnings)
+
+
+def test_unknown_words_give_a_result_and_a_warning(pipeline):
+    result = pipeline("a red zeppelin über the moon 🚀", num_images=1, rerank=2)
+    assert len(result) == 1
+    warning = next(warning for warning in result.warnings if "unknown words" in warning)
+    for word in ("zeppelin", "über", "moon", "🚀"):
+        assert word in warning
+
+
+@pytest.mark.parametrize("arguments", [dict(num_images=0), dict(rerank=0), dict(temperature=0.0),
+                                       dict(top_k=-1), dict(num_images=10_000)])
+def test_bad_arguments_are_clear_errors(pipeline, arguments):
+    with pytest.raises(ValueError):
+        pipeline("a red circle", **arguments)
+
+
+def test_a_non_text_prompt_is_a_clear_error(pipeline):
+    with pytest.raises(TypeError, match="text"):
+        pipeline(42)
+
+
+def test_stream_yields_every_row_then_the_final_result(pipeline):
+    frames = list(pipeline.stream("a pink square", num_images=2, rerank=5, seed=4))
+    assert [frame.rows_done for frame in frames] == [1, 2, 3, 4]
+    assert frames[-1].done and not frames[0].done
+    assert all(len(frame) == 2 for frame in frames)
+    final = pipeline("a pink square", num_images=2, rerank=5, seed=4)
+    assert torch.equal(codes_of(frames[-1]), codes_of(final))
+    assert [item.score for item in frames[-1]] == [item.score for item in final]
+    # a partial frame agrees with the final maps on the rows it has sampled (same candidates)
+    unranked = pipeline("a pink square", num_images=5, rerank=5, seed=4)
+    candidates = {tuple(item.codes[:1].reshape(-1).tolist()) for item in unranked}
+    assert all(tuple(item.codes[:1].reshape(-1).tolist()) in candidates for item in frames[0])
+
+
+def test_bundle_without_prior_is_a_clear_error(tiny_bundle):
+    with pytest.raises(ValueError, match="prior"):
+        TextToImage(tiny_bundle["vqvae"])

@@ -1,0 +1,94 @@
+"""The real Engine over vaestudio's real pipelines, on a tiny zoo of random-weight models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+from studio.engine import Engine
+from studio.engine_api import Capability, InputError, ModelError
+from tests.studio.support import running_studio
+from tests.studio.tiny_zoo import write_tiny_zoo
+
+BUNDLE, VAE = "tiny-text-to-image", "tiny-vae-2d"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory) -> Engine:
+    zoo = write_tiny_zoo(tmp_path_factory.mktemp("zoo"))
+    return Engine(models_dir=zoo, runs_dir=tmp_path_factory.mktemp("runs"))
+
+
+def test_the_zoo_is_described_from_its_folders(engine):
+    models = {info.name: info for info in engine.list_models()}
+    assert set(models) == {BUNDLE, VAE}
+    assert models[BUNDLE].can(Capability.TEXT_TO_IMAGE) and models[BUNDLE].can(Capability.CODEBOOK)
+    assert models[VAE].can(Capability.MANIFOLD) and not models[VAE].can(Capability.TEXT_TO_IMAGE)
+    assert models[BUNDLE].metrics == {"bits_per_dim": 4.5, "evaluation / psnr": 11.0}
+    assert "Random weights" in models[BUNDLE].card
+
+
+def test_text_to_image_and_its_stream(engine):
+    generation = engine.text_to_image(BUNDLE, "a red zeppelin", 2, 0, 1.0, 0, 4)
+    assert len(generation.images) == 2 and all(item.score is not None for item in generation.images)
+    assert any("zeppelin" in note for note in generation.notes)
+    frames = list(engine.text_to_image_stream(BUNDLE, "", 2, 0, 1.0, 0, 2))
+    assert frames[-1].done and not frames[0].done and frames[0].prompt_read == "a shape"
+
+
+def test_pipeline_argument_errors_are_input_errors(engine):
+    with pytest.raises(InputError, match="temperature must be positive"):
+        engine.text_to_image(BUNDLE, "a red circle", 2, 0, -1.0, 0, 2)
+    with pytest.raises(ModelError, match="cannot do text-to-image"):
+        engine.text_to_image(VAE, "a red circle", 2, 0, 1.0, 0, 2)
+    with pytest.raises(ModelError, match="no model called"):
+        engine.load_folder("/no/such/folder")
+
+
+def test_prior_samples_and_codebook_usage(engine):
+    assert engine.prior_samples(BUNDLE, 4, 0).size == engine.prior_samples(BUNDLE, 4, 0).size
+    assert engine.prior_samples(VAE, 9, 1).width > 8 * 3
+    usage = engine.codebook_usage(BUNDLE)
+    assert len(usage.counts) == 16 and sum(usage.counts) > 0 and usage.measured_on
+
+
+def test_recipes_and_data_sources_come_from_the_repository(engine):
+    assert {"shapes", "digits", "emoji"} <= set(engine.list_data_sources())
+    recipes = engine.list_recipes()
+    assert recipes and all(recipe.defaults.batch_size > 0 for recipe in recipes)
+
+
+def test_served_text_to_image_through_gradio_client(engine):
+    with running_studio(engine) as url:
+        gallery, reading = Client(url, verbose=False).predict(BUNDLE, "a blue square", 2, 0, 1.0, 0, 2,
+                                                                api_name="/text_to_image")
+    assert len(gallery) == 2 and "a blue square" in reading
+
+
+def test_encode_sliders_and_attributes(engine):
+    encoding = engine.encode(BUNDLE, Image.new("RGB", (40, 30), "white"))
+    assert encoding.sliders and encoding.model_input.size == encoding.reconstruction.size == (16, 16)
+    values = engine.reset_slider_values(BUNDLE, encoding.state)
+    assert values == [spec.value for spec in encoding.sliders]
+    same = engine.decode_sliders(BUNDLE, encoding.state, values, {})
+    assert np.array_equal(np.asarray(same), np.asarray(encoding.reconstruction))
+    moved = engine.random_slider_values(BUNDLE, encoding.state, 3)
+    assert all(spec.minimum <= value <= spec.maximum for value, spec in zip(moved, encoding.sliders))
+    engine.decode_sliders(BUNDLE, encoding.state, moved, dict.fromkeys(encoding.attributes[:1], 1.0))
+
+
+def test_interpolate_inpaint_scatter_manifold(engine):
+    red, blue = Image.new("RGB", (16, 16), "red"), Image.new("RGB", (16, 16), "blue")
+    interpolation = engine.interpolate(BUNDLE, red, blue, 4, "spherical")
+    assert interpolation.strip.width > 4 * 16 and interpolation.gif.startswith(b"GIF")
+    mask = Image.new("L", (16, 16), 0)
+    mask.paste(255, (0, 0, 8, 8))
+    assert len(engine.inpaint(BUNDLE, red, mask, "a blue square", 2, 0)) == 2
+    scatter = engine.latent_scatter(VAE, "", 50)
+    assert len(scatter.x) == len(scatter.labels) == 50
+    assert engine.decode_point(VAE, scatter.state, 0.0, 0.0).size == (8, 8)
+    assert engine.manifold_grid(VAE, 3).width >= 3 * 8
+    with pytest.raises(InputError, match="grid size"):
+        engine.manifold_grid(VAE, 1000)

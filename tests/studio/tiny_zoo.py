@@ -1,0 +1,46 @@
+"""A tiny zoo of randomly initialised models, written like shipped ones, to run the real Engine
+against vaestudio's real pipelines before pretrained/ holds anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CAPTIONS = ["a red circle", "a blue square", "a green triangle", "a shape"]
+
+
+def write_tiny_zoo(folder: Path) -> Path:
+    """folder/tiny-text-to-image (a bundle: VQ-VAE, text prior, scorer) and folder/tiny-vae-2d."""
+    import torch
+
+    from vaestudio.models import (
+        VAE,
+        VQVAE,
+        ContrastiveScorer,
+        ContrastiveScorerConfig,
+        PixelCNNPrior,
+        PixelCNNPriorConfig,
+        VAEConfig,
+        VQVAEConfig,
+        build_vocabulary,
+    )
+    from vaestudio.pipelines.bundle import save_bundle
+
+    torch.manual_seed(0)
+    vocabulary = build_vocabulary(CAPTIONS)
+    vqvae = VQVAE(VQVAEConfig(image_size=16, hidden_channels=8, residual_channels=4, num_residual_blocks=1,
+                              downsample_factor=4, num_codes=16, code_dim=4, kmeans_init=False))
+    prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=16,
+                                              condition="text", text_vocabulary=vocabulary, text_embedding_dim=8,
+                                              text_options={"num_layers": 1, "num_heads": 2}))
+    scorer = ContrastiveScorer(ContrastiveScorerConfig(vocabulary=vocabulary, image_size=16, hidden_sizes=(4, 8),
+                                                       embedding_dim=8, text_dim=8, text_layers=1, text_heads=2))
+    bundle = folder / "tiny-text-to-image"
+    save_bundle(str(bundle), "text_to_image", {"vqvae": vqvae, "prior": prior, "scorer": scorer},
+                {"neutral_prompt": "a shape"})
+    (bundle / "README.md").write_text("# tiny-text-to-image\n\nRandom weights, for tests.\n")
+    (bundle / "metrics.json").write_text('{"bits_per_dim": 4.5, "evaluation": {"psnr": 11.0}}')
+    VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))).save_pretrained(str(folder / "tiny-vae-2d"))
+    # What each was "trained" on: the editor reads its data sample from here (sliders, attributes, scatter).
+    (bundle / "vqvae" / "recipe.toml").write_text('[data]\nsource = "shapes"\n')
+    (folder / "tiny-vae-2d" / "recipe.toml").write_text('[data]\nsource = "digits"\n')
+    return folder

@@ -1,0 +1,372 @@
+"""The editor: encode an image, move it in latent space, decode it.
+
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image bundle
+(whose VQ-VAE is edited and whose prior inpaints). Uploads of any size and mode go through the
+project's image policy (``vaestudio.data.images``).
+
+- sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
+  pre-quantisation maps for VQ models, both over a sample of the model's training data;
+- attribute vectors (:mod:`attributes`) from labels or caption words, added with a strength;
+- interpolation between two images, linear or spherical, as frames, a strip and a GIF;
+- inpainting (:mod:`inpainting`), prior samples, the 2-D manifold grid, a latent scatter, codebook usage.
+
+Per-model precomputations (the data sample's latents, sliders, attribute vectors) are made on
+first use and shared by every editor of the same model object; a slider move only decodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vaestudio.data.images import to_model_input
+from vaestudio.models.base import StudioModel
+from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
+from vaestudio.pipelines.bundle import Bundle
+from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
+from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
+from vaestudio.pipelines.latent_space import latent_space
+from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
+
+KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
+NUM_PRINCIPAL_SLIDERS = 8
+SAMPLE_SIZE = 512
+MAX_GRID = 40
+MAX_STEPS = 64
+SCATTER_LABEL_WORDS = {"shapes": ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")}
+
+_PRECOMPUTED: "weakref.WeakKeyDictionary[StudioModel, dict]" = weakref.WeakKeyDictionary()
+
+
+@dataclasses.dataclass
+class Encoding:
+    """An encoded image: what the sliders start from."""
+
+    image: Image.Image  # the model's input (after the upload policy)
+    latents: torch.Tensor  # (1, F) flattened latent
+    reconstruction: Image.Image
+    slider_values: list[float]
+    condition: object = None  # class id or prompt of a conditional model
+
+
+@dataclasses.dataclass
+class Interpolation:
+    frames: list[Image.Image]
+    strip: Image.Image
+    gif: bytes
+    mode: str
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return iter(self.frames)
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclasses.dataclass
+class LatentScatter:
+    points: np.ndarray  # (N, 2)
+    labels: list[str]
+    x_title: str
+    y_title: str
+    editor: "Editor"
+    basis: tuple[torch.Tensor, torch.Tensor] | None  # origin (F,), directions (2, F); None: the latent is 2-D
+
+    def decode(self, x: float, y: float) -> Image.Image:
+        """The image at a point of the scatter's plane."""
+        point = torch.tensor([[float(x), float(y)]])  # (1, 2)
+        flat = point if self.basis is None else self.basis[0] + point @ self.basis[1]  # (1, F)
+        return self.editor.decode_flat(flat)[0]
+
+
+@dataclasses.dataclass
+class CodebookUsage:
+    counts: np.ndarray  # (K,) how often each code is used
+    measured_on: str
+
+    @property
+    def alive_fraction(self) -> float:
+        return float((self.counts > 0).mean())
+
+
+def _slerp(first: torch.Tensor, second: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation of (F,) vectors at weights (T,) -> (T, F); linear when they are parallel."""
+    a, b = first.double(), second.double()
+    cosine = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)
+    angle = torch.arccos(cosine.clamp(-1.0, 1.0))
+    t = weights.double()[:, None]  # (T, 1)
+    if float(torch.sin(angle)) < 1e-6:
+        return ((1 - t) * a + t * b).to(first.dtype)
+    mixed = (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)  # (T, F)
+    return mixed.to(first.dtype)
+
+
+class Editor:
+    def __init__(
+        self,
+        model: StudioModel | Bundle,
+        source=None,
+        sample_size: int = SAMPLE_SIZE,
+        kl_threshold: float = KL_THRESHOLD,
+        num_principal_sliders: int = NUM_PRINCIPAL_SLIDERS,
+    ) -> None:
+        self.prior = self.scorer = None
+        self.neutral_prompt = ""
+        if isinstance(model, Bundle):
+            self.prior, self.scorer = model.get("prior"), model.get("scorer")
+            self.neutral_prompt = model.options.get("neutral_prompt", "")
+            model = model["vqvae"]
+        self.model = model.eval()
+        self.space = latent_space(model)
+        self.source = source
+        self.sample_size = sample_size
+        self.kl_threshold = kl_threshold
+        self.num_principal_sliders = num_principal_sliders
+        self._inpainter = None
+
+    # -- what it can do --------------------------------------------------------------------------
+    @property
+    def capabilities(self) -> frozenset[str]:
+        names = {"encode", "interpolate", "scatter", "sample"}
+        if self.space.kind == "vq":
+            names.add("codebook")
+            if self.prior is not None:
+                names.add("inpaint")
+        if self.space.kind == "gaussian" and self.space.latent_shape() == (2,):
+            names.add("manifold")
+        return frozenset(names)
+
+    # -- per-model precomputations --------------------------------------------------------------
+    def _cache(self) -> dict:
+        key = (self.source if isinstance(self.source, (str, type(None))) else id(self.source), self.sample_size)
+        return _PRECOMPUTED.setdefault(self.model, {}).setdefault(key, {})
+
+    def dataset_sample(self) -> DatasetSample:
+        cache = self._cache()
+        if "sample" not in cache:
+            source = open_model_source(self.model, self.source, "train", self.space.image_size)
+            cache["sample"] = read_sample(source, self.sample_size)
+        return cache["sample"]
+
+    def _sample_condition(self, sample: DatasetSample):
+        kind = self.space.condition_kind
+        if kind == "class":
+            return sample.labels
+        if kind == "text":
+            return sample.captions
+        return None
+
+    def sample_latents(self) -> torch.Tensor:
+        """The data sample's flattened latents (N, F)."""
+        cache = self._cache()
+        if "latents" not in cache:
+            sample = self.dataset_sample()
+            condition = self._sample_condition(sample)
+            chunks = []
+            for start in range(0, sample.images.shape[0], 128):
+                part = None if condition is None else condition[start : start + 128]
+                chunks.append(self.space.flatten(self.space.encode(sample.images[start : start + 128], part)))
+            cache["latents"] = torch.cat(chunks)  # (N, F)
+        return cache["latents"]
+
+    def sliders(self) -> SliderSet:
+        cache = self._cache()
+        if "sliders" not in cache:
+            if self.space.kind == "gaussian":
+                sample = self.dataset_sample()
+                kl = self.space.kl_per_dimension(sample.images, self._sample_condition(sample))  # (L,)
+                cache["sliders"] = gaussian_sliders(kl, self.kl_threshold)
+            else:
+                cache["sliders"] = principal_sliders(self.sample_latents(), self.num_principal_sliders)
+        return cache["sliders"]
+
+    def attribute_vectors(self) -> dict[str, torch.Tensor]:
+        cache = self._cache()
+        if "attributes" not in cache:
+            sample = self.dataset_sample()
+            masks = attribute_masks(sample.label_texts(), sample.captions)
+            cache["attributes"] = attribute_vectors(self.sample_latents(), masks)
+        return cache["attributes"]
+
+    def attribute_names(self) -> list[str]:
+        return list(self.attribute_vectors())
+
+    # -- encode and decode -----------------------------------------------------------------------
+    def model_input(self, image) -> torch.Tensor:
+        """Any upload -> (1, C, S, S) at the model's resolution (the project's image policy)."""
+        return to_model_input(image, self.space.image_size, self.space.channels)[None]
+
+    def _check_condition(self, condition):
+        if self.space.condition_kind != "none" and condition is None:
+            kind = self.space.condition_kind
+            raise ValueError(f"this model is conditioned on a {kind}: pass condition=<a {kind}>")
+        if self.space.condition_kind == "none" and condition is not None:
+            raise ValueError("this model is unconditional; pass no condition")
+        return condition
+
+    def decode_flat(self, flat: torch.Tensor, condition=None) -> list[Image.Image]:
+        """Flattened latents (B, F) -> B pictures."""
+        latents = self.space.unflatten(flat)
+        if condition is not None and self.space.condition_kind == "class" and isinstance(condition, int):
+            condition = torch.full((flat.shape[0],), condition, dtype=torch.int64)
+        elif condition is not None and isinstance(condition, str):
+            condition = [condition] * flat.shape[0]
+        return to_pil(self.space.decode(latents, condition))
+
+    @torch.no_grad()
+    def encode(self, image, condition=None) -> Encoding:
+        condition = self._check_condition(condition)
+        pixels = self.model_input(image)  # (1, C, S, S)
+        wrapped = torch.tensor([int(condition)]) if isinstance(condition, int) else (
+            [condition] if isinstance(condition, str) else condition)
+        flat = self.space.flatten(self.space.encode(pixels, wrapped))  # (1, F)
+        sliders = self.sliders()
+        values = sliders.values(flat)[0].tolist() if len(sliders) else []
+        return Encoding(to_pil(pixels)[0], flat, self.decode_flat(flat, condition)[0], values, condition)
+
+    def slider_specs(self, encoding: Encoding | None = None) -> list[SliderSpec]:
+        values = encoding.slider_values if encoding is not None else [0.0] * len(self.sliders())
+        return self.sliders().specs(values)
+
+    def edited_latents(
+        self, encoding: Encoding, slider_values=None, attribute_strengths: dict[str, float] | None = None
+    ) -> torch.Tensor:
+        """The encoding's flat latent (1, F) with sliders set and attribute vectors added."""
+        flat = encoding.latents
+        sliders = self.sliders()
+        if slider_values is not None and len(sliders):
+            values = list(slider_values)[: len(sliders)]
+            values += encoding.slider_values[len(values) :]
+            old = torch.tensor([encoding.slider_values], dtype=flat.dtype)  # (1, S)
+            flat = sliders.move(flat, old, torch.tensor([values], dtype=flat.dtype))
+        if attribute_strengths:
+            flat = apply_attributes(flat, self.attribute_vectors(), attribute_strengths)
+        return flat
+
+    @torch.no_grad()
+    def decode(self, encoding: Encoding, slider_values=None, attribute_strengths=None, condition=None) -> Image.Image:
+        """The edited image: decode only (sliders and vectors are precomputed)."""
+        flat = self.edited_latents(encoding, slider_values, attribute_strengths)
+        return self.decode_flat(flat, encoding.condition if condition is None else condition)[0]
+
+    # -- interpolation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def interpolate(self, image_a, image_b, steps: int = 8, mode: str = "linear", condition=None,
+                    frame_milliseconds: int = 80) -> Interpolation:
+        """``steps`` frames from image_a's latent to image_b's (both ends included)."""
+        if mode not in ("linear", "spherical"):
+            raise ValueError(f"mode must be 'linear' or 'spherical', got {mode!r}")
+        if not 2 <= int(steps) <= MAX_STEPS:
+            raise ValueError(f"steps must be in [2, {MAX_STEPS}], got {steps!r}")
+        first = self.encode(image_a, condition).latents[0]  # (F,)
+        second = self.encode(image_b, condition).latents[0]  # (F,)
+        weights = torch.linspace(0.0, 1.0, int(steps))  # (T,)
+        if mode == "linear":
+            flat = torch.lerp(first[None], second[None], weights[:, None])  # (T, F)
+        else:
+            flat = _slerp(first, second, weights)
+        flat[0], flat[-1] = first, second  # the ends are the inputs' latents exactly
+        frames = self.decode_flat(flat, condition)
+        return Interpolation(frames, strip(frames), animated_gif(frames, frame_milliseconds), mode)
+
+    # -- inpainting and sampling -----------------------------------------------------------------
+    def inpaint(self, image, mask, prompt: str | None = "", num_candidates: int = 4, seed: int = 0, **options):
+        """See :class:`vaestudio.pipelines.inpainting.Inpainter`."""
+        if self.prior is None:
+            raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
+        if self._inpainter is None:
+            from vaestudio.pipelines.inpainting import Inpainter
+
+            self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt)
+        return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, seed: int = 0, condition=None) -> list[Image.Image]:
+        """Images from the model's prior: z ~ N(0, I) for VAEs, the PixelCNN (neutral prompt) for VQ."""
+        if not 1 <= int(num_samples) <= 256:
+            raise ValueError(f"num_samples must be in [1, 256], got {num_samples!r}")
+        count = int(num_samples)
+        if self.space.kind == "gaussian":
+            if self.space.condition_kind == "class" and condition is None:
+                condition = torch.arange(count) % self.model.config.num_classes
+            generator = torch.Generator().manual_seed(int(seed))
+            flat = torch.randn(count, *self.space.latent_shape(), generator=generator)  # (N, L)
+            return self.decode_flat(flat, condition)
+        if self.prior is None:
+            raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
+        from vaestudio.pipelines.text_to_image import TextToImage
+
+        generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
+        return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
+
+    # -- exploration -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def manifold_grid(self, size: int = 15, condition=None) -> Image.Image:
+        """Decodes of a size x size grid over a 2-D latent: z = inverse normal CDF of a uniform grid."""
+        if self.space.kind != "gaussian" or self.space.latent_shape() != (2,):
+            raise ValueError(f"the manifold grid needs a 2-D Gaussian latent; this model's latent is "
+                             f"{self.space.latent_shape()}")
+        if not 2 <= int(size) <= MAX_GRID:
+            raise ValueError(f"the grid size must be in [2, {MAX_GRID}], got {size!r}")
+        if self.space.condition_kind == "class" and condition is None:
+            condition = 0
+        count = int(size)
+        quantiles = torch.special.ndtri((torch.arange(count, dtype=torch.float64) + 0.5) / count).float()  # (n,)
+        rows, columns = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")  # z2 decreases downward
+        flat = torch.stack([columns.reshape(-1), rows.reshape(-1)], dim=1)  # (n*n, 2)
+        return grid(self.decode_flat(flat, condition), columns=count)
+
+    @torch.no_grad()
+    def latent_scatter(self, source=None, num_points: int = 500) -> LatentScatter:
+        """The latents of ``num_points`` images of ``source`` (default: the training data) in 2-D,
+        coloured by label (or by a caption word), with the plane decodable point by point."""
+        if not 2 <= int(num_points) <= 5000:
+            raise ValueError(f"num_points must be in [2, 5000], got {num_points!r}")
+        data = open_model_source(self.model, source if source is not None else self.source, "test",
+                                 self.space.image_size)
+        sample = read_sample(data, int(num_points))
+        condition = self._sample_condition(sample)
+        flat = self.space.flatten(self.space.encode(sample.images, condition))  # (N, F)
+        if flat.shape[1] == 2:
+            points, basis, titles = flat, None, ("z1", "z2")
+        else:
+            principal = principal_sliders(flat, 2)
+            points = (flat - principal.origin) @ principal.directions.t()  # (N, 2)
+            basis, titles = (principal.origin, principal.directions), ("PC1", "PC2")
+        return LatentScatter(points.numpy().astype(np.float64), self._point_labels(sample, data), titles[0],
+                             titles[1], self, basis)
+
+    @staticmethod
+    def _point_labels(sample: DatasetSample, data) -> list[str]:
+        texts = sample.label_texts()
+        if texts is not None:
+            return texts
+        if sample.captions is None:
+            return [""] * sample.images.shape[0]
+        words = SCATTER_LABEL_WORDS.get(getattr(data, "spec", ""))
+        labels = []
+        for caption in sample.captions:
+            tokens = caption.split()
+            found = [token for token in tokens if words is None or token in words]
+            labels.append(found[0] if found else "")
+        return labels
+
+    @torch.no_grad()
+    def codebook_usage(self, source=None, num_images: int = 1000) -> CodebookUsage:
+        """How often each code is used over ``num_images`` test images (VQ models)."""
+        if self.space.kind != "vq":
+            raise ValueError("codebook usage is defined for VQ models only")
+        data = open_model_source(self.model, source if source is not None else self.source, "test",
+                                 self.space.image_size)
+        sample = read_sample(data, num_images)
+        counts = torch.zeros(self.model.config.num_codes, dtype=torch.int64)
+        for start in range(0, sample.images.shape[0], 128):
+            codes = self.model.encode_codes(sample.images[start : start + 128])  # (b, h, w)
+            counts += torch.bincount(codes.reshape(-1), minlength=counts.numel())
+        return CodebookUsage(counts.numpy(), sample.description)
+
