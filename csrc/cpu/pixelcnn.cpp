@@ -209,7 +209,7 @@ class CachedSampler {
       vertical_pre_.view({batch_, width_, double_channels})
           .copy_(vertical_offset_[layer].unsqueeze(1).expand({batch_, width_, double_channels}));
       if (packed.vertical_rows > 0) {
-        const auto taps = gather_vertical_taps(source, row, packed.vertical_rows);  // (B * W, rows * k * C)
+        const at::Tensor taps = gather_vertical_taps(source, row, packed.vertical_rows);  // (B * W, rows * k * C)
         small_gemm(batch_ * width_, double_channels, taps.size(1), taps.data_ptr<scalar_t>(), taps.stride(0),
                    packed.vertical.data_ptr<scalar_t>(), double_channels, vertical_pre_.data_ptr<scalar_t>(),
                    double_channels);

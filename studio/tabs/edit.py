@@ -87,13 +87,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         with gr.Accordion("Interpolate towards a second image", open=False):
             with gr.Row():
                 second = UploadedImage(type="filepath", image_mode=None, sources=SOURCES, height=220,
-                                       label="Second image")
+                                       label="Second image", elem_id="edit-second")
                 with gr.Column():
                     steps = gr.Slider(2, 16, 8, step=1, label="Steps")
                     mode = gr.Radio(["linear", "spherical"], value="spherical", label="Path",
                                     info="Spherical keeps Gaussian latents at a typical length.")
                     interpolate_button = gr.Button("Interpolate", variant="primary")
-            strip = gr.Image(label="From your image to the second one", interactive=False)
+            strip = gr.Image(label="From your image to the second one", interactive=False, elem_id="edit-strip")
             animation = gr.Image(label="There and back (GIF)", interactive=False, height=256, format="gif")
         with gr.Accordion("Inpaint a painted region", open=False):
             with gr.Row():

@@ -79,7 +79,7 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         def plot_scatter(model, data, n):
             result = engine.latent_scatter(model, data, n)
             picture, frame = draw_scatter(result)
-            return ScatterSession(model, result.state, frame), picture
+            return ScatterSession(model, result.state, frame), show(picture)
 
         scatter_button.click(plot_scatter, [model, data, points], [scatter_session, scatter], api_name="scatter",
                              **ENGINE_QUEUE)

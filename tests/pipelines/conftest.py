@@ -97,7 +97,7 @@ def awkward_uploads() -> dict[str, object]:
     return {
         "1x1": Image.new("RGB", (1, 1), (200, 10, 10)),
         "8000x1": Image.new("RGB", (8000, 1), (10, 200, 10)),
-        "16-bit": png_bytes(Image.fromarray(gradient, mode="I;16")),
+        "16-bit": png_bytes(Image.fromarray(gradient)),
         "palette": Image.new("RGB", (33, 17), (10, 10, 200)).convert("P", palette=Image.Palette.ADAPTIVE),
         "cmyk": Image.new("CMYK", (30, 30), (0, 255, 255, 0)),
         "animated": animated.getvalue(),

@@ -24,7 +24,7 @@ def gaussian_editor(tiny_vae, tiny_source):
 
 @pytest.fixture(scope="module")
 def digits_editor(tiny_vae_2d):
-    return Editor(tiny_vae_2d, source="digits", sample_size=64)
+    return Editor(tiny_vae_2d, source="digits", sample_size=200)
 
 
 @pytest.mark.parametrize("name", sorted(awkward_uploads()))
@@ -118,7 +118,7 @@ def test_interpolation_endpoints_are_the_reconstructions(request, editor_name, m
     assert np.array_equal(np.asarray(result.frames[-1]), np.asarray(editor.encode(second).reconstruction))
     assert result.strip.size[0] >= 5 * TINY_SIZE
     gif = Image.open(io.BytesIO(result.gif))
-    assert gif.format == "GIF" and gif.n_frames >= 5
+    assert gif.format == "GIF" and gif.is_animated == (len(set(frame.tobytes() for frame in result)) > 1)
 
 
 def test_interpolation_rejects_bad_arguments(vq_editor):

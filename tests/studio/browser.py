@@ -162,8 +162,12 @@ def _visible_sliders(driver):
 def click_button(driver, text: str):
     from selenium.webdriver.common.by import By
 
-    button = wait_for(lambda: next(b for b in driver.find_elements(By.TAG_NAME, "button")
-                                   if b.is_displayed() and b.text.strip() == text), what=f"the {text!r} button")
+    def labelled(button) -> bool:  # an accordion's header carries an arrow after its label
+        lines = button.text.strip().splitlines()
+        return bool(lines) and lines[0].strip() == text and button.is_displayed()
+
+    button = wait_for(lambda: next(b for b in driver.find_elements(By.TAG_NAME, "button") if labelled(b)),
+                      what=f"the {text!r} button")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
     button.click()
     return button

@@ -71,3 +71,16 @@ def test_training_streams_loss_and_samples(page):
     browser.wait_for_image(page, "training-samples")
     browser.wait_for(lambda: "finished" in status.text, 120, "the training run to finish")
     browser.screenshot(page, "fake-train-finished")
+
+
+def test_interpolating_towards_a_second_image(page, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    browser.open_tab(page, "Edit")
+    browser.click_button(page, "Interpolate towards a second image")
+    second = page.find_element(By.CSS_SELECTOR, "#edit-second input[type='file']")
+    second.send_keys(str(plain_image(tmp_path / "second.png", size=(64, 64), colour=(30, 60, 220))))
+    browser.click_button(page, "Interpolate")
+    browser.wait_for_image(page, "edit-strip")
+    browser.click_button(page, "Inpaint a painted region")
+    browser.screenshot(page, "fake-edit-interpolate-inpaint")

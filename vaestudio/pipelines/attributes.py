@@ -22,11 +22,14 @@ def caption_words(caption: str) -> set[str]:
     return {token for token in iter_tokens(caption) if token.isalpha() and token not in STOP_WORDS}
 
 
-def attribute_masks(labels: list[str] | None, captions: list[str] | None) -> dict[str, torch.Tensor]:
-    """name -> (N,) bool: which examples have the attribute. Labels first (in label order), else
+def attribute_masks(
+    labels: list[str] | None, captions: list[str] | None, label_order: list[str] | None = None
+) -> dict[str, torch.Tensor]:
+    """name -> (N,) bool: which examples have the attribute. Labels first (in ``label_order``), else
     caption words (most frequent first), each kept when at least MIN_EXAMPLES have it and lack it."""
     if labels is not None:
-        names = list(dict.fromkeys(labels))
+        names = [name for name in (label_order or []) if name in set(labels)]
+        names += [name for name in dict.fromkeys(labels) if name not in names]
         candidates = {name: torch.tensor([label == name for label in labels]) for name in names}
     elif captions is not None:
         words = [caption_words(caption) for caption in captions]

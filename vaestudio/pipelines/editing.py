@@ -176,20 +176,21 @@ class Editor:
 
     def sliders(self) -> SliderSet:
         cache = self._cache()
-        if "sliders" not in cache:
+        key = ("sliders", self.kl_threshold, self.num_principal_sliders)
+        if key not in cache:
             if self.space.kind == "gaussian":
                 sample = self.dataset_sample()
                 kl = self.space.kl_per_dimension(sample.images, self._sample_condition(sample))  # (L,)
-                cache["sliders"] = gaussian_sliders(kl, self.kl_threshold)
+                cache[key] = gaussian_sliders(kl, self.kl_threshold)
             else:
-                cache["sliders"] = principal_sliders(self.sample_latents(), self.num_principal_sliders)
-        return cache["sliders"]
+                cache[key] = principal_sliders(self.sample_latents(), self.num_principal_sliders)
+        return cache[key]
 
     def attribute_vectors(self) -> dict[str, torch.Tensor]:
         cache = self._cache()
         if "attributes" not in cache:
             sample = self.dataset_sample()
-            masks = attribute_masks(sample.label_texts(), sample.captions)
+            masks = attribute_masks(sample.label_texts(), sample.captions, sample.label_names)
             cache["attributes"] = attribute_vectors(self.sample_latents(), masks)
         return cache["attributes"]
 

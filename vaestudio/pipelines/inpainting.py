@@ -3,7 +3,8 @@
 The mask is at the uploaded image's resolution (any mode: the alpha channel when there is one,
 else the grey level; > 127 is painted). It goes through the same square fit as the image
 (``vaestudio.data.images.fit_to_square``), and every code cell that any painted model pixel touches
-is resampled; every other code is kept exactly. With a prompt, the candidates are sampled under it
+is resampled (a model pixel counts as painted when at least 1/8 of it is); every other code is
+kept exactly. With a prompt, the candidates are sampled under it
 and reranked by the scorer; without one, under the neutral prompt, in seed order.
 """
 
@@ -22,6 +23,8 @@ from vaestudio.models.base import StudioModel
 from vaestudio.pipelines.text_to_image import MAX_CANDIDATES, GeneratedImage, TextToImage
 
 PAINTED = 127  # mask values above this are painted
+TOUCHED = 32  # a model pixel at least 1/8 painted after the resize touches its code cell (resampling
+# rings to about 20/255 beside an edge, which must not spill into the neighbouring cell)
 
 
 @dataclasses.dataclass
@@ -64,7 +67,7 @@ def code_mask(mask_at_model_size: Image.Image, code_map_shape: tuple[int, int]) 
     pixels = torch.from_numpy(np.asarray(mask_at_model_size, dtype=np.float32))[None, None]  # (1, 1, H, W)
     height, width = code_map_shape
     factor = pixels.shape[-1] // width
-    return (F.max_pool2d(pixels, factor)[0, 0] > 0)[:height, :width]  # (h, w)
+    return (F.max_pool2d(pixels, factor)[0, 0] > TOUCHED)[:height, :width]  # (h, w)
 
 
 class Inpainter:

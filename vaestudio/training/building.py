@@ -17,7 +17,7 @@ VOCABULARY_FIELDS = ("vocabulary", "text_vocabulary")
 
 
 # -- data ---------------------------------------------------------------------------------------
-def open_data(recipe: Recipe, split: str | None = None, limit: int | None = None, image_size: int | None = None):
+def open_data(recipe: Recipe, split: str | None = None, image_size: int | None = None):
     """The recipe's data source for ``split`` (default: the recipe's own), errors naming the recipe.
 
     image_size: the size to use when the recipe leaves data.image_size out (a prior's VQ-VAE decides it).
@@ -31,29 +31,7 @@ def open_data(recipe: Recipe, split: str | None = None, limit: int | None = None
         source = open_source(data.source, split=split or data.split, image_size=size, **options)
     except (ValueError, KeyError, TypeError, FileNotFoundError, ImportError) as error:
         raise RecipeError(f"{recipe.path}: data.source = {data.source!r} could not be opened: {error}") from error
-    if limit is not None and limit < len(source):
-        source = LimitedSource(source, limit)
     return source
-
-
-class LimitedSource(torch.utils.data.Dataset):
-    """The first ``limit`` items of a source, keeping its attributes (num_channels, image_size, ...)."""
-
-    def __init__(self, source, limit: int) -> None:
-        self.source, self.limit = source, limit
-
-    def __len__(self) -> int:
-        return self.limit
-
-    def __getitem__(self, index: int):
-        if not 0 <= index < self.limit:
-            raise IndexError(index)
-        return self.source[index]
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "source":
-            raise AttributeError(name)
-        return getattr(self.source, name)
 
 
 def source_captions(source) -> list[str]:

@@ -129,7 +129,8 @@ class Run:
         self.epoch = 0
         self.position = 0  # batches of the current epoch already done
         self.history: list[list[float]] = []  # [step, mean loss since the previous log]
-        self.seconds = 0.0
+        self.seconds = 0.0  # loop time of earlier sessions (a resumed run)
+        self.session_started = time.perf_counter()
         self.throughput = Throughput()
         self.last_logs: dict[str, float] = {}
 
@@ -154,7 +155,7 @@ class Run:
 
     def _trainer_state(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "position": self.position, "total_steps": self.total_steps,
-                "history": self.history, "seconds": self.seconds, "recipe": self.recipe.to_dict(),
+                "history": self.history, "seconds": self.elapsed_seconds, "recipe": self.recipe.to_dict(),
                 "world_size": self.context.world_size}
 
     def _restore(self, directory: str) -> None:
@@ -184,34 +185,39 @@ class Run:
             self._write_text("recipe.toml", self.recipe.to_toml())
         reporter = ProgressReporter(self.total_steps, self.step, self.out_dir if self.context.is_main else None,
                                     self.show_progress, self.progress_callback if self.context.is_main else None)
-        stopped_early, killed = False, False
+        self.session_started = time.perf_counter()
+        stop: str | None = None  # "requested" (stop_event: save everything) or "killed" (stop_after: save nothing)
         try:
-            while self.step < self.total_steps and not stopped_early:
+            while self.step < self.total_steps and stop is None:
                 for batch in self._epoch_batches():
                     self._train_step(batch, reporter)
-                    if self._stop_requested():
-                        stopped_early = True
-                    killed = self.recipe.training.stop_after is not None and self.step >= self.recipe.training.stop_after
-                    self._after_step(reporter, final=stopped_early or killed or self.step >= self.total_steps,
-                                     save=not killed)
-                    if stopped_early or killed or self.step >= self.total_steps:
+                    stop = self._stop_reason()
+                    done = stop is not None or self.step >= self.total_steps
+                    self._after_step(reporter, final=done, save=stop != "killed")
+                    if done:
                         break
-                if killed:
-                    stopped_early = True
-                    break
         finally:
             reporter.close()
+        killed = stop == "killed"
         metrics = {} if killed else self._finish()
-        return TrainResult(self.out_dir, self.model, self.step, self.total_steps, stopped_early, not killed,
-                           metrics, self.seconds, self.context.rank)
+        return TrainResult(self.out_dir, self.model, self.step, self.total_steps, stop is not None, not killed,
+                           metrics, self.elapsed_seconds, self.context.rank)
 
-    def _stop_requested(self) -> bool:
+    @property
+    def elapsed_seconds(self) -> float:
+        """Wall-clock time of the training loop (data, steps, previews, checkpoints) over all its sessions."""
+        return self.seconds + time.perf_counter() - self.session_started
+
+    def _stop_reason(self) -> str | None:
+        stop_after = self.recipe.training.stop_after
+        if stop_after is not None and self.step >= stop_after:
+            return "killed"
         requested = self.stop_event is not None and self.stop_event.is_set()
         if self.context.enabled:  # every rank stops at the same step
             flag = torch.tensor([1.0 if requested else 0.0], device=self.context.device)  # (1,)
             torch.distributed.all_reduce(flag)
             requested = bool(flag.item() > 0)
-        return requested
+        return "requested" if requested else None
 
     def _epoch_batches(self):
         """The batches left in the current epoch, each with its dataset indices; advances the epoch after."""
@@ -240,7 +246,6 @@ class Run:
             batch = self.codes.fill(batch, indices)
         for group in self.optimizer.param_groups:
             group["lr"] = building.learning_rate_at(self.step, self.total_steps, training)
-        started = time.perf_counter()
         self.throughput.start()
         with torch.autocast(self.context.device.type, dtype=torch.bfloat16, enabled=training.precision == "bf16"):
             loss, logs = self.wrapped(batch)
@@ -257,7 +262,6 @@ class Run:
         self.position += 1
         self.model.on_train_step_end(self.step)
         self.throughput.stop(training.batch_size)
-        self.seconds += time.perf_counter() - started
         reporter.step({"loss": float(loss.detach()), **logs}, self.throughput.images_per_second)
 
     def _after_step(self, reporter: ProgressReporter, final: bool, save: bool) -> None:
@@ -306,7 +310,7 @@ class Run:
     def _finish(self) -> dict[str, Any]:
         metrics = {"training": {
             "steps": self.step, "total_steps": self.total_steps, "epochs": self.step / self.steps_per_epoch,
-            "seconds": self.seconds, "images_per_second": self.throughput.images_per_second,
+            "seconds": self.elapsed_seconds, "images_per_second": self.throughput.images_per_second,
             "final_logs": self.last_logs,
         }}
         if self.context.is_main:
@@ -321,11 +325,11 @@ class Run:
 
         settings = self.recipe.evaluation
         try:
-            source = building.open_data(self.recipe, settings.split, settings.limit, self.image_size)
+            source = building.open_data(self.recipe, settings.split, self.image_size)
         except RecipeError:
-            source = building.open_data(self.recipe, None, settings.limit, self.image_size)  # no such split
+            source = building.open_data(self.recipe, None, self.image_size)  # a source without that split
         result = evaluate(self.model, source, batch_size=settings.batch_size, iwae_k=settings.iwae_k,
-                          vqvae=self.vqvae, seed=self.recipe.training.seed)
+                          limit=settings.limit, vqvae=self.vqvae, seed=self.recipe.training.seed)
         return {"split": getattr(source, "split", settings.split), **result}
 
     def _save_model(self, metrics: dict[str, Any]) -> None:
