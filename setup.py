@@ -15,7 +15,7 @@ def extension():
     root = os.path.dirname(os.path.abspath(__file__))
     sources = [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "*.cpp")))]
     sources += [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "cpu", "*.cpp")))]
-    cxx_flags = ["-O3", "-fopenmp", "-std=c++17"]
+    cxx_flags = ["-O3", "-fopenmp"]
     with_cuda = cpp_extension.CUDA_HOME is not None and __import__("torch").version.cuda is not None
     with_cuda = with_cuda and os.environ.get("VAESTUDIO_NO_CUDA", "0") != "1"
     if with_cuda:

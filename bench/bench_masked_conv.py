@@ -9,6 +9,7 @@ PixelCNN's first layer (mask A, 7x7, from image channels). Writes bench/results/
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import torch
@@ -67,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three shapes, fewer repeats: a smoke run")
     arguments = parser.parse_args()
+    load_before = os.getloadavg()  # the machine is shared: say how busy it was
     shapes = SHAPES[1:4] if arguments.quick else SHAPES
     repeats = 3 if arguments.quick else 10
     results, rows = [], []
@@ -84,7 +86,7 @@ def main() -> None:
         ["shape", "kernel", "kept taps", "ours fwd+bwd ms", "F.conv2d fwd+bwd ms", "fwd speedup", "fwd+bwd speedup"],
         rows,
     )
-    harness.write_results("masked_conv", {"quick": arguments.quick, "results": results})
+    harness.write_results("masked_conv", {"quick": arguments.quick, "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "results": results})
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ Writes bench/results/pixelcnn_sample-cpu.json.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -59,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8x8 and 16x16 at batch 1 and 4 only: a smoke run")
     arguments = parser.parse_args()
+    load_before = os.getloadavg()  # the machine is shared: say how busy it was
     torch.manual_seed(0)
     prior = PixelCNNPrior(CONFIG).eval()
     cases = [(batch, size) for size in SIZES for batch in BATCHES]

@@ -65,14 +65,15 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                 type="filepath", image_mode=None, sources=SOURCES, height=300, elem_id="edit-source",
                 label="Your image: drop, paste or use the webcam",
             )
-            model_input = gr.Image(label="Encoded (what the model sees)", height=300, interactive=False)
+            model_input = gr.Image(label="Encoded (what the model sees)", height=300, interactive=False,
+                                   type="filepath")
             reconstruction = gr.Image(label="Reconstruction", height=300, interactive=False)
             edited = gr.Image(label="Edited: move the sliders", height=300, interactive=False, elem_id="edit-output")
         with gr.Row():
             model = pickers.dropdown(Capability.ENCODE, scale=2)
             summary = gr.Markdown("Drop an image on the first box to encode it; its latent sliders appear below.",
                                   label="Encoding")
-            reset = gr.Button("Reset sliders", scale=0, min_width=140)
+            reset = gr.Button("Reset", scale=0, min_width=140)
             randomise = gr.Button("Randomise", scale=0, min_width=140)
         with gr.Row(elem_id="latent-sliders"):
             sliders = [
@@ -95,16 +96,18 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                     interpolate_button = gr.Button("Interpolate", variant="primary")
             strip = gr.Image(label="From your image to the second one", interactive=False, elem_id="edit-strip")
             animation = gr.Image(label="There and back (GIF)", interactive=False, height=256, format="gif")
-        with gr.Accordion("Inpaint a painted region", open=False):
+        with gr.Accordion("Inpaint a painted region", open=False) as inpaint_section:
             with gr.Row():
                 canvas = UploadedMask(type="filepath", image_mode=None, sources=SOURCES, height=360,
-                                      label="Paint the region to redraw", layers=False, transforms=())
+                                      label="Paint the region to redraw", layers=False, transforms=(),
+                                      elem_id="inpaint-canvas")
                 with gr.Column():
                     inpaint_prompt = gr.Textbox(label="What to put there (optional)", placeholder="a blue circle")
                     candidates = gr.Slider(1, limits.MAX_CANDIDATES, 4, step=1, label="Candidates")
                     inpaint_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
                     inpaint_button = gr.Button("Inpaint", variant="primary")
-            inpainted = gr.Gallery(label="Candidates", columns=4, height=300, object_fit="contain")
+            inpainted = gr.Gallery(label="Candidates", columns=4, height=300, object_fit="contain",
+                                   elem_id="inpaint-candidates")
 
         slider_outputs = [*sliders, *attributes]
 
@@ -169,6 +172,12 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
             image = read_upload(engine, painted["background"])
             mask = mask_from_layers(painted["layers"], image.size, limits.MAX_PIXELS)
             return [show(candidate) for candidate in engine.inpaint(model, image, mask, prompt, count, seed)]
+
+        @user_facing
+        def paint_on_the_encoded_image(encoded_view):
+            return encoded_view  # the canvas mounts when its section opens: give it the picture then
+
+        inpaint_section.expand(paint_on_the_encoded_image, model_input, canvas, api_name="inpaint_canvas")
 
         inpaint_button.click(inpaint, inputs=[model, canvas, inpaint_prompt, candidates, inpaint_seed],
                              outputs=inpainted, api_name="inpaint", **ENGINE_QUEUE)

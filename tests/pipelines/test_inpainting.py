@@ -59,7 +59,7 @@ def test_mask_follows_the_image_crop(inpainter):
     mask.paste(255, (0, 0, 32, 64))  # cropped away by the centre square crop
     result = inpainter(wide, mask, "", num_candidates=1)
     assert not result.code_mask.any()
-    mask.paste(255, (32, 0, 48, 16))  # the top-left quarter of the kept square
+    mask.paste(255, (32, 0, 64, 32))  # the top-left quarter of the kept square (x 32..96)
     result = inpainter(wide, mask, "", num_candidates=1)
     assert result.code_mask[:2, :2].all() and result.code_mask.sum() == 4
 

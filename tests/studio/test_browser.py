@@ -4,6 +4,8 @@ Screenshots land in artifacts/screenshots/ (fake-*.png)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from studio.fake_engine import FakeEngine
@@ -73,14 +75,26 @@ def test_training_streams_loss_and_samples(page):
     browser.screenshot(page, "fake-train-finished")
 
 
-def test_interpolating_towards_a_second_image(page, tmp_path):
+def test_interpolating_and_inpainting_a_painted_region(page, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    browser.open_tab(page, "Edit")
+    browser.upload_for_editing(page, plain_image(tmp_path / "first.png", size=(64, 64), colour=(220, 40, 30)))
     browser.click_button(page, "Interpolate towards a second image")
-    second = page.find_element(By.CSS_SELECTOR, "#edit-second input[type='file']")
+    second = browser.wait_for(lambda: page.find_element(By.CSS_SELECTOR, "#edit-second input[type='file']"),
+                              what="the second image's file input")
     second.send_keys(str(plain_image(tmp_path / "second.png", size=(64, 64), colour=(30, 60, 220))))
     browser.click_button(page, "Interpolate")
     browser.wait_for_image(page, "edit-strip")
     browser.click_button(page, "Inpaint a painted region")
+    time.sleep(3)  # the painting canvas draws the encoded image once its section is open
+    canvas = page.find_element(By.CSS_SELECTOR, "#inpaint-canvas canvas")
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
+    stroke = ActionChains(page).move_to_element(canvas).click_and_hold()
+    for _ in range(6):
+        stroke = stroke.move_by_offset(10, 6)
+    stroke.release().perform()
+    browser.click_button(page, "Inpaint")
+    browser.wait_for(lambda: len(page.find_element(By.ID, "inpaint-candidates").find_elements(By.TAG_NAME, "img"))
+                     >= 4, 60, "four inpainting candidates from the painted mask")
     browser.screenshot(page, "fake-edit-interpolate-inpaint")

@@ -163,6 +163,18 @@ def _object_matches(detected: DetectedObject, wanted: dict[str, str | None]) -> 
     return all(value is None or found[name] == value for name, value in wanted.items() if name in ATTRIBUTES)
 
 
+def _matches_some_order(reading: Reading, objects: list[dict], attributes: tuple[str, ...]) -> bool:
+    if len(reading.objects) != len(objects):
+        return False
+    return any(
+        all(
+            _object_matches(detected, {name: value for name, value in wanted.items() if name in attributes})
+            for detected, wanted in zip(order, objects)
+        )
+        for order in itertools.permutations(reading.objects)
+    )
+
+
 def check_description(reading: Reading, objects: list[dict], background: str | None) -> bool:
     """True when the reading has exactly the described objects (in some order) and background.
 
@@ -171,9 +183,18 @@ def check_description(reading: Reading, objects: list[dict], background: str | N
     """
     if background is not None and reading.background != background:
         return False
-    if len(reading.objects) != len(objects):
-        return False
-    return any(
-        all(_object_matches(detected, wanted) for detected, wanted in zip(order, objects))
-        for order in itertools.permutations(reading.objects)
-    )
+    return _matches_some_order(reading, objects, ATTRIBUTES)
+
+
+def attribute_agreement(reading: Reading, objects: list[dict], background: str | None) -> dict[str, bool]:
+    """Per attribute, whether the reading agrees with the description on it alone: "count" (number of
+    objects), "background", and each of shape, color, size, position (for every object, in some order);
+    "all" is :func:`check_description`."""
+    agreement = {
+        "count": len(reading.objects) == len(objects),
+        "background": background is None or reading.background == background,
+    }
+    for name in ATTRIBUTES:
+        agreement[name] = _matches_some_order(reading, objects, (name,))
+    agreement["all"] = agreement["background"] and _matches_some_order(reading, objects, ATTRIBUTES)
+    return agreement

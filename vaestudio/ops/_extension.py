@@ -75,7 +75,7 @@ def _jit_build() -> None:
         name="vaestudio_jit",
         sources=sources,
         build_directory=build_directory,
-        extra_cflags=["-O3", "-fopenmp", "-march=native", "-std=c++17"],
+        extra_cflags=["-O3", "-fopenmp", "-march=native"],
         extra_cuda_cflags=["-O3", "--use_fast_math", "-lineinfo"],
         extra_ldflags=["-fopenmp"],
         is_python_module=False,
