@@ -40,8 +40,8 @@ $(STAMP)/deps: $(STAMP)/venv requirements.txt requirements-dev.txt
 	@touch $@
 
 $(STAMP)/built: $(STAMP)/deps setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/cpu/*.cpp csrc/cpu/*.h csrc/cuda/*.cu csrc/cuda/*.cuh csrc/cuda/*.h)
-	$(PY) -m pip install -q --no-build-isolation --no-deps -e .
-	$(PY) setup.py -q build_ext --inplace
+	VAESTUDIO_NATIVE=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	VAESTUDIO_NATIVE=1 $(PY) setup.py -q build_ext --inplace
 	@touch $@
 
 # Headless Chromium and its driver for the browser tests (Debian packages).

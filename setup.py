@@ -16,6 +16,8 @@ def extension():
     sources = [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "*.cpp")))]
     sources += [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "cpu", "*.cpp")))]
     cxx_flags = ["-O3", "-fopenmp"]
+    if os.environ.get("VAESTUDIO_NATIVE", "0") == "1":  # built where it runs (the Makefile): use every ISA extension
+        cxx_flags.append("-march=native")
     with_cuda = cpp_extension.CUDA_HOME is not None and __import__("torch").version.cuda is not None
     with_cuda = with_cuda and os.environ.get("VAESTUDIO_NO_CUDA", "0") != "1"
     if with_cuda:
