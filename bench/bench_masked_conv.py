@@ -1,6 +1,6 @@
 """masked_conv2d forward + backward on CPU against F.conv2d with a masked weight.
 
-    python -m bench.bench_masked_conv [--quick]
+    python -m bench.bench_masked_conv [--quick] [--threads N]
 
 Shapes are the gated PixelCNN's (C -> 2C with the vertical and horizontal masks) and the classic
 PixelCNN's first layer (mask A, 7x7, from image channels). Writes bench/results/masked_conv-cpu.json.
@@ -49,7 +49,7 @@ def run(shape, repeats: int) -> dict[str, Any]:
     grad_output = torch.randn(batch, out_channels, size, size, generator=generator)  # (B, Cout, H, W)
     timings = {}
     for name, function in [("ours", ops.masked_conv2d), ("F.conv2d masked", reference.masked_conv2d_reference)]:
-        forward = lambda function=function: function(x, weight, bias, mask_type)  # noqa: E731
+        forward = lambda function=function: function(x, weight, bias, mask_type)
         with torch.no_grad():
             timings[f"{name} forward"] = harness.time_call(forward, repeats, warmup=2)["best_s"]
         both = _forward_backward(function, x, weight, bias, mask_type, grad_output)
@@ -67,7 +67,11 @@ def run(shape, repeats: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="three shapes, fewer repeats: a smoke run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
     arguments = parser.parse_args()
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     shapes = SHAPES[1:4] if arguments.quick else SHAPES
     repeats = 3 if arguments.quick else 10
@@ -86,7 +90,10 @@ def main() -> None:
         ["shape", "kernel", "kept taps", "ours fwd+bwd ms", "F.conv2d fwd+bwd ms", "fwd speedup", "fwd+bwd speedup"],
         rows,
     )
-    harness.write_results("masked_conv", {"quick": arguments.quick, "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "results": results})
+    harness.write_results("masked_conv", {
+        "quick": arguments.quick, "threads": torch.get_num_threads(),
+        "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "results": results,
+    })
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cached PixelCNN sampling (ops.pixelcnn_sample) on CPU against the naive loop.
 
-    python -m bench.bench_pixelcnn_sample [--quick]
+    python -m bench.bench_pixelcnn_sample [--quick] [--threads N]
 
 The network: gated PixelCNN, 12 layers, 128 channels, K = 512 codes, kernel 3, head 256, float32.
 The naive loop runs a full forward of the network per position (PixelCNNPrior.naive_sample). Where
@@ -36,7 +36,7 @@ def _forward_seconds(prior: PixelCNNPrior, batch: int, size: int) -> float:
 
 
 def run(prior: PixelCNNPrior, batch: int, size: int, repeats: int) -> dict[str, Any]:
-    arguments = dict(height=size, width=size, seed=0)
+    arguments = {"height": size, "width": size, "seed": 0}
     ours_timing = harness.time_call(lambda: prior.sample(batch, **arguments), repeats, warmup=1 if size < 32 else 0)
     forward_s = _forward_seconds(prior, batch, size)
     steps = size * size
@@ -59,7 +59,11 @@ def run(prior: PixelCNNPrior, batch: int, size: int, repeats: int) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="8x8 and 16x16 at batch 1 and 4 only: a smoke run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
     arguments = parser.parse_args()
+    if arguments.threads:
+        torch.set_num_threads(arguments.threads)
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     torch.manual_seed(0)
     prior = PixelCNNPrior(CONFIG).eval()
@@ -81,7 +85,8 @@ def main() -> None:
         rows,
     )
     harness.write_results("pixelcnn_sample", {
-        "quick": arguments.quick, "config": CONFIG.__dict__, "goals": {"16x16 batch 4": 50, "32x32 batch 32": 150},
+        "quick": arguments.quick, "threads": torch.get_num_threads(),
+        "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "config": CONFIG.__dict__, "goals": {"16x16 batch 4": 50, "32x32 batch 32": 150},
         "results": results,
     })
 

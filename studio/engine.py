@@ -441,17 +441,23 @@ def _read_recipe(path: Path) -> Recipe:
     training = recipe.training
     defaults = TrainingSettings(int(training.steps or 0), int(training.batch_size), float(training.learning_rate),
                                 int(training.seed))
-    return Recipe(path.stem, comment, defaults)
+    return Recipe(path.stem, comment, recipe.data.source, defaults)
 
 
 def _configured_recipe(recipe, data_spec: str, settings: TrainingSettings):
-    """The recipe with the studio's data source and settings (steps 0 keeps the recipe's own length)."""
+    """The recipe with the studio's data source and settings (steps 0 keeps the recipe's own length).
+
+    With a step count, the loss is reported about a hundred times and samples about five times, so
+    the curve and the sample grid move while the studio watches."""
     from dataclasses import replace
 
     training = replace(recipe.training, batch_size=int(settings.batch_size),
                        learning_rate=float(settings.learning_rate), seed=int(settings.seed))
     if settings.steps > 0:
-        training = replace(training, steps=int(settings.steps), epochs=None)
+        steps = int(settings.steps)
+        training = replace(training, steps=steps, epochs=None,
+                           log_every=max(1, min(training.log_every, steps // 100)),
+                           sample_every=max(1, min(training.sample_every or steps, steps // 5)))
     data = replace(recipe.data, source=(data_spec or recipe.data.source).strip())
     return replace(recipe, training=training, data=data)
 

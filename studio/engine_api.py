@@ -150,6 +150,7 @@ class TrainingSettings:
 class Recipe:
     name: str
     description: str
+    data: str  # the data source spec the recipe trains on
     defaults: TrainingSettings
 
 

@@ -308,9 +308,10 @@ class FakeEngine:
 
     def list_recipes(self) -> list[Recipe]:
         return [
-            Recipe("vae-digits", "Gaussian VAE on 8x8 digits, 2-D latent", TrainingSettings(300, 64, 1e-3, 0)),
-            Recipe("vqvae-shapes", "VQ-VAE with EMA codebook on procedural shapes", TrainingSettings(500, 32, 2e-4, 0)),
-            Recipe("dvae-emoji", "dVAE with Gumbel-softmax on Noto emoji", TrainingSettings(500, 32, 3e-4, 0)),
+            Recipe("vae-digits", "Gaussian VAE on 8x8 digits, 2-D latent", "digits", TrainingSettings(300, 64, 1e-3, 0)),
+            Recipe("vqvae-shapes", "VQ-VAE with EMA codebook on procedural shapes", "shapes",
+                   TrainingSettings(500, 32, 2e-4, 0)),
+            Recipe("dvae-emoji", "dVAE with Gumbel-softmax on Noto emoji", "emoji", TrainingSettings(500, 32, 3e-4, 0)),
         ]
 
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:

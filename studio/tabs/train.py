@@ -35,7 +35,7 @@ def build(engine: StudioEngine) -> gr.events.Dependency:
         with gr.Row():
             with gr.Column(scale=2, min_width=320):
                 sources = engine.list_data_sources()
-                data = gr.Dropdown(sources, value=sources[0] if sources else None, allow_custom_value=True,
+                data = gr.Dropdown(sources, value=first.data if first else None, allow_custom_value=True,
                                    label="Data", info="A built-in source, or folder:PATH, idx:PATH, hf:NAME")
                 recipe = gr.Dropdown(list(recipes), value=first.name if first else None, label="Recipe",
                                      info=None if recipes else "No recipes found in recipes/.")
@@ -68,11 +68,12 @@ def build(engine: StudioEngine) -> gr.events.Dependency:
         def recipe_defaults(name):
             chosen = recipes.get(name)
             if chosen is None:
-                return [gr.update()] * 5
+                return [gr.update()] * 6
             settings = chosen.defaults
-            return chosen.description, settings.steps, settings.batch_size, settings.learning_rate, settings.seed
+            return (chosen.description, chosen.data, settings.steps, settings.batch_size, settings.learning_rate,
+                    settings.seed)
 
-        recipe.change(recipe_defaults, recipe, [recipe_note, steps, batch_size, learning_rate, seed],
+        recipe.change(recipe_defaults, recipe, [recipe_note, data, steps, batch_size, learning_rate, seed],
                       api_name="recipe_defaults")
 
         @user_facing

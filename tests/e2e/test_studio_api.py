@@ -12,7 +12,7 @@ from PIL import Image
 from studio import limits
 from studio.engine_api import Capability
 from tests.e2e.conftest import model_that_can
-from tests.studio.support import plain_image, upload_cases
+from tests.studio.support import UPLOAD_CASE_NAMES, plain_image, upload_cases
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def test_train_a_few_steps_then_load_the_model(real_client, real_engine, tmp_pat
     recipes = {recipe.name: recipe for recipe in real_engine.list_recipes()}
     recipe = next((name for name in recipes if "digits-vae" in name), next(iter(recipes)))
     job_id = real_client.predict("digits", recipe, 20, 32, 1e-3, 0, api_name="/train_start")
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600  # the run ends with the recipe's evaluation
     status = ""
     while time.monotonic() < deadline and not any(word in status for word in ("finished", "stopped", "failed")):
         status, _, _ = real_client.predict(job_id, api_name="/train_poll")
@@ -77,13 +77,11 @@ def test_train_a_few_steps_then_load_the_model(real_client, real_engine, tmp_pat
     assert "Loaded as" in real_client.predict(job_id, api_name="/train_load")
 
 
-@pytest.mark.parametrize("case_index", range(14))
-def test_awkward_uploads_through_the_real_policy(case_index, real_engine, real_studio_url, tmp_path_factory,
-                                                 tmp_path):
+@pytest.mark.parametrize("name", UPLOAD_CASE_NAMES)
+def test_awkward_uploads_through_the_real_policy(name, real_engine, real_studio_url, tmp_path_factory, tmp_path):
     from gradio_client import Client
 
-    cases = upload_cases(tmp_path_factory.getbasetemp() / "e2e-uploads")
-    case = cases[case_index]
+    case = upload_cases(tmp_path_factory.getbasetemp() / "e2e-uploads")[name]
     client = Client(real_studio_url, verbose=False)
     model = model_that_can(real_engine, Capability.ENCODE)
     if case.accepted:

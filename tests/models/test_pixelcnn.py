@@ -13,7 +13,7 @@ from vaestudio.ops.reference import pixelcnn_logits_reference
 
 
 def _config(**overrides) -> PixelCNNPriorConfig:
-    values = dict(num_codes=12, channels=8, num_layers=3, kernel_size=3, head_channels=16)
+    values = {"num_codes": 12, "channels": 8, "num_layers": 3, "kernel_size": 3, "head_channels": 16}
     values.update(overrides)
     return PixelCNNPriorConfig(**values)
 

@@ -79,8 +79,14 @@ def exif_rotated_jpeg(path: Path) -> Path:
     return path
 
 
-def upload_cases(folder: Path) -> list[UploadCase]:
-    """Every awkward upload the door must handle, written into `folder`."""
+UPLOAD_CASE_NAMES = (
+    "truncated", "empty", "not an image", "decompression bomb", "over the pixel cap", "huge file", "16-bit",
+    "palette with transparency", "CMYK", "EXIF-rotated", "animated", "1x1", "8000x1",
+)
+
+
+def upload_cases(folder: Path) -> dict[str, UploadCase]:
+    """Every awkward upload the door must handle (by name, see UPLOAD_CASE_NAMES), written into `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     good = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 120, 200)).save(good, "PNG")
@@ -97,7 +103,7 @@ def upload_cases(folder: Path) -> list[UploadCase]:
     frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     Image.new("RGB", (1, 1), (0, 200, 0)).save(folder / "one-pixel.png")
     Image.new("RGB", (8000, 1), (120, 0, 120)).save(folder / "strip-8000x1.png")
-    return [
+    cases = [
         UploadCase("truncated", folder / "truncated.png", False, ("truncated", "corrupt", "could not")),
         UploadCase("empty", folder / "empty.png", False, ("empty",)),
         UploadCase("not an image", folder / "not-an-image.png", False, ("not an image", "could not")),
@@ -114,6 +120,8 @@ def upload_cases(folder: Path) -> list[UploadCase]:
         UploadCase("1x1", folder / "one-pixel.png", True),
         UploadCase("8000x1", folder / "strip-8000x1.png", True),
     ]
+    assert tuple(case.name for case in cases) == UPLOAD_CASE_NAMES
+    return {case.name: case for case in cases}
 
 
 def _file_size_limit() -> int:

@@ -214,5 +214,5 @@ def test_models_tab_endpoints(client, tmp_path):
 
 
 def test_recipe_defaults_fill_the_settings(client):
-    note, steps, batch_size, learning_rate, _ = client.predict("vqvae-shapes", api_name="/recipe_defaults")
-    assert "VQ-VAE" in note and (steps, batch_size, learning_rate) == (500, 32, 2e-4)
+    note, data, steps, batch_size, learning_rate, _ = client.predict("vqvae-shapes", api_name="/recipe_defaults")
+    assert "VQ-VAE" in note and data == "shapes" and (steps, batch_size, learning_rate) == (500, 32, 2e-4)

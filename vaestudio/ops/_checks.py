@@ -216,7 +216,7 @@ def check_pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, res
         )
     if condition_bias.dtype != embedding.dtype:
         raise TypeError(f"condition_bias is {condition_bias.dtype} but the parameters are {embedding.dtype}")
-    for name, tensor in dict(fixed_codes=fixed_codes, resample_mask=resample_mask).items():
+    for name, tensor in {"fixed_codes": fixed_codes, "resample_mask": resample_mask}.items():
         if tuple(tensor.shape) != (batch_size, height, width):
             raise ValueError(f"{name} must have the uniforms' shape {(batch_size, height, width)}, "
                              f"got {tuple(tensor.shape)}")
