@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -128,7 +129,7 @@ class _Loaded:
 
 class Engine:
     def __init__(self, models_dir: str | Path | None = None, runs_dir: str | Path | None = None):
-        self.models_dir = Path(models_dir) if models_dir else REPOSITORY / "pretrained"
+        self.models_dir = Path(models_dir) if models_dir else pretrained_directory()
         self.runs_dir = Path(runs_dir) if runs_dir else Path(tempfile.gettempdir()) / "vaestudio-runs"
         self._models: Catalogue[_Loaded] = Catalogue()
         self._jobs = TrainingJobs(max_running=1)
@@ -357,6 +358,11 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- models, recipes, results
+
+
+def pretrained_directory() -> Path:
+    """pretrained/ in the repository, or VAESTUDIO_PRETRAINED (as vaestudio.hub reads it)."""
+    return Path(os.environ.get("VAESTUDIO_PRETRAINED") or REPOSITORY / "pretrained")
 
 
 def shipped_model_folders(models_dir: Path) -> list[Path]:

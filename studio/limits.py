@@ -7,7 +7,7 @@ ENGINE_CONCURRENCY = 2  # engine calls running at once (they share one CPU pool)
 WATCHERS = 8  # training-progress streams at once (they mostly sleep)
 
 MAX_SLIDERS = 16  # latent sliders made up front; a model shows as many as it has
-MAX_ATTRIBUTES = 8
+MAX_ATTRIBUTES = 24  # e.g. the shapes models' caption words: sizes, places, colours, shapes
 MAX_IMAGES = 8  # text-to-image images per request
 MAX_RERANK = 64
 MAX_CANDIDATES = 8  # inpainting candidates

@@ -80,9 +80,12 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                 gr.Slider(-3, 3, 0, step=0.01, label=f"z{index}", visible=False, min_width=200)
                 for index in range(limits.MAX_SLIDERS)
             ]
-        with gr.Row(elem_id="attribute-sliders"):
+        with (
+            gr.Accordion("Attribute vectors: add a direction learned from labels or captions", open=True),
+            gr.Row(elem_id="attribute-sliders"),
+        ):
             attributes = [
-                gr.Slider(-2, 2, 0, step=0.05, label=f"attribute {index}", visible=False, min_width=200)
+                gr.Slider(-2, 2, 0, step=0.05, label=f"attribute {index}", visible=False, min_width=160)
                 for index in range(limits.MAX_ATTRIBUTES)
             ]
         with gr.Accordion("Interpolate towards a second image", open=False):

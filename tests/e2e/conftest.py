@@ -1,22 +1,21 @@
 """Fixtures for the end-to-end tests: the real engine on the shipped models, served on localhost.
 
-Until pretrained/ holds models these tests skip, saying so; once models ship they must pass."""
+Until pretrained/ (or VAESTUDIO_PRETRAINED) holds models these tests skip, saying so; once models
+ship they must pass."""
 
 from __future__ import annotations
 
 import pytest
 from gradio_client import Client
 
-from studio.engine import REPOSITORY, Engine, shipped_model_folders
+from studio.engine import Engine, pretrained_directory, shipped_model_folders
 from studio.engine_api import Capability
 from tests.studio.support import running_studio
-
-PRETRAINED = REPOSITORY / "pretrained"
 
 
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory) -> Engine:
-    if not shipped_model_folders(PRETRAINED):
+    if not shipped_model_folders(pretrained_directory()):
         pytest.skip("pretrained/ has no models yet: the end-to-end studio tests run once the zoo ships")
     engine = Engine(runs_dir=tmp_path_factory.mktemp("studio-runs"))
     assert engine.list_models(), "pretrained/ has model folders but none loaded: see the log above"

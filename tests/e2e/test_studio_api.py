@@ -41,8 +41,7 @@ def test_encode_then_move_a_slider(real_client, real_engine, tmp_path):
     assert visible, "the encoded image has latent sliders"
     attributes = [0.0] * limits.MAX_ATTRIBUTES
     before = real_client.predict(*values, *attributes, api_name="/decode_sliders")
-    moved = list(values)
-    moved[visible[0]] = sliders[visible[0]]["maximum"]
+    moved = [sliders[index]["maximum"] if index in visible else value for index, value in enumerate(values)]
     after = real_client.predict(*moved, *attributes, api_name="/decode_sliders")
     assert np.abs(_pixels(after) - _pixels(before)).mean() > 0.5
 
@@ -52,7 +51,7 @@ def test_interpolate_and_inpaint(real_client, real_engine, tmp_path):
     second = plain_image(tmp_path / "b.png", colour=(30, 30, 230))
     strip, gif = real_client.predict(model_that_can(real_engine, Capability.INTERPOLATE), handle_file(str(first)),
                                      handle_file(str(second)), 6, "spherical", api_name="/interpolate")
-    assert Image.open(strip).width > Image.open(strip).height and Image.open(gif).n_frames >= 6
+    assert Image.open(strip).width >= 6 * Image.open(strip).height and Image.open(gif).format == "GIF"
     layer = Image.new("RGBA", (48, 40), (0, 0, 0, 0))
     layer.paste((0, 0, 0, 255), (10, 10, 30, 30))
     layer.save(tmp_path / "layer.png")

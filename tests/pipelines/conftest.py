@@ -42,6 +42,11 @@ def vocabulary(tiny_source) -> list[str]:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(vocabulary) -> Bundle:
+    return make_tiny_bundle(vocabulary)
+
+
+def make_tiny_bundle(vocabulary: list[str]) -> Bundle:
+    """An untrained 16 x 16 text-to-image bundle: VQ-VAE (4 x 4 codes, K = 16), text prior, scorer."""
     torch.manual_seed(0)
     vqvae = VQVAE(VQVAEConfig(image_size=TINY_SIZE, hidden_channels=8, residual_channels=4, num_residual_blocks=1,
                               downsample_factor=4, num_codes=16, code_dim=4, kmeans_init=False))

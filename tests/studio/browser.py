@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 import time
@@ -93,12 +92,28 @@ def screenshot(driver, name: str, full_page: bool = True) -> Path:
     return path
 
 
-def image_source_digest(element) -> str:
-    """A digest of what an <img> shows (its src), to see an output change."""
+def shown_pixels(element):
+    """The pixels of the image an element shows (fetched from its <img> src), or None if none yet."""
+    import io
+    import urllib.request
+
+    import numpy as np
+    from PIL import Image
     from selenium.webdriver.common.by import By
 
     images = element.find_elements(By.TAG_NAME, "img")
-    return hashlib.sha256("".join(image.get_attribute("src") or "" for image in images).encode()).hexdigest()
+    source = images[0].get_attribute("src") if images else None
+    if not source or not source.startswith("http"):
+        return None
+    with urllib.request.urlopen(source, timeout=30) as response:
+        return np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"), dtype=np.float32)
+
+
+def pixels_differ(first, second, threshold: float = 1.0) -> bool:
+    """Whether two shown images differ by more than `threshold` grey levels on average."""
+    if first is None or second is None:
+        return False
+    return first.shape != second.shape or float(abs(first - second).mean()) > threshold
 
 
 # --------------------------------------------------------------------------- what a user does
@@ -123,8 +138,8 @@ def generate_images(driver, prompt: str, seconds: float = 120) -> int:
     return wait_for(finished_images, seconds, "a gallery of scored images")
 
 
-def upload_for_editing(driver, image_path: Path, seconds: float = 120) -> str:
-    """Drops a file on the Edit tab's upload (its file input); returns the edited image's digest."""
+def upload_for_editing(driver, image_path: Path, seconds: float = 120):
+    """Drops a file on the Edit tab's upload (its file input); returns the edited image's pixels."""
     from selenium.webdriver.common.by import By
 
     open_tab(driver, "Edit")
@@ -134,12 +149,13 @@ def upload_for_editing(driver, image_path: Path, seconds: float = 120) -> str:
     output = driver.find_element(By.ID, "edit-output")
     wait_for(lambda: output.find_elements(By.TAG_NAME, "img"), seconds, "the encoded image")
     wait_for(lambda: _visible_sliders(driver), seconds, "the latent sliders")
-    time.sleep(1.0)  # the sliders' own first re-render settles
-    return image_source_digest(output)
+    time.sleep(1.5)  # the sliders' own first re-render settles
+    wait_for(lambda: shown_pixels(output) is not None, seconds, "the edited image's pixels")
+    return shown_pixels(output)
 
 
-def move_first_slider(driver, before: str, seconds: float = 60) -> str:
-    """Drags the first latent slider to its end (keyboard End); returns the changed output's digest."""
+def move_first_slider(driver, before, seconds: float = 60):
+    """Drags the first latent slider to its end (keyboard End); returns the changed output's pixels."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -148,8 +164,15 @@ def move_first_slider(driver, before: str, seconds: float = 60) -> str:
     slider.click()
     slider.send_keys(Keys.END)
     output = driver.find_element(By.ID, "edit-output")
-    return wait_for(lambda: (digest := image_source_digest(output)) != before and digest, seconds,
-                    "the edited image to change after moving a slider")
+
+    latest = {}
+
+    def changed() -> bool:
+        latest["pixels"] = shown_pixels(output)
+        return pixels_differ(latest["pixels"], before)
+
+    wait_for(changed, seconds, "the edited image's pixels to change after moving a slider")
+    return latest["pixels"]
 
 
 def _visible_sliders(driver):

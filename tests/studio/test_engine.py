@@ -61,10 +61,9 @@ def test_recipes_and_data_sources_come_from_the_repository(engine):
 
 
 def test_a_studio_run_overrides_the_recipe_and_reports_often():
-    from vaestudio.training import load_recipe
-
     from studio.engine import REPOSITORY, _configured_recipe
     from studio.engine_api import TrainingSettings
+    from vaestudio.training import load_recipe
 
     recipe = load_recipe(str(REPOSITORY / "recipes" / "digits-vae-2d.toml"))
     configured = _configured_recipe(recipe, "digits", TrainingSettings(200, 16, 1e-3, 7))

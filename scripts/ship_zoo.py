@@ -1,0 +1,137 @@
+"""Copies trained runs into pretrained/: plain model folders and text-to-image bundles with their cards.
+
+    python scripts/ship_zoo.py model RUN_DIR NAME
+    python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
+           [--neutral-prompt TEXT] [--title TEXT] [--evaluation JSON_FILE]
+
+A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
+README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
+gets bundle.json, one such folder per component, and a README.md + metrics.json that gather the
+components' numbers (and an evaluation JSON such as the faithfulness report, when given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED_FILES = ("config.json", "model.safetensors", "README.md", "metrics.json", "recipe.toml")
+
+
+def copy_model(run_dir: str, target: str) -> None:
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    os.makedirs(target)
+    for name in SHIPPED_FILES:
+        source = os.path.join(run_dir, name)
+        if os.path.isfile(source):
+            shutil.copyfile(source, os.path.join(target, name))
+            os.chmod(os.path.join(target, name), 0o644)  # runs are written 0600 (atomic temp files)
+    if not os.path.isfile(os.path.join(target, "model.safetensors")):
+        raise SystemExit(f"{run_dir} has no model.safetensors: has its training finished?")
+
+
+def read_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def card_line(card: str, prefix: str) -> str:
+    match = re.search(rf"^- {re.escape(prefix)}: (.*)$", card, flags=re.MULTILINE)
+    return match.group(1) if match else "unknown"
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            flat[name] = value
+    return flat
+
+
+def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict) -> str:
+    lines = [f"# {name}", "", title, "", "A `text_to_image` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
+    lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
+    total_seconds = 0.0
+    commands = []
+    for role in components:
+        card = open(os.path.join(target, role, "README.md"), encoding="utf-8").read() if os.path.isfile(
+            os.path.join(target, role, "README.md")) else ""
+        metrics = read_json(os.path.join(target, role, "metrics.json"))
+        seconds = float(metrics.get("training", {}).get("seconds", 0.0))
+        total_seconds += seconds
+        model_type = read_json(os.path.join(target, role, "config.json")).get("model_type", "?")
+        lines.append(f"| {role} | {model_type} ([card]({role}/README.md)) | {seconds / 60:.1f} min | "
+                     f"{card_line(card, 'machine')} |")
+        commands.append(card_line(card, "command"))
+    lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Commands", "", "```"]
+    lines += commands + ["```", "", "(`bash scripts/train_zoo.sh` runs them all, in order, and ships the zoo.)", ""]
+    lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
+    for role in components:
+        evaluated = read_json(os.path.join(target, role, "metrics.json")).get("evaluation", {})
+        for key, value in flatten(evaluated).items():
+            lines.append(f"| {role}.{key} | {value:.4g} |")
+    for key, value in flatten(evaluation).items():
+        lines.append(f"| {key} | {value:.4g} |")
+    lines += ["", "## Prompts", "",
+              "An empty prompt samples from the neutral prompt in `bundle.json`; a prompt over 1,000 characters is",
+              "truncated; unknown words are ignored and listed in the result's warnings.", ""]
+    return "\n".join(lines)
+
+
+def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict) -> None:
+    target = os.path.join(REPOSITORY, "pretrained", name)
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    for role, run_dir in components.items():
+        copy_model(run_dir, os.path.join(target, role))
+    document = {"kind": "text_to_image", "components": {role: role for role in components},
+                "options": {"neutral_prompt": neutral_prompt}}
+    with open(os.path.join(target, "bundle.json"), "w", encoding="utf-8") as stream:
+        json.dump(document, stream, indent=2)
+        stream.write("\n")
+    metrics = {role: read_json(os.path.join(target, role, "metrics.json")).get("evaluation", {})
+               for role in components}
+    metrics.update(evaluation)
+    with open(os.path.join(target, "metrics.json"), "w", encoding="utf-8") as stream:
+        json.dump(metrics, stream, indent=2, sort_keys=True)
+        stream.write("\n")
+    with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
+        stream.write(bundle_card(name, title, components, target, evaluation))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    model = commands.add_parser("model")
+    model.add_argument("run_dir")
+    model.add_argument("name")
+    bundle = commands.add_parser("bundle")
+    bundle.add_argument("name")
+    bundle.add_argument("--component", action="append", required=True, metavar="ROLE=RUN_DIR")
+    bundle.add_argument("--neutral-prompt", default="")
+    bundle.add_argument("--title", default="")
+    bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "model":
+        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", arguments.name))
+    else:
+        components = dict(item.split("=", 1) for item in arguments.component)
+        evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
+        ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation)
+    print(f"shipped pretrained/{arguments.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Trains every shipped model with its recipe, in order, then ships them into pretrained/.
+#
+#   bash scripts/train_zoo.sh            # everything (about 2 hours on a shared 2-core CPU)
+#   ONLY="digits digits-cvae" bash scripts/train_zoo.sh
+#
+# Runs go to runs/zoo/NAME (resumed from their last checkpoint when the folder holds one);
+# logs to runs/zoo/NAME.log. One torch thread per run: on a small shared CPU that is the
+# fastest setting. The shapes faithfulness report goes into the shapes bundle's card.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+RUNS=${RUNS:-runs/zoo}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
+mkdir -p "$RUNS"
+
+# name of the run : recipe (the order matters: priors need their VQ-VAE)
+RUN_LIST="shapes-vqvae:shapes-vqvae shapes-scorer:shapes-scorer shapes-prior:shapes-prior shapes-vae:shapes-vae
+digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior"
+
+train() {  # train RUN_NAME RECIPE_NAME
+  local out="$RUNS/$1" resume=()
+  if [ -f "$out/model.safetensors" ] && [ -f "$out/metrics.json" ]; then echo "== $1: done"; return; fi
+  if [ -d "$out/checkpoints" ]; then resume=(--resume); fi
+  echo "== $1: vaestudio train recipes/$2.toml --out $out ${resume[*]}"
+  "$PYTHON" -m vaestudio.cli train "recipes/$2.toml" --out "$out" --quiet "${resume[@]}" > "$RUNS/$1.log" 2>&1
+}
+
+for entry in $RUN_LIST; do
+  name=${entry%%:*}
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
+  train "$name" "${entry#*:}"
+done
+
+ship() { "$PYTHON" scripts/ship_zoo.py "$@"; }
+ship model "$RUNS/shapes-vae" shapes-vae
+ship model "$RUNS/digits" digits
+ship model "$RUNS/digits-cvae" digits-cvae
+ship bundle emoji --component vqvae="$RUNS/emoji-vqvae" --component prior="$RUNS/emoji-prior" \
+  --neutral-prompt "grinning face" --title "Emoji from their names: VQ-VAE (32x32 -> 8x8 codes) + PixelCNN prior."
+ship bundle shapes --component vqvae="$RUNS/shapes-vqvae" --component prior="$RUNS/shapes-prior" \
+  --component scorer="$RUNS/shapes-scorer" --neutral-prompt "a shape" \
+  --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
+"$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"
+ship bundle shapes --component vqvae="$RUNS/shapes-vqvae" --component prior="$RUNS/shapes-prior" \
+  --component scorer="$RUNS/shapes-scorer" --neutral-prompt "a shape" --evaluation "$RUNS/shapes-faithfulness.json" \
+  --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
+du -sh pretrained

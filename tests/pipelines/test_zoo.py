@@ -1,0 +1,92 @@
+"""The shipped zoo in pretrained/: every model loads and makes images; edits move real attributes."""
+
+import collections
+import os
+
+import pytest
+from PIL import Image
+
+from vaestudio import hub
+from vaestudio.data.shapes import ShapesSource
+from vaestudio.evaluation.shapes_checker import read_image
+from vaestudio.pipelines.bundle import Bundle
+from vaestudio.pipelines.editing import Editor
+from vaestudio.pipelines.text_to_image import TextToImage
+from tests.pipelines.conftest import REPOSITORY
+
+SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
+PRETRAINED = os.path.join(REPOSITORY, "pretrained")
+MAX_ZOO_BYTES = 25 * 2**20
+
+
+def shipped(name: str) -> str:
+    folder = os.path.join(PRETRAINED, name)
+    if not os.path.isdir(folder):
+        pytest.skip(f"pretrained/{name} is not shipped yet (bash scripts/train_zoo.sh)")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _shipped_zoo(monkeypatch):
+    monkeypatch.delenv("VAESTUDIO_PRETRAINED", raising=False)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_model_loads_and_makes_images(name):
+    folder = shipped(name)
+    assert os.path.isfile(os.path.join(folder, "README.md")) and os.path.isfile(os.path.join(folder, "metrics.json"))
+    model = hub.load(name)
+    if isinstance(model, Bundle):
+        result = TextToImage(model)("a red circle" if name == "shapes" else "cat face", num_images=2, rerank=2)
+        images = [item.image for item in result]
+    else:
+        images = Editor(model).sample(2, seed=0)
+    assert len(images) == 2 and all(isinstance(image, Image.Image) for image in images)
+
+
+def test_the_zoo_is_small():
+    shipped("shapes")
+    total = sum(os.path.getsize(os.path.join(root, name))
+                for root, _, names in os.walk(PRETRAINED) for name in names)
+    assert total < MAX_ZOO_BYTES
+
+
+def test_list_models_describes_the_zoo():
+    shipped("shapes")
+    listed = {info.name: info for info in hub.list_models()}
+    assert set(SHIPPED) <= set(listed)
+    assert listed["shapes"].kind == "text_to_image" and listed["digits"].kind == "vae"
+    assert all(listed[name].card for name in SHIPPED)
+
+
+def reads(pictures, attribute: str) -> collections.Counter:
+    counter = collections.Counter()
+    for picture in pictures:
+        counter.update(getattr(item, attribute) for item in read_image(picture).objects)
+    return counter
+
+
+@pytest.mark.parametrize("name", ["shapes", "shapes-vae"])
+def test_adding_red_makes_the_checker_read_red_more_often(name):
+    shipped(name)
+    editor = Editor(hub.load(name))
+    assert "red" in editor.attribute_names()
+    source = ShapesSource("test", num_images=40)
+    pictures = [Image.fromarray(source.pixels(index)) for index in range(40)]
+    before, after = [], []
+    for picture in pictures:
+        encoding = editor.encode(picture)
+        before.append(encoding.reconstruction)
+        after.append(editor.decode(encoding, None, {"red": 3.0}))
+    assert reads(after, "color")["red"] > reads(before, "color")["red"]
+
+
+def test_shapes_inpainting_keeps_the_unmasked_codes():
+    shipped("shapes")
+    editor = Editor(hub.load("shapes"))
+    source = ShapesSource("test", num_images=1)
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 32))
+    result = editor.inpaint(Image.fromarray(source.pixels(0)), mask, "a red circle in the top left", 4, 0)
+    for item in result:
+        assert (item.codes[~result.code_mask] == result.original_codes[~result.code_mask]).all()
