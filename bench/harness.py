@@ -3,10 +3,11 @@
 Peak extra memory: Linux's resident-set high-water mark (VmHWM) is reset to the current resident
 set just before a call (``/proc/self/clear_refs``), and the number reported is VmHWM after the call
 minus VmRSS before it: every page the call touched beyond what was already resident, whoever
-allocated it (torch, faiss, MKL). tracemalloc cannot see those allocations. To make freed memory
-leave the resident set (so that a later case does not reuse pages that an earlier one left behind
-and look cheaper), glibc is told to serve every allocation above 128 KiB with mmap and to return
-it at free (mallopt M_MMAP_THRESHOLD, fixed). Inputs are allocated and touched before the reset.
+allocated it (torch, faiss, MKL). tracemalloc cannot see those allocations. During that measuring
+call (a separate call from the timed ones) glibc serves every allocation above 128 KiB with its own
+mapping, returned at free, and free heap memory is trimmed first, so a case cannot hide its
+buffers in pages an earlier case left resident. Timed calls run with a 32 MiB mmap threshold, like
+glibc's own adaptive default after warm-up. Inputs are allocated and touched before the reset.
 """
 
 from __future__ import annotations
@@ -25,21 +26,37 @@ import torch
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 MEMORY_METHOD = (
-    "peak resident-set growth: VmHWM after the call minus VmRSS before it, with VmHWM reset through "
-    "/proc/self/clear_refs and glibc's mmap threshold fixed at 128 KiB so freed buffers leave the RSS"
+    "peak resident-set growth of one extra call: VmHWM after it minus VmRSS before it, VmHWM reset through "
+    "/proc/self/clear_refs, glibc's mmap threshold at 128 KiB for that call so freed buffers leave the RSS"
 )
 
 
-def _fix_malloc_threshold() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: fixed, no dynamic growth
-        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
-    except OSError:
-        pass
+try:
+    _LIBC = ctypes.CDLL("libc.so.6")
+except OSError:  # not glibc: measurements still run, a little less strictly
+    _LIBC = None
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
 
-_fix_malloc_threshold()
+def _malloc_mode(mmap_threshold: int, trim_threshold: int) -> None:
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, mmap_threshold)
+        _LIBC.mallopt(_M_TRIM_THRESHOLD, trim_threshold)
+
+
+def _timing_mode() -> None:
+    """Like glibc's default once warmed up: buffers up to 32 MiB are reused, not page-faulted afresh."""
+    _malloc_mode(32 * 2**20, 256 * 2**20)
+
+
+def _memory_mode() -> None:
+    """Every buffer above 128 KiB is its own mapping and leaves the RSS when freed."""
+    _malloc_mode(128 * 2**10, 128 * 2**10)
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+_timing_mode()
 
 
 def _status_bytes(field: str) -> int:
@@ -52,6 +69,7 @@ def _status_bytes(field: str) -> int:
 
 def peak_extra_bytes(function: Callable[[], Any]) -> int | None:
     """Resident memory the call needed beyond what was resident before it; None where Linux can't say."""
+    _memory_mode()
     try:
         with open("/proc/self/clear_refs", "w") as clear:
             clear.write("5")
@@ -62,6 +80,8 @@ def peak_extra_bytes(function: Callable[[], Any]) -> int | None:
         return max(0, peak - before)
     except (OSError, KeyError):
         return None
+    finally:
+        _timing_mode()
 
 
 def time_call(function: Callable[[], Any], repeats: int, warmup: int = 1, budget_s: float = 20.0) -> dict[str, Any]:
@@ -118,7 +138,7 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "operators": f"{ops.backend().name} ({ops.backend().reason})",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
         "note": "machine shared with other engineers' jobs: timings are best-of-N and may be noisy",
     }
 

@@ -156,7 +156,7 @@ class Engine:
             family=_family(description.kind, config),
             summary=_summary(description.kind, config),
             card=description.card or "No model card (README.md) in this model's folder.",
-            metrics=_numbers(description.metrics),
+            metrics=_headline_metrics(description.metrics),
             capabilities=_capabilities(loaded),
             image_size=int(getattr(config, "image_size", 0) or 0),
             source=source,
@@ -426,15 +426,19 @@ def _capabilities(loaded: _Loaded) -> frozenset[Capability]:
     return frozenset(capabilities)
 
 
-def _numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """The numeric entries of metrics.json, nested tables flattened to "table / key"."""
-    flat: dict[str, float] = {}
-    for key, value in metrics.items():
-        if isinstance(value, Mapping):
-            flat.update(_numbers(value, f"{prefix}{key} / "))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            flat[f"{prefix}{key}"] = float(value)
-    return flat
+NOT_METRICS = ("seconds", "images", "per_second", "_k", "steps", "epochs")  # counts and timings
+
+
+def _headline_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...), without counts and
+    timings; the model card has everything else."""
+    table = metrics.get("evaluation", metrics)
+    return {
+        str(key): float(value)
+        for key, value in table.items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        and not any(word in str(key) for word in NOT_METRICS)
+    }
 
 
 def _read_recipe(path: Path) -> Recipe:

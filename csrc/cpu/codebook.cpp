@@ -14,7 +14,8 @@
 namespace vaestudio {
 namespace {
 
-constexpr int64_t COLUMNS_PER_TASK = 16;  // one 64-byte line of float32 sums
+constexpr int64_t COLUMNS_PER_TASK = 16;      // one 64-byte line of float32 sums
+constexpr int64_t ELEMENTS_PER_TASK = 65536;  // ema_update_: smaller updates run on one thread
 
 template <typename scalar_t>
 void add_rows_by_code(const at::Tensor& x, const int64_t* codes, float* sums) {
@@ -86,7 +87,8 @@ void ema_update_kernel(at::Tensor& codebook, at::Tensor& cluster_size, at::Tenso
   // sizes would be 0 and the division 0 / 0: the codebook is then left as it is.
   const bool update_codebook = total > 0.0;
   const double normaliser = total / (total + num_codes * eps);
-  at::parallel_for(0, num_codes, 64, [&](int64_t begin, int64_t end) {
+  const int64_t codes_per_task = std::max<int64_t>(1, ELEMENTS_PER_TASK / std::max<int64_t>(1, dim));
+  at::parallel_for(0, num_codes, codes_per_task, [&](int64_t begin, int64_t end) {
     for (int64_t k = begin; k < end; ++k) {
       scalar_t* embed_row = embed_data + k * dim;
       const scalar_t* sum_row = sum_data + k * dim;

@@ -20,7 +20,7 @@ def zoo_table(models: list[ModelInfo]) -> pd.DataFrame:
         [
             info.name,
             info.family,
-            ", ".join(f"{key} {value:g}" for key, value in info.metrics.items()) or "(none recorded)",
+            ", ".join(f"{key} {value:.4g}" for key, value in info.metrics.items()) or "(none recorded)",
             ", ".join(capability.value.replace("_", "-") for capability in Capability if info.can(capability)),
             info.source,
         ]

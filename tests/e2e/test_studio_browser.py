@@ -38,3 +38,23 @@ def test_drop_an_image_and_move_a_slider(page, tmp_path):
 def test_tabs_render(page, tab):
     browser.open_tab(page, tab)
     assert browser.screenshot(page, f"real-{tab.lower()}").stat().st_size > 10_000
+
+
+def test_explore_a_latent_scatter_by_clicking(page, real_engine):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    from studio.engine_api import Capability
+
+    default_model = real_engine.list_models()[0]  # the Explore tab's picker starts on the first model
+    if not default_model.can(Capability.SCATTER):
+        pytest.fail(f"{default_model.name}, the first shipped model, should have a latent scatter")
+    browser.open_tab(page, "Explore")
+    if default_model.can(Capability.MANIFOLD):
+        browser.click_button(page, "Draw the manifold")
+        browser.wait_for_image(page, "manifold", 300)
+    browser.click_button(page, "Encode and plot")
+    plot = browser.wait_for_image(page, "scatter", 300)[0]
+    page.execute_script("arguments[0].scrollIntoView({block: 'center'})", plot)
+    ActionChains(page).move_to_element_with_offset(plot, -plot.size["width"] // 6, 0).click().perform()
+    browser.wait_for_image(page, "decoded-point", 120)
+    browser.screenshot(page, "real-explore-scatter")

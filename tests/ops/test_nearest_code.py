@@ -169,3 +169,13 @@ def test_bad_inputs_fail_clearly(make_args, message):
 def test_bad_inputs_fail_clearly_in_the_kernel(compiled_ops, make_args, message):
     with pytest.raises(RuntimeError, match=message):
         compiled_ops.nearest_code(*make_args())
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_inputs_are_rejected(value):
+    x = torch.randn(50, 4)  # (N, D)
+    x[17, 2] = value
+    with pytest.raises(ValueError, match="x contains NaN or infinite"):
+        ops.nearest_code(x, torch.randn(3, 4))
+    with pytest.raises(ValueError, match="codebook contains NaN or infinite"):
+        ops.nearest_code(torch.randn(5, 4), x)

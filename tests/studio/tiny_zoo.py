@@ -38,7 +38,8 @@ def write_tiny_zoo(folder: Path) -> Path:
     save_bundle(str(bundle), "text_to_image", {"vqvae": vqvae, "prior": prior, "scorer": scorer},
                 {"neutral_prompt": "a shape"})
     (bundle / "README.md").write_text("# tiny-text-to-image\n\nRandom weights, for tests.\n")
-    (bundle / "metrics.json").write_text('{"bits_per_dim": 4.5, "evaluation": {"psnr": 11.0}}')
+    (bundle / "metrics.json").write_text('{"evaluation": {"bits_per_dim": 4.5, "psnr": 11.0, "seconds": 3.0}, '
+                                         '"training": {"steps": 10}}')
     VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))).save_pretrained(str(folder / "tiny-vae-2d"))
     # What each was "trained" on: the editor reads its data sample from here (sliders, attributes, scatter).
     (bundle / "vqvae" / "recipe.toml").write_text('[data]\nsource = "shapes"\n')
