@@ -63,7 +63,7 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     lines = [f"# {name}", "", title, "", "A `text_to_image` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
-    commands = []
+    commands, sources = [], []
     for role in components:
         card = open(os.path.join(target, role, "README.md"), encoding="utf-8").read() if os.path.isfile(
             os.path.join(target, role, "README.md")) else ""
@@ -73,8 +73,10 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
         model_type = read_json(os.path.join(target, role, "config.json")).get("model_type", "?")
         lines.append(f"| {role} | {model_type} ([card]({role}/README.md)) | {seconds / 60:.1f} min | "
                      f"{card_line(card, 'machine')} |")
-        commands.append(card_line(card, "command"))
-    lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Commands", "", "```"]
+        commands.append(card_line(card, "command").strip("`"))
+        sources.append(f"- {role}: {card_line(card, 'source')}")
+    lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Data", ""] + sources
+    lines += ["", "## Commands", "", "```"]
     lines += commands + ["```", "", "(`bash scripts/train_zoo.sh` runs them all, in order, and ships the zoo.)", ""]
     lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
     for role in components:

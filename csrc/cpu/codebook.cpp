@@ -16,13 +16,17 @@ namespace {
 
 constexpr int64_t COLUMNS_PER_TASK = 16;      // one 64-byte line of float32 sums
 constexpr int64_t ELEMENTS_PER_TASK = 65536;  // ema_update_: smaller updates run on one thread
+constexpr int64_t PARALLEL_ELEMENTS = int64_t(1) << 23;  // code_stats: smaller x runs on one thread
 
 template <typename scalar_t>
 void add_rows_by_code(const at::Tensor& x, const int64_t* codes, float* sums) {
   const int64_t num_rows = x.size(0), dim = x.size(1);
   const int64_t row_stride = x.stride(0), column_stride = x.stride(1);
   const scalar_t* x_data = x.data_ptr<scalar_t>();
-  at::parallel_for(0, dim, COLUMNS_PER_TASK, [&](int64_t first_column, int64_t end_column) {
+  // One pass over x is memory-bound and about as fast as a copy on one core: split the columns over
+  // threads only when x is large enough for that to pay for waking them.
+  const int64_t columns_per_task = num_rows * dim >= PARALLEL_ELEMENTS ? COLUMNS_PER_TASK : dim;
+  at::parallel_for(0, dim, columns_per_task, [&](int64_t first_column, int64_t end_column) {
     for (int64_t n = 0; n < num_rows; ++n) {
       float* sum_row = sums + codes[n] * dim;  // (D,) sums of code codes[n]
       const scalar_t* x_row = x_data + n * row_stride;

@@ -76,7 +76,7 @@ def check_code_stats(x, indices, num_codes) -> None:
     if indices.shape[0] != x.shape[0]:
         raise ValueError(f"indices has {indices.shape[0]} entries but x has {x.shape[0]} rows; they must match")
     if indices.numel():
-        low, high = int(indices.min()), int(indices.max())
+        low, high = (int(bound) for bound in torch.aminmax(indices))  # one pass
         if low < 0 or high >= num_codes:
             raise ValueError(f"indices must lie in [0, num_codes = {num_codes}), found values in [{low}, {high}]")
 
