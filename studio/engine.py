@@ -277,8 +277,15 @@ class Engine:
 
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         editor = self._editor(model, Capability.SCATTER)
+        spec = (data_spec or "").strip() or None  # None: the data the model was trained on
         with _user_errors():
-            scatter = editor.latent_scatter((data_spec or "").strip() or None, int(n))
+            try:
+                scatter = editor.latent_scatter(spec, int(n))
+            except RuntimeError as error:  # the source's images do not fit the model (channels, size)
+                if spec is None:
+                    raise
+                raise InputError(f"{model} cannot encode the images of {spec!r} ({error}). Pick the model's "
+                                 "training data, or a source like the one it was trained on.") from None
         points = np.asarray(scatter.points, dtype=np.float64)  # (N, 2)
         return LatentScatter(points[:, 0].round(4).tolist(), points[:, 1].round(4).tolist(),
                              [label or "(no label)" for label in scatter.labels], scatter.x_title, scatter.y_title,

@@ -434,7 +434,7 @@ def _check_count(value, what: str, low: int, high: int) -> int:
 
 
 def _data_labels(data_spec: str) -> tuple[str, ...]:
-    spec = (data_spec or "").strip()
+    spec = (data_spec or "").strip() or "shapes"  # empty: the model's training data (the fakes "saw" shapes)
     if spec in DATA_SOURCES:
         return DATA_SOURCES[spec]
     if spec.startswith(DATA_PREFIXES) and len(spec.split(":", 1)[1]) > 0:

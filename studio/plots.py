@@ -73,7 +73,7 @@ def draw_scatter(scatter: LatentScatter, size: int = 560, legend_width: int = 12
         zero_x, zero_y = frame.to_pixel(0.0, 0.0)
         draw.line((zero_x, frame.top, zero_x, frame.top + frame.height), fill=(225, 225, 225))
         draw.line((frame.left, zero_y, frame.left + frame.width, zero_y), fill=(225, 225, 225))
-    names = list(dict.fromkeys(scatter.labels))
+    names = sorted(set(scatter.labels))
     colour_of = {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(names)}
     for x, y, label in zip(scatter.x, scatter.y, scatter.labels):
         px, py = frame.to_pixel(x, y)

@@ -14,6 +14,8 @@ from studio.pickers import ModelPickers
 from studio.plots import PlotFrame, codebook_table, draw_scatter
 from studio.tabs.shared import ENGINE_QUEUE, show
 
+OWN_DATA = "the model's training data"
+
 
 @dataclass(frozen=True)
 class ScatterSession:
@@ -44,9 +46,9 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Row():
-                    data = gr.Dropdown(engine.list_data_sources(), value=(engine.list_data_sources() or [None])[0],
+                    data = gr.Dropdown([(OWN_DATA, ""), *engine.list_data_sources()], value="",
                                        allow_custom_value=True, label="Data",
-                                       info="A built-in source, or folder:PATH, idx:PATH, hf:NAME")
+                                       info="The model's own, a built-in source, or folder:PATH, idx:PATH, hf:NAME")
                     points = gr.Slider(10, 5000, 500, step=10, label="Points")
                 scatter_button = gr.Button("Encode and plot", variant="primary")
                 scatter = gr.Image(label="Latent scatter (click a point)", interactive=False, elem_id="scatter")

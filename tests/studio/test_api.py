@@ -145,6 +145,7 @@ def test_explore_endpoints(client):
     assert Image.open(client.predict("fake-emoji-dvae", 4, 3, api_name="/prior_samples")).width > 0
     scatter = client.predict("fake-digits-vae", "digits", 200, api_name="/scatter")
     assert Image.open(scatter).width > 400
+    assert client.predict("fake-digits-vae", "", 50, api_name="/scatter")  # "": the model's training data
     decoded = client.predict(1.0, -1.0, api_name="/decode_point")
     assert Image.open(decoded).width > 0
     note, table = client.predict("fake-shapes-vqvae", api_name="/codebook")

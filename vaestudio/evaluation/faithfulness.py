@@ -46,9 +46,10 @@ def describe(scene: Scene) -> tuple[list[dict], str | None]:
     return objects, scene.background
 
 
-def test_prompts(num_prompts: int, split: str = "test") -> list[PromptCase]:
+def test_prompts(num_prompts: int, split: str = "test", start: int = 0) -> list[PromptCase]:
+    """The captions of images [start, start + num_prompts) of ``split`` (full captions)."""
     cases = []
-    for index in range(num_prompts):
+    for index in range(start, start + num_prompts):
         scene = scene_at(split, index)
         objects, background = describe(scene)
         cases.append(PromptCase(caption(scene), objects, background, any(item.is_held_out for item in scene.objects)))
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="shapes", help="a text_to_image bundle: shipped name or folder")
     parser.add_argument("--num-prompts", type=int, default=200)
+    parser.add_argument("--first-prompt", type=int, default=0, help="index of the first test image whose caption "
+                        "is used (tune settings on another range than the one you report)")
     parser.add_argument("--images-per-prompt", type=int, default=1)
     parser.add_argument("--rerank", type=int, default=16, help="candidates sampled per prompt, best kept")
     parser.add_argument("--temperature", type=float, default=1.0)
@@ -122,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
 
         pipeline = TextToImage(load(arguments.model))
         report["faithfulness"] = faithfulness(
-            pipeline, test_prompts(arguments.num_prompts), arguments.images_per_prompt, arguments.rerank,
+            pipeline, test_prompts(arguments.num_prompts, start=arguments.first_prompt), arguments.images_per_prompt,
+            arguments.rerank,
             arguments.seed, arguments.temperature, arguments.top_k,
         )
     print(json.dumps(report, indent=2))
