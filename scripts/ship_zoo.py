@@ -43,6 +43,13 @@ def read_json(path: str) -> dict:
         return json.load(stream)
 
 
+def read_text(path: str) -> str:
+    if not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8") as stream:
+        return stream.read()
+
+
 def card_line(card: str, prefix: str) -> str:
     match = re.search(rf"^- {re.escape(prefix)}: (.*)$", card, flags=re.MULTILINE)
     return match.group(1) if match else "unknown"
@@ -65,8 +72,7 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     total_seconds = 0.0
     commands, sources = [], []
     for role in components:
-        card = open(os.path.join(target, role, "README.md"), encoding="utf-8").read() if os.path.isfile(
-            os.path.join(target, role, "README.md")) else ""
+        card = read_text(os.path.join(target, role, "README.md"))
         metrics = read_json(os.path.join(target, role, "metrics.json"))
         seconds = float(metrics.get("training", {}).get("seconds", 0.0))
         total_seconds += seconds

@@ -3,15 +3,17 @@
 // The taps a mask keeps all lie in the kernel's top-left block of `rows` x `columns`:
 // vertical_A: the rows above the centre; vertical_B: those and the centre row; A / B with a
 // one-row kernel: the taps left of (and at) the centre. So the kernel is cropped to that
-// block and run as one ordinary valid convolution (at::convolution: oneDNN where available)
-// of the input padded (or cropped) to exactly the window the block sees: the rows below the
-// centre cost nothing. For A / B with a 2-D kernel the block is rows above + the centre row,
+// block and run as one ordinary convolution (at::convolution: oneDNN where available) of the
+// window the block sees: the convolution pads what is symmetric (the columns of a 2-D kernel),
+// and only the asymmetric rest (rows above the centre; the left of a one-row kernel) is an
+// explicit padded (or cropped) copy of the input. The rows below the centre cost nothing. For A / B with a 2-D kernel the block is rows above + the centre row,
 // whose taps right of (A: and at) the centre are zeroed in the cropped weight and in its
 // gradient: one convolution of (kh // 2 + 1) x kw taps measured faster than splitting off a
 // thin centre-row convolution, and both are far cheaper than the full kh x kw kernel.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -46,21 +48,46 @@ void check_arguments(const at::Tensor& x, const at::Tensor& weight) {
   TORCH_CHECK(x.scalar_type() == weight.scalar_type(), "masked_conv2d: x and weight must share a dtype");
 }
 
-// Padding {left, right, top, bottom} that turns x (B, Cin, H, W) into the window the block sees, so that
-// a valid convolution gives (B, Cout, H, W); negative entries crop (rows below the block's reach).
-std::array<int64_t, 4> window_padding(const at::Tensor& weight, const KeptBlock& block) {
+// How x (B, Cin, H, W) is padded so that a convolution of the kept block gives (B, Cout, H, W): the block
+// sees `before` = centre rows (columns) above (left of) each output and `after` = extent - 1 - centre below
+// (right of) it; negative `after` crops x (vertical_A never reads the centre row). The part both sides share
+// is left to the convolution's own (symmetric) padding, which costs no copy; only the asymmetric remainder
+// is an explicit padded copy of x: for 2-D kernels the block spans the whole width, so the columns are
+// padded by the convolution and only the rows above the centre are copied in. A copy is skipped when
+// nothing is left to pad.
+struct WindowPadding {
+  std::array<int64_t, 4> explicit_padding{};  // {left, right, top, bottom} of the copy; negative crops
+  std::array<int64_t, 2> convolution_padding{};  // {rows, columns}: symmetric, done by the convolution
+  bool needs_copy() const {
+    return explicit_padding[0] != 0 || explicit_padding[1] != 0 || explicit_padding[2] != 0 ||
+           explicit_padding[3] != 0;
+  }
+};
+
+WindowPadding window_padding(const at::Tensor& weight, const KeptBlock& block) {
   const int64_t centre_row = weight.size(2) / 2, centre_column = weight.size(3) / 2;
-  return {centre_column, block.columns - 1 - centre_column, centre_row, block.rows - 1 - centre_row};
+  const int64_t top = centre_row, bottom = block.rows - 1 - centre_row;
+  const int64_t left = centre_column, right = block.columns - 1 - centre_column;
+  const int64_t shared_rows = std::max<int64_t>(0, std::min(top, bottom));
+  const int64_t shared_columns = std::max<int64_t>(0, std::min(left, right));
+  WindowPadding padding;
+  padding.explicit_padding = {left - shared_columns, right - shared_columns, top - shared_rows, bottom - shared_rows};
+  padding.convolution_padding = {shared_rows, shared_columns};
+  return padding;
 }
 
-at::Tensor window(const at::Tensor& x, const std::array<int64_t, 4>& padding) {
-  return at::constant_pad_nd(x, {padding[0], padding[1], padding[2], padding[3]}, 0);
+at::Tensor window(const at::Tensor& x, const WindowPadding& padding) {
+  if (!padding.needs_copy()) return x;
+  const auto& p = padding.explicit_padding;
+  return at::constant_pad_nd(x, {p[0], p[1], p[2], p[3]}, 0);
 }
 
 // The gradient of x from the gradient of its window: the inverse padding (crop what was padded, zeros
 // where the window cropped x).
-at::Tensor unwindow(const at::Tensor& grad_window, const std::array<int64_t, 4>& padding) {
-  return at::constant_pad_nd(grad_window, {-padding[0], -padding[1], -padding[2], -padding[3]}, 0);
+at::Tensor unwindow(const at::Tensor& grad_window, const WindowPadding& padding) {
+  if (!padding.needs_copy()) return grad_window;
+  const auto& p = padding.explicit_padding;
+  return at::constant_pad_nd(grad_window, {-p[0], -p[1], -p[2], -p[3]}, 0);
 }
 
 // weight[:, :, :rows, :columns] (contiguous) with the masked tail of its last row zeroed.
@@ -76,8 +103,10 @@ at::Tensor cropped_weight(const at::Tensor& weight, const KeptBlock& block) {
                           block);
 }
 
-at::Tensor valid_convolution(const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias) {
-  return at::convolution(input, weight, bias, /*stride=*/{1, 1}, /*padding=*/{0, 0}, /*dilation=*/{1, 1},
+at::Tensor block_convolution(const at::Tensor& input, const at::Tensor& weight, const std::optional<at::Tensor>& bias,
+                             const WindowPadding& padding) {
+  return at::convolution(input, weight, bias, /*stride=*/{1, 1}, /*padding=*/padding.convolution_padding,
+                         /*dilation=*/{1, 1},
                          /*transposed=*/false, /*output_padding=*/{0, 0}, /*groups=*/1);
 }
 
@@ -91,7 +120,8 @@ at::Tensor masked_conv2d_cpu(const at::Tensor& x, const at::Tensor& weight, cons
     if (bias.has_value() && bias->defined()) output.add_(bias->view({1, out_channels, 1, 1}));
     return output;
   }
-  return valid_convolution(window(x, window_padding(weight, block)), cropped_weight(weight, block), bias);
+  const auto padding = window_padding(weight, block);
+  return block_convolution(window(x, padding), cropped_weight(weight, block), bias, padding);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_cpu(const at::Tensor& grad_output,
@@ -109,7 +139,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> masked_conv2d_backward_cpu(const 
   if ((output_mask[0] || output_mask[1]) && compute) {
     const auto padding = window_padding(weight, block);
     auto grads = at::convolution_backward(grad, window(x, padding), cropped_weight(weight, block),
-                                          /*bias_sizes=*/std::nullopt, /*stride=*/{1, 1}, /*padding=*/{0, 0},
+                                          /*bias_sizes=*/std::nullopt, /*stride=*/{1, 1},
+                                          /*padding=*/padding.convolution_padding,
                                           /*dilation=*/{1, 1}, /*transposed=*/false, /*output_padding=*/{0, 0},
                                           /*groups=*/1, {output_mask[0], output_mask[1], false});
     if (output_mask[0]) grad_x = unwindow(std::get<0>(grads), padding).contiguous();

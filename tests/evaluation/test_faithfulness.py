@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 
 from vaestudio.data.shapes import ShapesSource
 from vaestudio.data.shapes_render import render
@@ -21,10 +20,10 @@ def scene(*objects, background="white"):
 
 
 def test_checker_reads_a_known_scene():
-    picture = render(scene(dict(shape="star", color="purple", size="large", row="top", column="left", x=16, y=16,
-                                diameter=26),
-                           dict(shape="heart", color="yellow", size="small", row="bottom", column="right", x=48,
-                                y=48, diameter=14), background="gray"))
+    picture = render(scene({"shape": "star", "color": "purple", "size": "large", "row": "top", "column": "left", "x": 16, "y": 16,
+                                "diameter": 26},
+                           {"shape": "heart", "color": "yellow", "size": "small", "row": "bottom", "column": "right", "x": 48,
+                                "y": 48, "diameter": 14}, background="gray"))
     reading = read_image(picture)
     assert reading.background == "gray"
     found = [(item.shape, item.color, item.size, item.position) for item in reading.objects]
@@ -32,11 +31,11 @@ def test_checker_reads_a_known_scene():
 
 
 def test_checker_accepts_pil_arrays_and_tensors_of_other_sizes():
-    from PIL import Image
     import torch
+    from PIL import Image
 
-    picture = render(scene(dict(shape="square", color="cyan", size="large", row="middle", column="center", x=32,
-                                y=32, diameter=26), background="black"))
+    picture = render(scene({"shape": "square", "color": "cyan", "size": "large", "row": "middle", "column": "center", "x": 32,
+                                "y": 32, "diameter": 26}, background="black"))
     for form in (Image.fromarray(picture).resize((128, 128)), picture,
                  torch.from_numpy(picture.copy()).permute(2, 0, 1).float() / 255):
         reading = read_image(form)
@@ -51,10 +50,10 @@ def test_checker_on_real_test_images_is_above_the_measured_threshold():
 
 
 def test_description_matching_is_order_free_and_partial():
-    picture = render(scene(dict(shape="circle", color="red", size="small", row="top", column="right", x=48, y=16,
-                                diameter=14),
-                           dict(shape="triangle", color="green", size="large", row="bottom", column="left", x=16,
-                                y=48, diameter=26)))
+    picture = render(scene({"shape": "circle", "color": "red", "size": "small", "row": "top", "column": "right", "x": 48, "y": 16,
+                                "diameter": 14},
+                           {"shape": "triangle", "color": "green", "size": "large", "row": "bottom", "column": "left", "x": 16,
+                                "y": 48, "diameter": 26}))
     reading = read_image(picture)
     assert check_description(reading, [{"shape": "triangle"}, {"color": "red", "position": "in the top right"}], None)
     assert not check_description(reading, [{"shape": "triangle"}], None)  # wrong count
@@ -83,6 +82,7 @@ class RenderingPipeline:
 
     def __call__(self, prompt, num_images, rerank, seed, temperature, top_k):
         from types import SimpleNamespace
+
         from PIL import Image
 
         source = ShapesSource("test", num_images=len(self.scenes), cache=False)

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.pipelines.conftest import TINY_SIZE, awkward_uploads, shapes_picture
 from vaestudio.data.images import ImageError
 from vaestudio.pipelines.editing import Editor
-from tests.pipelines.conftest import TINY_SIZE, awkward_uploads, shapes_picture
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_interpolation_endpoints_are_the_reconstructions(request, editor_name, m
     assert np.array_equal(np.asarray(result.frames[-1]), np.asarray(editor.encode(second).reconstruction))
     assert result.strip.size[0] >= 5 * TINY_SIZE
     gif = Image.open(io.BytesIO(result.gif))
-    assert gif.format == "GIF" and gif.is_animated == (len(set(frame.tobytes() for frame in result)) > 1)
+    assert gif.format == "GIF" and gif.is_animated == (len({frame.tobytes() for frame in result}) > 1)
 
 
 def test_interpolation_rejects_bad_arguments(vq_editor):

@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.pipelines.conftest import TINY_SIZE, awkward_uploads, shapes_picture
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.inpainting import Inpainter, code_mask, mask_picture
-from tests.pipelines.conftest import TINY_SIZE, awkward_uploads, shapes_picture
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from tests.pipelines.conftest import TINY_SIZE
 from vaestudio.pipelines.prompts import MAX_PROMPT_CHARACTERS
 from vaestudio.pipelines.text_to_image import GeneratedImage, TextToImage
-from tests.pipelines.conftest import TINY_SIZE
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +65,8 @@ def test_unknown_words_give_a_result_and_a_warning(pipeline):
         assert word in warning
 
 
-@pytest.mark.parametrize("arguments", [dict(num_images=0), dict(rerank=0), dict(temperature=0.0),
-                                       dict(top_k=-1), dict(num_images=10_000)])
+@pytest.mark.parametrize("arguments", [{"num_images": 0}, {"rerank": 0}, {"temperature": 0.0},
+                                       {"top_k": -1}, {"num_images": 10_000}])
 def test_bad_arguments_are_clear_errors(pipeline, arguments):
     with pytest.raises(ValueError):
         pipeline("a red circle", **arguments)

@@ -6,13 +6,13 @@ import os
 import pytest
 from PIL import Image
 
+from tests.pipelines.conftest import REPOSITORY
 from vaestudio import hub
 from vaestudio.data.shapes import ShapesSource
 from vaestudio.evaluation.shapes_checker import read_image
 from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.text_to_image import TextToImage
-from tests.pipelines.conftest import REPOSITORY
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")

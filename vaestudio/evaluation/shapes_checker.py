@@ -37,7 +37,7 @@ from vaestudio.data.shapes_world import (
 FOREGROUND_DISTANCE = 55.0  # RGB distance from the background above which a pixel belongs to an object
 MINIMUM_AREA = 20  # pixels; smaller components are specks of noise
 SIZE_THRESHOLD = 20  # pixels; between small (14 +- 2) and large (26 +- 2)
-CELL_EDGES = tuple((first + second) / 2 for first, second in zip(CELL_CENTERS, CELL_CENTERS[1:]))  # (24, 40)
+CELL_EDGES = tuple((first + second) / 2 for first, second in itertools.pairwise(CELL_CENTERS))  # (24, 40)
 ATTRIBUTES = ("shape", "color", "size", "position")
 
 
@@ -127,7 +127,7 @@ def read_image(image) -> Reading:
     background = _background(pixels)
     distance = np.sqrt(((pixels - np.asarray(BACKGROUND_COLORS[background], dtype=np.float64)) ** 2).sum(-1))
     foreground = distance > FOREGROUND_DISTANCE  # (64, 64) bool
-    labels, count = ndimage.label(foreground, structure=np.ones((3, 3), dtype=bool))
+    labels, _ = ndimage.label(foreground, structure=np.ones((3, 3), dtype=bool))
     objects = []
     for index, region in enumerate(ndimage.find_objects(labels), start=1):
         component = labels == index  # (64, 64)

@@ -25,7 +25,12 @@ _EXPORTS = {
     "InpaintingResult": "vaestudio.pipelines.inpainting",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [  # noqa: RUF022  (grouped by module, as in _EXPORTS)
+    "Bundle", "load_bundle", "save_bundle",
+    "GeneratedImage", "StreamFrame", "TextToImage", "TextToImageResult",
+    "Editor", "Encoding", "Interpolation", "LatentScatter",
+    "Inpainter", "InpaintingResult",
+]
 
 
 def __getattr__(name: str):

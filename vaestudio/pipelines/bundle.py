@@ -41,12 +41,12 @@ class Bundle:
     def get(self, role: str) -> StudioModel | None:
         return self.components.get(role)
 
-    def to(self, device: str | torch.device) -> "Bundle":
+    def to(self, device: str | torch.device) -> Bundle:
         for model in self.components.values():
             model.to(device)
         return self
 
-    def eval(self) -> "Bundle":
+    def eval(self) -> Bundle:
         for model in self.components.values():
             model.eval()
         return self

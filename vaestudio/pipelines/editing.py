@@ -40,7 +40,7 @@ MAX_GRID = 40
 MAX_STEPS = 64
 SCATTER_LABEL_WORDS = {"shapes": ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")}
 
-_PRECOMPUTED: "weakref.WeakKeyDictionary[StudioModel, dict]" = weakref.WeakKeyDictionary()
+_PRECOMPUTED: weakref.WeakKeyDictionary[StudioModel, dict] = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass
@@ -74,7 +74,7 @@ class LatentScatter:
     labels: list[str]
     x_title: str
     y_title: str
-    editor: "Editor"
+    editor: Editor
     basis: tuple[torch.Tensor, torch.Tensor] | None  # origin (F,), directions (2, F); None: the latent is 2-D
 
     def decode(self, x: float, y: float) -> Image.Image:
