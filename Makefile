@@ -40,7 +40,7 @@ $(STAMP)/deps: $(STAMP)/venv requirements.txt requirements-dev.txt
 	@touch $@
 
 $(STAMP)/built: $(STAMP)/deps setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/cpu/*.cpp csrc/cpu/*.h csrc/cuda/*.cu csrc/cuda/*.cuh csrc/cuda/*.h)
-	VAESTUDIO_NATIVE=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
+	VAESTUDIO_SKIP_EXTENSION=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	VAESTUDIO_NATIVE=1 $(PY) setup.py -q build_ext --inplace
 	@touch $@
 

@@ -34,6 +34,9 @@ def extension():
 
 
 setup(
-    ext_modules=[extension()],
+    # The Makefile installs the package with VAESTUDIO_SKIP_EXTENSION=1 and then builds the
+    # extension once, in place, with `setup.py build_ext --inplace` (an editable install would
+    # otherwise compile everything a second time).
+    ext_modules=[] if os.environ.get("VAESTUDIO_SKIP_EXTENSION", "0") == "1" else [extension()],
     cmdclass={"build_ext": cpp_extension.BuildExtension.with_options(use_ninja=True)},
 )

@@ -107,11 +107,17 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> StudioModel |
     return _load_folder(resolve(name_or_path), device)
 
 
+# The flagship models come first, so pickers open on the text-to-image bundle.
+FEATURED_ORDER = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
+
+
 def shipped_names() -> list[str]:
     root = pretrained_directory()
     if not os.path.isdir(root):
         return []
-    return sorted(entry for entry in os.listdir(root) if _is_model_folder(os.path.join(root, entry)))
+    names = [entry for entry in os.listdir(root) if _is_model_folder(os.path.join(root, entry))]
+    return sorted(names, key=lambda name: (FEATURED_ORDER.index(name) if name in FEATURED_ORDER else
+                                           len(FEATURED_ORDER), name))
 
 
 def _read_text(path: str) -> str:

@@ -19,8 +19,11 @@ EXAMPLE_PROMPTS = [
 ]
 
 
-def _caption(item: ScoredImage) -> str:
-    return "sampling…" if item.score is None else f"score {item.score:.3f}"
+def _caption(item: ScoredImage, done: bool) -> str | None:
+    """"sampling…" while rows are still coming; then the score (none for a model without a scorer)."""
+    if not done:
+        return "sampling…"
+    return None if item.score is None else f"score {item.score:.3f}"
 
 
 def describe(generation: Generation) -> str:
@@ -62,7 +65,8 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         @user_facing
         def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank):
             for generation in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank):
-                yield [(show(item.image), _caption(item)) for item in generation.images], describe(generation)
+                gallery = [(show(item.image), _caption(item, generation.done)) for item in generation.images]
+                yield gallery, describe(generation)
 
         gr.on(
             [generate.click, prompt.submit],

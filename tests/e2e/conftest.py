@@ -1,7 +1,6 @@
 """Fixtures for the end-to-end tests: the real engine on the shipped models, served on localhost.
 
-Until pretrained/ (or VAESTUDIO_PRETRAINED) holds models these tests skip, saying so; once models
-ship they must pass."""
+The zoo ships in pretrained/ (or VAESTUDIO_PRETRAINED points elsewhere): a missing zoo is a failure."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from tests.studio.support import running_studio
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory) -> Engine:
     if not shipped_model_folders(pretrained_directory()):
-        pytest.skip("pretrained/ has no models yet: the end-to-end studio tests run once the zoo ships")
+        pytest.fail(f"{pretrained_directory()} has no models: the shipped zoo is missing (train it with make train-zoo)")
     engine = Engine(runs_dir=tmp_path_factory.mktemp("studio-runs"))
     assert engine.list_models(), "pretrained/ has model folders but none loaded: see the log above"
     return engine

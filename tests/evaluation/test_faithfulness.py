@@ -115,3 +115,12 @@ def test_cli_prints_json(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["checker_on_real_images"]["images"] == 20
     assert np.isclose(report["checker_on_real_images"]["per_attribute"]["color"], 1.0)
+
+
+def test_reconstruction_ceiling_of_an_untrained_vqvae():
+    from vaestudio.models.vqvae import VQVAE, VQVAEConfig
+
+    vqvae = VQVAE(VQVAEConfig(hidden_channels=8, residual_channels=4, num_residual_blocks=1, num_codes=8,
+                              code_dim=4, kmeans_init=False)).eval()
+    report = faithfulness.reconstruction_ceiling(vqvae, num_images=12)
+    assert report["images"] == 12 and 0.0 <= report["all_attributes"] <= 1.0

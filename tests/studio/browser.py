@@ -130,12 +130,11 @@ def generate_images(driver, prompt: str, seconds: float = 120) -> int:
     driver.find_element(By.ID, "generate").click()
     gallery = driver.find_element(By.ID, "text-to-image-gallery")
 
-    def finished_images():
-        captions = gallery.text
+    def finished_images():  # rows are captioned "sampling…" until the last one is in
         images = gallery.find_elements(By.TAG_NAME, "img")
-        return len(images) if images and "score" in captions else 0
+        return len(images) if images and "sampling" not in gallery.text else 0
 
-    return wait_for(finished_images, seconds, "a gallery of scored images")
+    return wait_for(finished_images, seconds, "a finished gallery")
 
 
 def upload_for_editing(driver, image_path: Path, seconds: float = 120):

@@ -8,7 +8,8 @@ reported on their own. ``checker_accuracy`` scores the checker itself on real te
 
     python -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200
 
-prints JSON: the checker's accuracy on real images and the faithfulness of the model.
+prints JSON: the checker's accuracy on real images, on the VQ-VAE's reconstructions of them (the
+ceiling for text to image with that VQ-VAE), and the faithfulness of the model.
 """
 
 from __future__ import annotations
@@ -82,6 +83,23 @@ def checker_accuracy(num_images: int = 1000, split: str = "test") -> dict:
     return tally.summary()
 
 
+def reconstruction_ceiling(vqvae, num_images: int = 300, split: str = "test") -> dict:
+    """The checker on the VQ-VAE's reconstructions of real images: what text to image could reach at best."""
+    import torch
+
+    from vaestudio.pipelines.convert import to_pil
+
+    source = ShapesSource(split, num_images=num_images)
+    tally = Tally()
+    for start in range(0, num_images, 100):
+        indices = range(start, min(start + 100, num_images))
+        images = torch.stack([source[index].image for index in indices])  # (b, 3, 64, 64)
+        for index, picture in zip(indices, to_pil(vqvae.reconstruct(images))):
+            objects, background = describe(source.scene(index))
+            tally.add(attribute_agreement(read_image(picture), objects, background))
+    return tally.summary()
+
+
 def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank: int = 16, seed: int = 0,
                  temperature: float = 1.0, top_k: int = 0) -> dict:
     """Runs ``pipeline`` (a TextToImage) on every case and tallies the checker's verdicts."""
@@ -124,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         from vaestudio.pipelines.text_to_image import TextToImage
 
         pipeline = TextToImage(load(arguments.model))
+        report["vqvae_reconstructions"] = reconstruction_ceiling(pipeline.vqvae, arguments.checker_images or 300)
         report["faithfulness"] = faithfulness(
             pipeline, test_prompts(arguments.num_prompts, start=arguments.first_prompt), arguments.images_per_prompt,
             arguments.rerank,
