@@ -8,7 +8,6 @@ Writes bench/results/ema-cpu.json.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -51,22 +50,17 @@ def run(num_rows: int, dim: int, num_codes: int, repeats: int) -> list[dict[str,
     x = torch.randn(num_rows, dim, generator=generator)  # (N, D)
     indices = torch.randint(num_codes, (num_rows,), generator=generator)  # (N,)
     results = []
-    for name, function in _methods(x, indices, num_codes).items():
-        timing = harness.time_call(function, repeats=repeats, warmup=2)
-        results.append({"method": name, "N": num_rows, "D": dim, "K": num_codes, **timing,
-                        "peak_extra_mb": harness.megabytes(harness.peak_extra_bytes(function))})
+    results = [harness.measure(function, repeats, method=name, N=num_rows, D=dim, K=num_codes)
+               for name, function in _methods(x, indices, num_codes).items()]
     floor = results[0]["best_s"]
-    ours = next(entry for entry in results if entry["method"] == "ours")["best_s"]
     for entry in results:
         entry["times_clone"] = entry["best_s"] / floor
-        entry["ours_speedup"] = entry["best_s"] / ours
+    harness.add_speedups(results, next(entry for entry in results if entry["method"] == "ours"))
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N / 8 and fewer repeats: a smoke run")
-    arguments = parser.parse_args()
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "N / 8 and fewer repeats: a smoke run")
     num_rows = NUM_ROWS // 8 if arguments.quick else NUM_ROWS
     repeats = 5 if arguments.quick else 20
     rows, results = [], []

@@ -8,7 +8,6 @@ PixelCNN's first layer (mask A, 7x7, from image channels). Writes bench/results/
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from typing import Any
@@ -92,13 +91,7 @@ def run(shape, repeats: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="three shapes, fewer repeats: a smoke run")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
-    arguments = parser.parse_args()
-    if arguments.threads:
-        torch.set_num_threads(arguments.threads)
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "three shapes, fewer repeats: a smoke run", threads=True)
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     shapes = SHAPES[1:4] if arguments.quick else SHAPES
     repeats = 3 if arguments.quick else 10
@@ -118,8 +111,7 @@ def main() -> None:
         rows,
     )
     harness.write_results("masked_conv", {
-        "quick": arguments.quick, "threads": torch.get_num_threads(),
-        "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "results": results,
+        "quick": arguments.quick, **harness.run_conditions(load_before), "results": results,
     })
 
 

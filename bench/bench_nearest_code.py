@@ -8,7 +8,6 @@ sgemm (2048^3); a method's GFLOP/s counts 2 N K D flops. Writes bench/results/ne
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -48,16 +47,13 @@ def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: floa
     flops = 2 * num_rows * num_codes * dim
     results = []
     for name, function in _methods(x, codebook).items():
-        timing = harness.time_call(function, repeats=repeats, warmup=1, budget_s=15.0)
-        memory = harness.peak_extra_bytes(function)
-        results.append({
-            "method": name, "N": num_rows, "D": dim, "K": num_codes, **timing,
-            "gflops": flops / timing["best_s"] / 1e9, "fraction_of_sgemm": flops / timing["best_s"] / 1e9 / limit,
-            "peak_extra_mb": harness.megabytes(memory),
-        })
+        entry = harness.measure(function, repeats, warmup=1, budget_s=15.0,
+                                method=name, N=num_rows, D=dim, K=num_codes)
+        entry["gflops"] = flops / entry["best_s"] / 1e9
+        entry["fraction_of_sgemm"] = entry["gflops"] / limit
+        results.append(entry)
     ours = results[0]
-    for entry in results:
-        entry["ours_speedup"] = entry["best_s"] / ours["best_s"]
+    harness.add_speedups(results, ours)
     ours_indices = ops.nearest_code(x, codebook)[0]
     exact_match = reference.nearest_code_reference(x[:4096], codebook)[0]
     ours["agreement_with_reference_first_4096"] = float((ours_indices[:4096] == exact_match).float().mean())
@@ -65,9 +61,7 @@ def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N / 8 and fewer repeats: a smoke run")
-    arguments = parser.parse_args()
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "N / 8 and fewer repeats: a smoke run")
     shapes = [(n // 8, d, k) for n, d, k in SHAPES] if arguments.quick else SHAPES
     repeats = 2 if arguments.quick else 5
     limit = harness.sgemm_gflops()

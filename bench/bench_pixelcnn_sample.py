@@ -11,7 +11,6 @@ Writes bench/results/pixelcnn_sample-cpu.json.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from typing import Any
@@ -57,13 +56,7 @@ def run(prior: PixelCNNPrior, batch: int, size: int, repeats: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8x8 and 16x16 at batch 1 and 4 only: a smoke run")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
-    arguments = parser.parse_args()
-    if arguments.threads:
-        torch.set_num_threads(arguments.threads)
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "8x8 and 16x16 at batch 1 and 4 only: a smoke run", threads=True)
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     torch.manual_seed(0)
     prior = PixelCNNPrior(CONFIG).eval()
@@ -85,8 +78,7 @@ def main() -> None:
         rows,
     )
     harness.write_results("pixelcnn_sample", {
-        "quick": arguments.quick, "threads": torch.get_num_threads(),
-        "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}, "config": CONFIG.__dict__, "goals": {"16x16 batch 4": 50, "32x32 batch 32": 150},
+        "quick": arguments.quick, **harness.run_conditions(load_before), "config": CONFIG.__dict__, "goals": {"16x16 batch 4": 50, "32x32 batch 32": 150},
         "results": results,
     })
 

@@ -10,7 +10,6 @@ layers use decay 0.99 and commitment weight 0.25 with their other settings at th
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from typing import Any
 
@@ -58,23 +57,14 @@ def run(num_codes: int, repeats: int, batch: int) -> list[dict[str, Any]]:
     generator = torch.Generator().manual_seed(0)
     latents = torch.randn(batch, DIM, SIZE, SIZE, generator=generator).requires_grad_()  # (B, D, h, w)
     steps = {"ours": _ours_step(num_codes, latents), "vector_quantize_pytorch": _theirs_step(num_codes, latents)}
-    results = []
-    for name, step in steps.items():
-        if step is None:
-            continue
-        timing = harness.time_call(step, repeats=repeats, warmup=2)
-        results.append({"method": name, "vectors": batch * SIZE * SIZE, "D": DIM, "K": num_codes, **timing,
-                        "peak_extra_mb": harness.megabytes(harness.peak_extra_bytes(step))})
-    ours = results[0]["best_s"]
-    for entry in results:
-        entry["ours_speedup"] = entry["best_s"] / ours
+    results = [harness.measure(step, repeats, method=name, vectors=batch * SIZE * SIZE, D=DIM, K=num_codes)
+               for name, step in steps.items() if step is not None]
+    harness.add_speedups(results, results[0])
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a quarter of the vectors, fewer repeats")
-    arguments = parser.parse_args()
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "a quarter of the vectors, fewer repeats")
     batch = BATCH // 4 if arguments.quick else BATCH
     repeats = 3 if arguments.quick else 10
     rows, results = [], []

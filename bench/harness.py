@@ -12,6 +12,7 @@ glibc's own adaptive default after warm-up. Inputs are allocated and touched bef
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import datetime
 import json
@@ -104,6 +105,38 @@ def time_call(function: Callable[[], Any], repeats: int, warmup: int = 1, budget
         if sum(times) > budget_s:
             break
     return {"best_s": min(times), "median_s": statistics.median(times), "repeats": len(times)}
+
+
+def measure(function: Callable[[], Any], repeats: int, warmup: int = 2, budget_s: float = 20.0,
+            **fields: Any) -> dict[str, Any]:
+    """One results row: ``fields``, then :func:`time_call`'s timing, then ``peak_extra_mb`` of one more call."""
+    timing = time_call(function, repeats=repeats, warmup=warmup, budget_s=budget_s)
+    return {**fields, **timing, "peak_extra_mb": megabytes(peak_extra_bytes(function))}
+
+
+def add_speedups(results: list[dict[str, Any]], ours: dict[str, Any]) -> None:
+    """``ours_speedup`` on every row: its best time over ours (above 1: ours is faster)."""
+    for entry in results:
+        entry["ours_speedup"] = entry["best_s"] / ours["best_s"]
+
+
+def parse_arguments(description: str, quick_help: str, threads: bool = False) -> argparse.Namespace:
+    """``--quick`` (and with ``threads``, ``--threads N``, applied to torch here) from the command line."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    if threads:
+        parser.add_argument("--threads", type=int, default=0,
+                            help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
+    arguments = parser.parse_args()
+    if threads and arguments.threads:
+        torch.set_num_threads(arguments.threads)
+    return arguments
+
+
+def run_conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """Torch's thread count and the 1/5/15-minute load averages before and now: the machine is shared."""
+    return {"threads": torch.get_num_threads(),
+            "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}}
 
 
 def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:

@@ -14,12 +14,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 @pytest.fixture(scope="module")
 def page(real_studio_url):
-    driver = browser.chromium()
-    try:
-        browser.open_studio(driver, real_studio_url)
+    with browser.studio_page(real_studio_url) as driver:
         yield driver
-    finally:
-        browser.close(driver)
 
 
 def test_prompt_to_gallery(page):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests.models.test_scorer import CAPTIONS, coloured_images
-from tests.models.test_vqvae import smooth_images
+from tests.models.test_vqvae import SMALL_CODE_MODEL, smooth_images
 from vaestudio.models import DVAE, VAE, VQVAE, ContrastiveScorer, load_model
 from vaestudio.models.base import Batch, CheckpointError, StudioModel
 from vaestudio.models.dvae import DVAEConfig
@@ -17,14 +17,6 @@ from vaestudio.models.vae import VAEConfig
 from vaestudio.models.vqvae import VQVAEConfig
 
 VOCABULARY = build_vocabulary(CAPTIONS)
-SMALL_VQ = {
-    "image_size": 16,
-    "hidden_channels": 16,
-    "residual_channels": 8,
-    "num_residual_blocks": 1,
-    "num_codes": 16,
-    "code_dim": 8,
-}
 
 
 def make_models() -> dict[str, StudioModel]:
@@ -57,19 +49,9 @@ def make_models() -> dict[str, StudioModel]:
                 num_classes=4,
             )
         ),
-        "vqvae": VQVAE(VQVAEConfig(**SMALL_VQ)),
-        "vqvae-2": VQVAE(VQVAEConfig(levels=2, likelihood="logit_laplace", **SMALL_VQ)),
-        "dvae": DVAE(
-            DVAEConfig(
-                image_size=16,
-                hidden_channels=16,
-                residual_channels=8,
-                num_residual_blocks=1,
-                num_codes=16,
-                code_dim=8,
-                anneal_steps=10,
-            )
-        ),
+        "vqvae": VQVAE(VQVAEConfig(**SMALL_CODE_MODEL)),
+        "vqvae-2": VQVAE(VQVAEConfig(levels=2, likelihood="logit_laplace", **SMALL_CODE_MODEL)),
+        "dvae": DVAE(DVAEConfig(anneal_steps=10, **SMALL_CODE_MODEL)),
         "scorer": ContrastiveScorer(
             ContrastiveScorerConfig(
                 vocabulary=VOCABULARY,

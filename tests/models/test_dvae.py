@@ -6,24 +6,13 @@ import pytest
 import torch
 
 from tests.models.test_vae import overfit
-from tests.models.test_vqvae import smooth_images
+from tests.models.test_vqvae import SMALL_CODE_MODEL, smooth_images
 from vaestudio.models.base import Batch
 from vaestudio.models.dvae import DVAE, DVAEConfig, categorical_kl_to_uniform, gumbel_softmax
 
 
 def tiny_config(**overrides) -> DVAEConfig:
-    values = {
-        "image_size": 16,
-        "hidden_channels": 16,
-        "residual_channels": 8,
-        "num_residual_blocks": 1,
-        "num_codes": 16,
-        "code_dim": 8,
-        "anneal_steps": 50,
-        "temperature_end": 0.25,
-    }
-    values.update(overrides)
-    return DVAEConfig(**values)
+    return DVAEConfig(**{**SMALL_CODE_MODEL, "anneal_steps": 50, "temperature_end": 0.25, **overrides})
 
 
 @pytest.mark.parametrize("straight_through", [False, True], ids=["soft", "straight-through"])

@@ -200,16 +200,18 @@ def _rank_main(rank: int, world_size: int, port: int, config: QuantizerConfig, s
 
 
 def _run_two_ranks(config: QuantizerConfig, steps: int, directory: str) -> list[dict[str, torch.Tensor]]:
+    """Both ranks' final quantizer states, after checking that they are identical."""
     mp.spawn(_rank_main, args=(2, _free_port(), config, steps, directory), nprocs=2, join=True)
-    return [load_file(os.path.join(directory, f"rank{rank}.safetensors")) for rank in range(2)]
+    ranks = [load_file(os.path.join(directory, f"rank{rank}.safetensors")) for rank in range(2)]
+    for name in ranks[0]:
+        assert torch.equal(ranks[0][name], ranks[1][name]), f"{name} differs between ranks"
+    return ranks
 
 
 @pytest.mark.slow
 def test_two_ranks_agree_with_one_process_on_the_global_batch(tmp_path):
     config = QuantizerConfig(num_codes=12, code_dim=8, kmeans_init=False, ema_decay=0.9)
-    ranks = _run_two_ranks(config, steps=4, directory=str(tmp_path))
-    for name in ranks[0]:
-        assert torch.equal(ranks[0][name], ranks[1][name]), f"{name} differs between ranks"
+    ranks = _run_two_ranks(config, steps=4, directory=str(tmp_path))  # asserts the ranks agree
     single = VectorQuantizer(config)
     with torch.no_grad():
         single.codebook.copy_(torch.randn(12, 8, generator=torch.Generator().manual_seed(7)))
@@ -222,6 +224,4 @@ def test_two_ranks_agree_with_one_process_on_the_global_batch(tmp_path):
 @pytest.mark.slow
 def test_two_ranks_agree_with_kmeans_init_and_revival(tmp_path):
     config = QuantizerConfig(num_codes=12, code_dim=8, kmeans_init=True, dead_code_threshold=0.5)
-    ranks = _run_two_ranks(config, steps=3, directory=str(tmp_path))
-    for name in ranks[0]:
-        assert torch.equal(ranks[0][name], ranks[1][name]), f"{name} differs between ranks"
+    _run_two_ranks(config, steps=3, directory=str(tmp_path))  # asserts the ranks agree

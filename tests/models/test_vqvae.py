@@ -8,19 +8,18 @@ from vaestudio.models.base import Batch
 from vaestudio.models.outputs import Hierarchy
 from vaestudio.models.vqvae import VQVAE, VQVAEConfig
 
+SMALL_CODE_MODEL = {  # the smallest encoder/decoder and codebook: shared by the VQ-VAE, dVAE and checkpoint tests
+    "image_size": 16,
+    "hidden_channels": 16,
+    "residual_channels": 8,
+    "num_residual_blocks": 1,
+    "num_codes": 16,
+    "code_dim": 8,
+}
+
 
 def tiny_config(**overrides) -> VQVAEConfig:
-    values = {
-        "image_size": 16,
-        "hidden_channels": 16,
-        "residual_channels": 8,
-        "num_residual_blocks": 1,
-        "num_codes": 16,
-        "code_dim": 8,
-        "dead_code_threshold": 0.0,
-    }
-    values.update(overrides)
-    return VQVAEConfig(**values)
+    return VQVAEConfig(**{**SMALL_CODE_MODEL, "dead_code_threshold": 0.0, **overrides})
 
 
 def smooth_images(count: int = 4, size: int = 16) -> torch.Tensor:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,17 @@ def chromium():
 def close(driver) -> None:
     driver.quit()
     shutil.rmtree(driver.profile_folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def studio_page(url: str) -> Iterator:
+    """A headless Chromium with the studio at `url` open and its tabs drawn; closed on exit."""
+    driver = chromium()
+    try:
+        open_studio(driver, url)
+        yield driver
+    finally:
+        close(driver)
 
 
 def wait_for(condition, seconds: float = 30, what: str = "the page"):

@@ -17,13 +17,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page():
-    with running_studio(FakeEngine(step_delay=0.05)) as url:
-        driver = browser.chromium()
-        try:
-            browser.open_studio(driver, url)
-            yield driver
-        finally:
-            browser.close(driver)
+    with running_studio(FakeEngine(step_delay=0.05)) as url, browser.studio_page(url) as driver:
+        yield driver
 
 
 def test_typing_a_prompt_and_generating_shows_a_gallery(page):

@@ -117,28 +117,26 @@ def digit_like_images(count: int, size: int, seed: int = 0) -> tuple[numpy.ndarr
     return numpy.stack(images).astype(numpy.uint8), numpy.asarray(labels, dtype=numpy.uint8)
 
 
+def write_idx_folder(folder, size: int, splits, with_labels: bool) -> str:
+    """MNIST-format IDX files of digit-like images in `folder`: splits are (prefix, count, seed) triples."""
+    from vaestudio.data.idx import write_idx
+
+    folder.mkdir()
+    for prefix, count, seed in splits:
+        images, labels = digit_like_images(count, size, seed)
+        write_idx(str(folder / f"{prefix}-images-idx3-ubyte"), images)
+        if with_labels:
+            write_idx(str(folder / f"{prefix}-labels-idx1-ubyte"), labels)
+    return str(folder)
+
+
 @pytest.fixture
 def mnist_like_folder(tmp_path):
     """A folder of MNIST-format IDX files: 256 training and 64 test 28 x 28 digit-like images with labels."""
-    from vaestudio.data.idx import write_idx
-
-    folder = tmp_path / "mnist"
-    folder.mkdir()
-    for prefix, count, seed in (("train", 256, 0), ("t10k", 64, 1)):
-        images, labels = digit_like_images(count, 28, seed)
-        write_idx(str(folder / f"{prefix}-images-idx3-ubyte"), images)
-        write_idx(str(folder / f"{prefix}-labels-idx1-ubyte"), labels)
-    return str(folder)
+    return write_idx_folder(tmp_path / "mnist", 28, (("train", 256, 0), ("t10k", 64, 1)), with_labels=True)
 
 
 @pytest.fixture
 def tiny_idx_folder(tmp_path):
     """64 training and 32 test 8 x 8 digit-like images: a data source that costs nothing to open."""
-    from vaestudio.data.idx import write_idx
-
-    folder = tmp_path / "tiny_idx"
-    folder.mkdir()
-    for prefix, count, seed in (("train", 64, 2), ("t10k", 32, 3)):
-        images, _ = digit_like_images(count, 8, seed)
-        write_idx(str(folder / f"{prefix}-images-idx3-ubyte"), images)
-    return str(folder)
+    return write_idx_folder(tmp_path / "tiny_idx", 8, (("train", 64, 2), ("t10k", 32, 3)), with_labels=False)

@@ -188,14 +188,4 @@ class EpochLoader:
         return iter(loader)
 
 
-def make_loader(
-    source: ImageSource,
-    batch_size: int,
-    shuffle: bool,
-    seed: int,
-    drop_last: bool,
-    num_workers: int = 0,
-    sampler: Sampler | None = None,
-) -> EpochLoader:
-    """A loader of ``Batch``es over ``source``; see ``EpochLoader``."""
-    return EpochLoader(source, batch_size, shuffle, seed, drop_last, num_workers, sampler)
+make_loader = EpochLoader  # make_loader(source, batch_size, shuffle, seed, drop_last, ...): the public name

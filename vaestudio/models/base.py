@@ -127,6 +127,27 @@ class StudioModel(nn.Module):
         return model
 
 
+class CodeMapModel(StudioModel):
+    """A StudioModel that encodes images to maps of discrete codes (VQ-VAE, dVAE) and decodes them back."""
+
+    @property
+    def code_map_shape(self) -> tuple[int, int]:
+        """(h, w) of the bottom (or only) code map: the one a PixelCNN prior models."""
+        side = self.config.image_size // self.config.downsample_factor
+        return side, side
+
+    def encode_codes(self, images: torch.Tensor) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decode_codes(self, codes: Any) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
+        """images -> (argmax) codes -> images (B, C, H, W) in [0, 1]."""
+        return self.decode_codes(self.encode_codes(images))
+
+
 def read_config(directory: str) -> tuple[str, dict[str, Any]]:
     path = os.path.join(directory, "config.json")
     if not os.path.isfile(path):

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import Batch, CodeMapModel, TrainingOutput, register_model
 from vaestudio.models.layers import ConvDecoder, ConvEncoder
 from vaestudio.models.outputs import DVAEOutput
 
@@ -88,7 +88,7 @@ def categorical_kl_to_uniform(logits: torch.Tensor, dim: int = 1) -> torch.Tenso
 
 
 @register_model
-class DVAE(StudioModel):
+class DVAE(CodeMapModel):
     model_type = "dvae"
     config_class = DVAEConfig
 
@@ -114,11 +114,6 @@ class DVAE(StudioModel):
             config.residual_channels,
         )
         self.register_buffer("temperature", torch.tensor(float(config.temperature_start)))
-
-    @property
-    def code_map_shape(self) -> tuple[int, int]:
-        side = self.config.image_size // self.config.downsample_factor
-        return side, side
 
     def on_train_step_end(self, step: int) -> None:
         self.temperature.fill_(self.config.temperature_at(step))
@@ -155,11 +150,6 @@ class DVAE(StudioModel):
             soft_codes = one_hot.permute(0, 3, 1, 2).to(logits.dtype)  # (B, K, h, w)
         parameters = self.decode_soft_codes(soft_codes)  # (B, 2C, H, W)
         return DVAEOutput(logits, soft_codes, parameters, self.likelihood.image(parameters))
-
-    @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        """images -> argmax codes -> images (B, C, H, W) in [0, 1]."""
-        return self.decode_codes(self.encode_codes(images))
 
     def training_loss(self, batch: Batch) -> TrainingOutput:
         """(negative log-likelihood + kl_weight * KL to uniform) per example, divided by C*H*W, batch mean."""

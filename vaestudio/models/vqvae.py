@@ -28,7 +28,7 @@ from torch import nn
 
 from vaestudio import ops
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import Batch, CodeMapModel, TrainingOutput, register_model
 from vaestudio.models.layers import ConvDecoder, ConvEncoder, UpsampleStack, num_halvings
 from vaestudio.models.outputs import Hierarchy, VQVAEOutput
 from vaestudio.models.quantizer import CodebookUsage, QuantizerConfig, QuantizerOutput, VectorQuantizer
@@ -88,7 +88,7 @@ class VQVAEConfig:
 
 
 @register_model
-class VQVAE(StudioModel):
+class VQVAE(CodeMapModel):
     model_type = "vqvae"
     config_class = VQVAEConfig
 
@@ -117,12 +117,6 @@ class VQVAE(StudioModel):
             self.top_decoder = ConvDecoder(code_dim, hidden, code_dim, factor, *blocks)
             self.bottom_projection = nn.Conv2d(hidden + code_dim, code_dim, kernel_size=1)
             self.top_upsample = UpsampleStack([code_dim] * num_halvings(factor), code_dim, "relu")
-
-    @property
-    def code_map_shape(self) -> tuple[int, int]:
-        """(h, w) of the bottom (or only) code map: the one a PixelCNN prior models."""
-        side = self.config.image_size // self.config.downsample_factor
-        return side, side
 
     @property
     def code_map_shapes(self) -> tuple[tuple[int, int], ...]:
@@ -241,11 +235,6 @@ class VQVAE(StudioModel):
             )
             return self.decode_codes(codes)
         return self.decode_codes(self._nearest_codes(self.quantizer, latents))
-
-    @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor) -> torch.Tensor:
-        """images -> codes -> images (B, C, H, W) in [0, 1]."""
-        return self.decode_codes(self.encode_codes(images))
 
     # -- training ----------------------------------------------------------------------------
     def training_loss(self, batch: Batch) -> TrainingOutput:
