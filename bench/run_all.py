@@ -15,6 +15,7 @@ BENCHMARKS = (
     "bench_vq_layer",
     "bench_masked_conv",
     "bench_pixelcnn_sample",
+    "bench_training",
     "bench_pipelines",
     "bench_studio",
 )

@@ -8,6 +8,8 @@ device, else the pure-PyTorch reference in :mod:`vaestudio.ops.reference`.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from vaestudio.ops import _checks, reference
@@ -21,10 +23,23 @@ __all__ = [
     "masked_conv2d",
     "nearest_code",
     "pixelcnn_sample",
+    "reference_operators",
 ]
 
 
 _python_side_registered = False
+_reference_forced = False
+
+
+@contextlib.contextmanager
+def reference_operators():
+    """Within this block every operator runs its pure-PyTorch reference (for comparisons and debugging)."""
+    global _reference_forced
+    previous, _reference_forced = _reference_forced, True
+    try:
+        yield
+    finally:
+        _reference_forced = previous
 
 
 def backend() -> Backend:
@@ -44,7 +59,7 @@ def backend() -> Backend:
 
 def _compiled_for(*tensors: torch.Tensor) -> bool:
     active = backend()
-    if not active.compiled:
+    if not active.compiled or _reference_forced:
         return False
     if any(t.is_cuda for t in tensors):
         return active.cuda
