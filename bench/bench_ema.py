@@ -1,9 +1,9 @@
-"""The EMA codebook update on CPU: code_stats + ema_update_ against one-hot matmul and index_add_.
+"""The EMA codebook update: code_stats + ema_update_ against one-hot matmul and index_add_.
 
-    python -m bench.bench_ema [--quick]
+    python -m bench.bench_ema [--quick] [--threads N] [--device {cpu,cuda}]
 
-The memory floor is one copy of x (x.clone()); the goal is the whole EMA path within 3x of it.
-Writes bench/results/ema-cpu.json.
+The memory floor is one copy of x (x.clone(); on cuda a device-to-device copy); the goal is the
+whole EMA path within 3x of it. Writes bench/results/ema-<device>.json.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ NUM_ROWS, DIM = 65536, 64
 CODEBOOK_SIZES = [512, 8192]
 
 
-def _ema_state(num_codes: int, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    codebook = torch.randn(num_codes, dim)  # (K, D)
-    return codebook, torch.ones(num_codes), codebook.clone()  # codebook, cluster_size (K,), embed_sum (K, D)
+def _ema_state(num_codes: int, dim: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    codebook = torch.randn(num_codes, dim, device=device)  # (K, D)
+    return codebook, torch.ones(num_codes, device=device), codebook.clone()  # codebook, cluster_size (K,), embed_sum (K, D)
 
 
 def _methods(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> dict[str, Callable[[], Any]]:
-    state = _ema_state(num_codes, x.shape[1])
+    state = _ema_state(num_codes, x.shape[1], x.device)
 
     def ours():
         counts, sums = ops.code_stats(x, indices, num_codes)
@@ -35,7 +35,7 @@ def _methods(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> dict[str
 
     def one_hot_matmul():
         # F.one_hot(indices, K) is int64 (8 N K bytes); a float one-hot built in place is the fair version.
-        one_hot = torch.zeros(x.shape[0], num_codes).scatter_(1, indices[:, None], 1.0)  # (N, K)
+        one_hot = torch.zeros(x.shape[0], num_codes, device=x.device).scatter_(1, indices[:, None], 1.0)  # (N, K)
         reference.ema_update_reference_(*state, one_hot.sum(0), one_hot.t() @ x, 0.99, 1e-5)
 
     def index_add():
@@ -46,10 +46,9 @@ def _methods(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> dict[str
 
 
 def run(num_rows: int, dim: int, num_codes: int, repeats: int) -> list[dict[str, Any]]:
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(num_rows, dim, generator=generator)  # (N, D)
-    indices = torch.randint(num_codes, (num_rows,), generator=generator)  # (N,)
-    results = []
+    generator = torch.Generator().manual_seed(0)  # drawn on CPU: the same inputs on every device
+    x = torch.randn(num_rows, dim, generator=generator).to(harness.device())  # (N, D)
+    indices = torch.randint(num_codes, (num_rows,), generator=generator).to(harness.device())  # (N,)
     results = [harness.measure(function, repeats, method=name, N=num_rows, D=dim, K=num_codes)
                for name, function in _methods(x, indices, num_codes).items()]
     floor = results[0]["best_s"]

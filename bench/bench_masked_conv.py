@@ -1,15 +1,15 @@
-"""masked_conv2d forward + backward on CPU against F.conv2d with a masked weight.
+"""masked_conv2d forward + backward against F.conv2d with a masked weight.
 
-    python -m bench.bench_masked_conv [--quick] [--threads N]
+    python -m bench.bench_masked_conv [--quick] [--threads N] [--device {cpu,cuda}]
 
 Shapes are the gated PixelCNN's (C -> 2C with the vertical and horizontal masks) and the classic
-PixelCNN's first layer (mask A, 7x7, from image channels). Writes bench/results/masked_conv-cpu.json.
+PixelCNN's first layer (mask A, 7x7, from image channels), on either device.
+Writes bench/results/masked_conv-<device>.json.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import torch
@@ -49,7 +49,7 @@ def _no_grad(function):
 
 
 def _time_interleaved(calls: dict[str, Any], repeats: int, warmup: int) -> dict[str, float]:
-    """Best wall time (s) of each call, taking the calls in turn round after round.
+    """Best time (s, :func:`harness.seconds`) of each call, taking the calls in turn round after round.
 
     The machine is shared: timing all of ours and then all of the baseline lets a change in the
     other jobs' load between the two blocks decide the ratio. Alternating, both see the same load.
@@ -60,19 +60,18 @@ def _time_interleaved(calls: dict[str, Any], repeats: int, warmup: int) -> dict[
     best = {name: float("inf") for name in calls}
     for _ in range(repeats):
         for name, function in calls.items():
-            start = time.perf_counter()
-            function()
-            best[name] = min(best[name], time.perf_counter() - start)
+            best[name] = min(best[name], harness.seconds(function))
     return best
 
 
 def run(shape, repeats: int) -> dict[str, Any]:
     batch, in_channels, out_channels, size, kernel, mask_type = shape
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, in_channels, size, size, generator=generator, requires_grad=True)  # (B, Cin, H, W)
-    weight = torch.randn(out_channels, in_channels, *kernel, generator=generator, requires_grad=True)
-    bias = torch.randn(out_channels, generator=generator, requires_grad=True)  # (Cout,)
-    grad_output = torch.randn(batch, out_channels, size, size, generator=generator)  # (B, Cout, H, W)
+    generator = torch.Generator().manual_seed(0)  # drawn on CPU: the same inputs on every device
+    device = harness.device()
+    x = torch.randn(batch, in_channels, size, size, generator=generator).to(device).requires_grad_()  # (B, Cin, H, W)
+    weight = torch.randn(out_channels, in_channels, *kernel, generator=generator).to(device).requires_grad_()
+    bias = torch.randn(out_channels, generator=generator).to(device).requires_grad_()  # (Cout,)
+    grad_output = torch.randn(batch, out_channels, size, size, generator=generator).to(device)  # (B, Cout, H, W)
     functions = [("ours", ops.masked_conv2d), ("F.conv2d masked", reference.masked_conv2d_reference)]
     calls = {}  # ours and the baseline side by side, so that each pair is timed back to back
     for name, function in functions:
@@ -91,7 +90,7 @@ def run(shape, repeats: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    arguments = harness.parse_arguments(__doc__.splitlines()[0], "three shapes, fewer repeats: a smoke run", threads=True)
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "three shapes, fewer repeats: a smoke run")
     load_before = os.getloadavg()  # the machine is shared: say how busy it was
     shapes = SHAPES[1:4] if arguments.quick else SHAPES
     repeats = 3 if arguments.quick else 10

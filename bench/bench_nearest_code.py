@@ -1,9 +1,12 @@
-"""nearest_code on CPU: ours against the torch reference, torch.cdist + argmin and faiss IndexFlatL2.
+"""nearest_code: ours against the torch reference, torch.cdist + argmin and (on CPU) faiss IndexFlatL2.
 
-    python -m bench.bench_nearest_code [--quick]
+    python -m bench.bench_nearest_code [--quick] [--threads N] [--device {cpu,cuda}]
 
-Every method runs in this one process on the same inputs. The compute limit is this run's square
-sgemm (2048^3); a method's GFLOP/s counts 2 N K D flops. Writes bench/results/nearest_code-cpu.json.
+Every method runs in this one process on the same inputs. A method's GFLOP/s counts 2 N K D flops.
+CPU: the compute limit is this run's square sgemm (2048^3); writes bench/results/nearest_code-cpu.json.
+CUDA: the GPU shapes, no faiss, and the limit is the GPU's FP32 non-tensor-core peak (datasheet for
+H100/H200/A100, else a measured 8192^3 fp32 matmul with TF32 off; the JSON says which); writes
+bench/results/nearest_code-cuda.json.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from vaestudio import ops
 from vaestudio.ops import reference
 
 SHAPES = [(65536, 64, 512), (65536, 64, 8192), (16384, 256, 1024)]
+CUDA_SHAPES = [*SHAPES, (524288, 64, 512), (65536, 256, 16384)]
 
 
 def _methods(x: torch.Tensor, codebook: torch.Tensor) -> dict[str, Callable[[], Any]]:
@@ -27,6 +31,8 @@ def _methods(x: torch.Tensor, codebook: torch.Tensor) -> dict[str, Callable[[], 
         "torch reference": lambda: reference.nearest_code_reference(x, codebook),
         "cdist+argmin": lambda: torch.cdist(x, codebook).argmin(1),
     }
+    if x.device.type != "cpu":
+        return methods  # faiss-cpu baseline only on CPU
     try:
         import faiss
 
@@ -40,17 +46,18 @@ def _methods(x: torch.Tensor, codebook: torch.Tensor) -> dict[str, Callable[[], 
     return methods
 
 
-def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: float) -> list[dict[str, Any]]:
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(num_rows, dim, generator=generator)  # (N, D)
-    codebook = torch.randn(num_codes, dim, generator=generator)  # (K, D)
+def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: float,
+              limit_key: str = "fraction_of_sgemm") -> list[dict[str, Any]]:
+    generator = torch.Generator().manual_seed(0)  # drawn on CPU: the same inputs on every device
+    x = torch.randn(num_rows, dim, generator=generator).to(harness.device())  # (N, D)
+    codebook = torch.randn(num_codes, dim, generator=generator).to(harness.device())  # (K, D)
     flops = 2 * num_rows * num_codes * dim
     results = []
     for name, function in _methods(x, codebook).items():
         entry = harness.measure(function, repeats, warmup=1, budget_s=15.0,
                                 method=name, N=num_rows, D=dim, K=num_codes)
         entry["gflops"] = flops / entry["best_s"] / 1e9
-        entry["fraction_of_sgemm"] = entry["gflops"] / limit
+        entry[limit_key] = entry["gflops"] / limit
         results.append(entry)
     ours = results[0]
     harness.add_speedups(results, ours)
@@ -62,20 +69,30 @@ def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: floa
 
 def main() -> None:
     arguments = harness.parse_arguments(__doc__.splitlines()[0], "N / 8 and fewer repeats: a smoke run")
-    shapes = [(n // 8, d, k) for n, d, k in SHAPES] if arguments.quick else SHAPES
+    all_shapes = CUDA_SHAPES if harness.on_cuda() else SHAPES
+    shapes = [(n // 8, d, k) for n, d, k in all_shapes] if arguments.quick else all_shapes
     repeats = 2 if arguments.quick else 5
-    limit = harness.sgemm_gflops()
-    print(f"square sgemm (2048^3) in this run: {limit:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+    sgemm = harness.sgemm_gflops()
+    limits: dict[str, Any] = {"sgemm_gflops": sgemm}
+    if harness.on_cuda():
+        print(f"square sgemm (8192^3, fp32, TF32 off) in this run: {sgemm:.1f} GFLOP/s")
+        limit, source = harness.cuda_fp32_peak_gflops(sgemm)
+        print(f"FP32 non-tensor-core peak: {limit:.0f} GFLOP/s ({source})")
+        limits |= {"fp32_peak_gflops": limit, "fp32_peak_source": source}
+        limit_key, limit_column = "fraction_of_fp32_peak", "of FP32 peak"
+    else:
+        print(f"square sgemm (2048^3) in this run: {sgemm:.1f} GFLOP/s on {torch.get_num_threads()} threads")
+        limit, limit_key, limit_column = sgemm, "fraction_of_sgemm", "of sgemm"
     rows, results = [], []
     for shape in shapes:
-        for entry in run_shape(*shape, repeats=repeats, limit=limit):
+        for entry in run_shape(*shape, repeats=repeats, limit=limit, limit_key=limit_key):
             results.append(entry)
             rows.append([f"{entry['N']}x{entry['D']}x{entry['K']}", entry["method"], entry["best_s"],
-                         entry["gflops"], entry["fraction_of_sgemm"], entry["ours_speedup"],
+                         entry["gflops"], entry[limit_key], entry["ours_speedup"],
                          entry["peak_extra_mb"]])
-    harness.print_table("nearest_code (N x D x K)", ["shape", "method", "best s", "GFLOP/s", "of sgemm",
+    harness.print_table("nearest_code (N x D x K)", ["shape", "method", "best s", "GFLOP/s", limit_column,
                                                      "ours faster x", "peak extra MB"], rows)
-    harness.write_results("nearest_code", {"quick": arguments.quick, "sgemm_gflops": limit, "results": results})
+    harness.write_results("nearest_code", {"quick": arguments.quick, **limits, "results": results})
 
 
 if __name__ == "__main__":

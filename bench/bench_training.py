@@ -1,15 +1,17 @@
 """Training throughput of the shipped recipes: custom operators against the pure-PyTorch references.
 
-    python -m bench.bench_training [--quick] [--threads N]
+    python -m bench.bench_training [--quick] [--threads N] [--device {cpu,cuda}]
 
 For each recipe, one process builds the recipe's model, optimizer and a batch of its data, then
 times full training steps (loss, backward, optimizer step, EMA codebook update) alternately with
 the compiled operators and inside ``vaestudio.ops.reference_operators()``. Reports images/s and
-the ratio. Writes bench/results/training-cpu.json.
+the ratio. On cuda the loss runs under bf16 autocast (torch.autocast('cuda', dtype=torch.bfloat16)),
+like a recipe with precision = "bf16"; on CPU in float32. Writes bench/results/training-<device>.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,13 @@ import torch
 from bench import harness
 from vaestudio import ops
 from vaestudio.data import collate
-from vaestudio.training.building import build_model, build_optimizer, load_frozen_vqvae, needs_codes, open_data
+from vaestudio.training.building import (
+    build_model,
+    build_optimizer,
+    load_frozen_vqvae,
+    needs_codes,
+    open_data,
+)
 from vaestudio.training.recipes import load_recipe
 
 RECIPES = ("shapes-vqvae", "shapes-prior", "emoji-vqvae")
@@ -28,23 +36,33 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _training_step(name: str) -> tuple[Callable[[], Any], int]:
     recipe = load_recipe(os.path.join(ROOT, "recipes", f"{name}.toml"))
+    device = harness.device()
     source = open_data(recipe)
-    vqvae = load_frozen_vqvae(recipe, torch.device("cpu")) if needs_codes(recipe) else None
-    model = build_model(recipe, source, vqvae).train()
+    vqvae = load_frozen_vqvae(recipe, device) if needs_codes(recipe) else None
+    model = build_model(recipe, source, vqvae).to(device).train()
     optimizer = build_optimizer(model, recipe.training)
     batch_size = recipe.training.batch_size
-    batch = collate([source[index] for index in range(batch_size)])
+    batch = collate([source[index] for index in range(batch_size)]).to(device)
     if vqvae is not None:
         with torch.no_grad():
             batch.codes = vqvae.encode_codes(batch.images)  # (B, h, w)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        model.training_loss(batch).loss.backward()
+        with _autocast():  # the loss only, as the trainer does; backward outside
+            loss = model.training_loss(batch).loss
+        loss.backward()
         optimizer.step()
         model.on_train_step_end(0)
 
     return step, batch_size
+
+
+def _autocast() -> contextlib.AbstractContextManager:
+    """bf16 autocast on cuda; nothing on CPU (the CPU numbers stay float32)."""
+    if harness.on_cuda():
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _in_reference(step: Callable[[], Any]) -> Callable[[], Any]:
@@ -56,7 +74,7 @@ def _in_reference(step: Callable[[], Any]) -> Callable[[], Any]:
 
 
 def main() -> None:
-    arguments = harness.parse_arguments(__doc__.splitlines()[0], "fewer repeats", threads=True)
+    arguments = harness.parse_arguments(__doc__.splitlines()[0], "fewer repeats")
     load_before = os.getloadavg()
     print(f"operators: {ops.backend().name} ({ops.backend().reason})")
     repeats = 3 if arguments.quick else 10
@@ -80,8 +98,9 @@ def main() -> None:
         [[r["recipe"], r["batch_size"], r["ours_images_per_s"], r["reference_images_per_s"], r["ours_speedup"]]
          for r in results],
     )
+    precision = {"precision": "bf16 autocast"} if harness.on_cuda() else {}
     harness.write_results("training", {"quick": arguments.quick, **harness.run_conditions(load_before),
-                                       "backend": ops.backend().reason, "results": results})
+                                       "backend": ops.backend().reason, **precision, "results": results})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
-"""One VQ layer training step on CPU: our VectorQuantizer against vector_quantize_pytorch.VectorQuantize.
+"""One VQ layer training step: our VectorQuantizer against vector_quantize_pytorch.VectorQuantize.
 
-    python -m bench.bench_vq_layer [--quick]
+    python -m bench.bench_vq_layer [--quick] [--threads N] [--device {cpu,cuda}]
 
 A step quantises 16384 vectors of dimension 64 (latents (16, 64, 32, 32)), takes the straight-through
 output and the commitment loss, updates the EMA codebook and back-propagates to the latents. Both
 layers use decay 0.99 and commitment weight 0.25 with their other settings at their defaults
-(ours: no k-means init, no dead-code revival, to match). Writes bench/results/vq_layer-cpu.json.
+(ours: no k-means init, no dead-code revival, to match). Writes bench/results/vq_layer-<device>.json.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CODEBOOK_SIZES = [512, 8192]
 
 def _ours_step(num_codes: int, latents: torch.Tensor) -> Callable[[], Any]:
     layer = VectorQuantizer(num_codes=num_codes, code_dim=DIM, ema_decay=0.99, commitment_weight=0.25,
-                            kmeans_init=False, dead_code_threshold=0.0).train()
+                            kmeans_init=False, dead_code_threshold=0.0).to(latents.device).train()
 
     def step():
         latents.grad = None
@@ -42,7 +42,7 @@ def _theirs_step(num_codes: int, latents: torch.Tensor) -> Callable[[], Any] | N
         print("vector_quantize_pytorch is not installed: skipping the baseline")
         return None
     layer = VectorQuantize(dim=DIM, codebook_size=num_codes, decay=0.99, commitment_weight=0.25,
-                           accept_image_fmap=True).train()
+                           accept_image_fmap=True).to(latents.device).train()
 
     def step():
         latents.grad = None
@@ -54,8 +54,9 @@ def _theirs_step(num_codes: int, latents: torch.Tensor) -> Callable[[], Any] | N
 
 
 def run(num_codes: int, repeats: int, batch: int) -> list[dict[str, Any]]:
-    generator = torch.Generator().manual_seed(0)
-    latents = torch.randn(batch, DIM, SIZE, SIZE, generator=generator).requires_grad_()  # (B, D, h, w)
+    generator = torch.Generator().manual_seed(0)  # drawn on CPU: the same inputs on every device
+    latents = torch.randn(batch, DIM, SIZE, SIZE, generator=generator).to(harness.device()).requires_grad_()
+    # latents: (B, D, h, w)
     steps = {"ours": _ours_step(num_codes, latents), "vector_quantize_pytorch": _theirs_step(num_codes, latents)}
     results = [harness.measure(step, repeats, method=name, vectors=batch * SIZE * SIZE, D=DIM, K=num_codes)
                for name, step in steps.items() if step is not None]

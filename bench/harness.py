@@ -8,6 +8,12 @@ call (a separate call from the timed ones) glibc serves every allocation above 1
 mapping, returned at free, and free heap memory is trimmed first, so a case cannot hide its
 buffers in pages an earlier case left resident. Timed calls run with a 32 MiB mmap threshold, like
 glibc's own adaptive default after warm-up. Inputs are allocated and touched before the reset.
+
+``--device cuda`` (every script, through :func:`parse_arguments`): inputs and models live on the GPU,
+calls are timed with CUDA events after a ``torch.cuda.synchronize()``, peak extra memory is torch's
+``max_memory_allocated()`` during one extra call minus ``memory_allocated()`` before it, TF32 is off
+(fp32 comparisons), the JSON machine block describes the GPU and results go to ``<name>-cuda.json``.
+``BENCH_RESULTS_DIR`` (environment) replaces bench/results/ as the output folder, e.g. for smoke runs.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +37,54 @@ MEMORY_METHOD = (
     "peak resident-set growth of one extra call: VmHWM after it minus VmRSS before it, VmHWM reset through "
     "/proc/self/clear_refs, glibc's mmap threshold at 128 KiB for that call so freed buffers leave the RSS"
 )
+CUDA_MEMORY_METHOD = (
+    "peak CUDA memory of one extra call: torch.cuda.max_memory_allocated() after it (peak stats reset just "
+    "before) minus torch.cuda.memory_allocated() before it; torch's caching allocator only, not the CUDA context"
+)
+CUDA_UNAVAILABLE = "--device cuda needs a CUDA device; torch.cuda.is_available() is False"
+
+# FP32 without tensor cores (FFMA), dense, from NVIDIA's datasheets: (substring of the device name, label, TFLOP/s).
+# The first match wins, so the more specific names come first.
+FP32_PEAK_TFLOPS = (
+    ("H200", "H200", 67.0),
+    ("H100 PCIe", "H100 PCIe", 51.0),
+    ("H100 NVL", "H100 NVL", 60.0),
+    ("H100", "H100 SXM", 67.0),
+    ("A100", "A100", 19.5),
+)
+
+_device = torch.device("cpu")
+
+
+def device() -> torch.device:
+    """The device this run benchmarks (``--device``; cpu until :func:`parse_arguments` says otherwise)."""
+    return _device
+
+
+def on_cuda() -> bool:
+    return _device.type == "cuda"
+
+
+def use_device(name: str) -> torch.device:
+    """Makes ``name`` the benchmarked device; on cuda, TF32 off so that fp32 means fp32.
+
+    Raises RuntimeError (:data:`CUDA_UNAVAILABLE`) when cuda is asked for and torch has no GPU.
+    """
+    global _device
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(CUDA_UNAVAILABLE)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.cuda.init()
+    _device = torch.device(name)
+    return _device
+
+
+def synchronize() -> None:
+    """Waits for the GPU's queued work when the device is cuda; nothing on cpu."""
+    if on_cuda():
+        torch.cuda.synchronize()
 
 
 try:
@@ -68,8 +123,24 @@ def _status_bytes(field: str) -> int:
     raise KeyError(field)
 
 
+def _cuda_peak_extra_bytes(function: Callable[[], Any]) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    result = function()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated()
+    del result
+    return max(0, peak - before)
+
+
 def peak_extra_bytes(function: Callable[[], Any]) -> int | None:
-    """Resident memory the call needed beyond what was resident before it; None where Linux can't say."""
+    """Memory the call needed beyond what was allocated before it; None where Linux can't say.
+
+    cpu: resident memory (see the module's docstring); cuda: torch's CUDA allocator.
+    """
+    if on_cuda():
+        return _cuda_peak_extra_bytes(function)
     _memory_mode()
     try:
         with open("/proc/self/clear_refs", "w") as clear:
@@ -85,23 +156,35 @@ def peak_extra_bytes(function: Callable[[], Any]) -> int | None:
         _timing_mode()
 
 
+def seconds(function: Callable[[], Any]) -> float:
+    """Time of one call in seconds: wall time on cpu; on cuda, between CUDA events recorded on the current
+    stream around the call, after a synchronize (so earlier work is not counted) and waiting for the end."""
+    if not on_cuda():
+        start = time.perf_counter()
+        function()
+        return time.perf_counter() - start
+    torch.cuda.synchronize()
+    start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start_event.record()
+    function()
+    end_event.record()
+    end_event.synchronize()
+    return start_event.elapsed_time(end_event) / 1e3
+
+
 def time_call(function: Callable[[], Any], repeats: int, warmup: int = 1, budget_s: float = 20.0) -> dict[str, Any]:
-    """Best and median wall time in seconds over up to ``repeats`` calls after ``warmup`` calls.
+    """Best and median time in seconds (see :func:`seconds`) over up to ``repeats`` calls after ``warmup`` calls.
 
     Slow baselines stop early: no more calls once ``budget_s`` seconds were spent (at least one timed call).
     """
     spent = 0.0
     for _ in range(warmup):
-        start = time.perf_counter()
-        function()
-        spent += time.perf_counter() - start
+        spent += seconds(function)
         if spent > budget_s / 4:
             break
     times: list[float] = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
+        times.append(seconds(function))
         if sum(times) > budget_s:
             break
     return {"best_s": min(times), "median_s": statistics.median(times), "repeats": len(times)}
@@ -120,15 +203,21 @@ def add_speedups(results: list[dict[str, Any]], ours: dict[str, Any]) -> None:
         entry["ours_speedup"] = entry["best_s"] / ours["best_s"]
 
 
-def parse_arguments(description: str, quick_help: str, threads: bool = False) -> argparse.Namespace:
-    """``--quick`` (and with ``threads``, ``--threads N``, applied to torch here) from the command line."""
+def parse_arguments(description: str, quick_help: str) -> argparse.Namespace:
+    """``--quick``, ``--threads N`` (applied to torch here) and ``--device {cpu,cuda}`` (made the run's
+    device here: :func:`use_device`; cuda without a GPU is a usage error) from the command line."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help=quick_help)
-    if threads:
-        parser.add_argument("--threads", type=int, default=0,
-                            help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where inputs and models live (default cpu); results go to <name>-<device>.json")
     arguments = parser.parse_args()
-    if threads and arguments.threads:
+    try:
+        use_device(arguments.device)
+    except RuntimeError as error:
+        parser.error(str(error))
+    if arguments.threads:
         torch.set_num_threads(arguments.threads)
     return arguments
 
@@ -139,12 +228,30 @@ def run_conditions(load_before: tuple[float, float, float]) -> dict[str, Any]:
             "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()}}
 
 
-def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """The same run's square float32 matmul throughput: the compute limit the kernels are measured against."""
-    a, b = torch.randn(size, size), torch.randn(size, size)  # (n, n)
-    out = torch.empty(size, size)  # (n, n)
+def sgemm_gflops(size: int | None = None, repeats: int = 5) -> float:
+    """The same run's square float32 matmul throughput on the run's device (TF32 off on cuda).
+
+    size: 2048 on cpu (the compute limit CPU kernels are measured against), 8192 on cuda.
+    """
+    size = size or (8192 if on_cuda() else 2048)
+    a, b = torch.randn(size, size, device=_device), torch.randn(size, size, device=_device)  # (n, n)
+    out = torch.empty(size, size, device=_device)  # (n, n)
     timing = time_call(lambda: torch.mm(a, b, out=out), repeats, warmup=2)
     return 2 * size**3 / timing["best_s"] / 1e9
+
+
+def cuda_fp32_peak_gflops(measured_sgemm_gflops: float | None = None) -> tuple[float, str]:
+    """The GPU's FP32 non-tensor-core peak (GFLOP/s) and where the number comes from.
+
+    NVIDIA's datasheet figure for the GPUs in :data:`FP32_PEAK_TFLOPS`, else a large fp32 matmul with TF32 off
+    (``measured_sgemm_gflops`` when given, else measured here), which is below the true peak.
+    """
+    name = torch.cuda.get_device_name(_device)
+    for pattern, label, tflops in FP32_PEAK_TFLOPS:
+        if pattern in name:
+            return tflops * 1e3, f"datasheet: {label} FP32 non-tensor-core peak {tflops} TFLOP/s ({name})"
+    measured = measured_sgemm_gflops if measured_sgemm_gflops is not None else sgemm_gflops()
+    return measured, f"measured: 8192^3 fp32 torch.mm with TF32 off on {name} (not in the datasheet table)"
 
 
 def _cpu_description() -> tuple[str, list[str]]:
@@ -159,11 +266,40 @@ def _cpu_description() -> tuple[str, list[str]]:
     return model, sorted(flag for flag in fields.get("flags", "").split() if flag.startswith("avx512"))
 
 
+def _nvidia_driver_version() -> str | None:
+    try:
+        output = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return output.strip().splitlines()[0] if output.strip() else None
+
+
+def _gpu_description() -> dict[str, Any]:
+    """The benchmarked GPU: name, compute capability, memory, driver, CUDA and cuDNN versions, TF32 settings."""
+    index = _device.index if _device.index is not None else torch.cuda.current_device()
+    properties = torch.cuda.get_device_properties(index)
+    driver_cuda = getattr(torch._C, "_cuda_getDriverVersion", lambda: None)()  # e.g. 12040 for CUDA 12.4
+    return {
+        "name": torch.cuda.get_device_name(index),
+        "capability": ".".join(map(str, torch.cuda.get_device_capability(index))),
+        "memory_gib": properties.total_memory / 2**30,
+        "multiprocessors": properties.multi_processor_count,
+        "driver": _nvidia_driver_version(),
+        "driver_cuda": None if not driver_cuda else f"{driver_cuda // 1000}.{driver_cuda % 1000 // 10}",
+        "torch_cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "allow_tf32": {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32},
+    }
+
+
 def machine() -> dict[str, Any]:
     from vaestudio import ops
 
     cpu_model, avx512 = _cpu_description()
+    gpu = {"device": "cuda", "gpu": _gpu_description()} if on_cuda() else {}
     return {
+        **gpu,
         "cpu": cpu_model,
         "avx512": avx512,
         "cores": os.cpu_count(),
@@ -185,11 +321,19 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         print("  ".join(v.rjust(w) for v, w in zip(row, widths)))
 
 
+def results_dir() -> str:
+    """bench/results/, or the folder ``BENCH_RESULTS_DIR`` names (smoke runs that leave the committed results be)."""
+    return os.environ.get("BENCH_RESULTS_DIR") or RESULTS
+
+
 def write_results(name: str, payload: dict[str, Any]) -> str:
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{name}-cpu.json")
+    """Writes ``<name>-<device type>.json`` (e.g. nearest_code-cpu.json) into :func:`results_dir`."""
+    folder = results_dir()
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}-{_device.type}.json")
+    memory_method = CUDA_MEMORY_METHOD if on_cuda() else MEMORY_METHOD
     with open(path, "w", encoding="utf-8") as stream:
-        json.dump({"machine": machine(), "memory_method": MEMORY_METHOD, **payload}, stream, indent=2)
+        json.dump({"machine": machine(), "memory_method": memory_method, **payload}, stream, indent=2)
         stream.write("\n")
     print(f"\nwrote {path}")
     return path

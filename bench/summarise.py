@@ -29,7 +29,7 @@ def nearest_code_table(document: dict) -> list[str]:
     for shape, methods in by_shape.items():
         ours = methods["ours"]
 
-        def ratio(method: str) -> str:
+        def ratio(method: str, methods: dict[str, dict] = methods) -> str:
             return f"{methods[method]['ours_speedup']:.1f}x slower" if method in methods else "n/a"
 
         rows.append(

@@ -77,7 +77,7 @@ if [ "${SKIP_SANITIZER:-0}" != "1" ]; then
 fi
 
 # 4. Benchmarks on the GPU.
-for bench in bench_nearest_code bench_ema bench_vq_layer bench_pixelcnn_sample bench_masked_conv; do
+for bench in bench_nearest_code bench_ema bench_vq_layer bench_pixelcnn_sample bench_masked_conv bench_training; do
   step "$bench" "$PYTHON" -m "bench.$bench" --device cuda
 done
 
