@@ -91,6 +91,11 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
             lines.append(f"| {role}.{key} | {value:.4g} |")
     for key, value in flatten(evaluation).items():
         lines.append(f"| {key} | {value:.4g} |")
+    if evaluation:
+        lines += ["", "The `faithfulness.*`, `checker_on_real_images.*` and `vqvae_reconstructions.*` rows come from",
+                  f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",
+                  "captions, one image per prompt, best of 16 candidates by the scorer). `vqvae_reconstructions` is the",
+                  "checker on the VQ-VAE's reconstructions of real test images: the ceiling for text to image."]
     lines += ["", "## Prompts", "",
               "An empty prompt samples from the neutral prompt in `bundle.json`; a prompt over 1,000 characters is",
               "truncated; unknown words are ignored and listed in the result's warnings.", ""]
