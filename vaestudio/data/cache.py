@@ -2,17 +2,20 @@
 
 Arrays are written atomically (temporary file, then rename), so parallel workers that render the same
 chunk never see half a file, and read back with ``np.load(..., allow_pickle=False, mmap_mode="r")``:
-nothing is ever unpickled. A cache key names everything the content depends on (a render version,
-the options, the library versions); a changed key is a new folder.
+nothing is ever unpickled. A cache key names everything the content depends on (a fingerprint of
+the generating code, the options, the library versions); a changed key is a new folder, so an edit
+to the generator can never serve stale images.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import tempfile
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -23,6 +26,14 @@ def cache_root() -> str:
     return os.environ.get(CACHE_ENVIRONMENT_VARIABLE) or os.path.join(
         os.path.expanduser("~"), ".cache", "vaestudio"
     )
+
+
+def code_fingerprint(*modules: ModuleType) -> str:
+    """A hash of the source code of ``modules``: part of a cache key, so any code change makes a new key."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(inspect.getsource(module).encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def key_folder(namespace: str, key: dict, root: str | None = None) -> str:

@@ -19,13 +19,14 @@ Split: every tenth emoji of the list (positions 9, 19, ...) is ``test``, the res
 from __future__ import annotations
 
 import os
+import sys
 import unicodedata
 
 import numpy as np
 import PIL
 from PIL import Image, ImageDraw, ImageFont
 
-from vaestudio.data.cache import cached_array, key_folder
+from vaestudio.data.cache import cached_array, code_fingerprint, key_folder
 from vaestudio.data.images import pixels_to_tensor
 from vaestudio.data.source import Example, ImageSource
 
@@ -52,7 +53,6 @@ EMOJI_BLOCKS = (
 SKIN_TONE_MODIFIERS = range(0x1F3FB, 0x1F400)
 TEST_EVERY = 10
 DEFAULT_IMAGE_SIZE = 32
-RENDER_VERSION = 1  # part of the cache key: bump it whenever sampling or rendering changes
 
 
 class EmojiFontMissingError(FileNotFoundError):
@@ -107,7 +107,7 @@ def render_emoji(font: ImageFont.FreeTypeFont, code_point: int, image_size: int)
 def _font_key(path: str, image_size: int) -> dict:
     status = os.stat(path)
     return {
-        "version": RENDER_VERSION,
+        "code": code_fingerprint(sys.modules[__name__]),
         "font": os.path.abspath(path),
         "font_bytes": status.st_size,
         "font_mtime": int(status.st_mtime),

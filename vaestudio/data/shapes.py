@@ -21,12 +21,13 @@ Options:
 from __future__ import annotations
 
 import dataclasses
+import sys
 import zlib
 
 import numpy as np
 import PIL
 
-from vaestudio.data.cache import ChunkedArrayCache, key_folder
+from vaestudio.data.cache import ChunkedArrayCache, code_fingerprint, key_folder
 from vaestudio.data.images import pixels_to_tensor, resize_pixels
 from vaestudio.data.shapes_grammar import caption
 from vaestudio.data.shapes_render import render
@@ -34,8 +35,14 @@ from vaestudio.data.shapes_sampling import sample_factors
 from vaestudio.data.shapes_world import CANVAS_SIZE, SPLITS, Scene
 from vaestudio.data.source import Example, ImageSource
 
-RENDER_VERSION = 1  # part of the cache key: bump it whenever sampling or rendering changes
 CHUNK_SIZE = 1000
+
+
+def _generator_fingerprint() -> str:
+    """The cache key's hash of everything an image depends on: sampling, rendering and this module."""
+    from vaestudio.data import shapes_grammar, shapes_render, shapes_sampling, shapes_world
+
+    return code_fingerprint(shapes_world, shapes_sampling, shapes_render, shapes_grammar, sys.modules[__name__])
 DEFAULT_NUM_IMAGES = {"train": 50_000, "test": 5_000}
 CAPTION_SALT = 1  # separates the caption-dropout stream from the scene stream
 
@@ -103,7 +110,7 @@ class ShapesSource(ImageSource):
         self.caption_dropout = caption_dropout
         self._cache = None
         if cache:
-            key = {"version": RENDER_VERSION, "split": split, "pillow": PIL.__version__, "chunk": CHUNK_SIZE}
+            key = {"code": _generator_fingerprint(), "split": split, "pillow": PIL.__version__, "chunk": CHUNK_SIZE}
             self._cache = ChunkedArrayCache(
                 key_folder("shapes", key, cache_dir), CHUNK_SIZE, self._render_chunk
             )
