@@ -24,12 +24,13 @@ void add_rows_by_code(const at::Tensor& x, const int64_t* codes, float* sums) {
   const int64_t row_stride = x.stride(0), column_stride = x.stride(1);
   const scalar_t* x_data = x.data_ptr<scalar_t>();
   // One pass over x is memory-bound and about as fast as a copy on one core: split the columns over
-  // threads only when x is large enough for that to pay for waking them.
+  // threads only when x is large enough for that to pay for waking them (measured: at N = 65536,
+  // D = 64 two threads were 3x slower than one, for K = 512 and K = 8192 alike).
   const int64_t columns_per_task = num_rows * dim >= PARALLEL_ELEMENTS ? COLUMNS_PER_TASK : dim;
   at::parallel_for(0, dim, columns_per_task, [&](int64_t first_column, int64_t end_column) {
     for (int64_t n = 0; n < num_rows; ++n) {
-      float* sum_row = sums + codes[n] * dim;  // (D,) sums of code codes[n]
-      const scalar_t* x_row = x_data + n * row_stride;
+      float* __restrict__ sum_row = sums + codes[n] * dim;  // (D,) sums of code codes[n]
+      const scalar_t* __restrict__ x_row = x_data + n * row_stride;
       if (column_stride == 1) {
         for (int64_t c = first_column; c < end_column; ++c) sum_row[c] += static_cast<float>(x_row[c]);
       } else {
