@@ -65,9 +65,11 @@ def _jit_build() -> None:
         os.path.expanduser("~"), ".cache", "vaestudio", f"torch-{torch.__version__}"
     )
     os.makedirs(build_directory, exist_ok=True)
+    cached = os.path.isfile(os.path.join(build_directory, "vaestudio_jit.so"))
     print(
-        f"vaestudio: building the C++{'/CUDA' if use_cuda else ''} operators with ninja in {build_directory} "
-        "(once; later imports reuse the cache)...",
+        f"vaestudio: {'checking the cached build of' if cached else 'building'} the C++{'/CUDA' if use_cuda else ''} "
+        f"operators with ninja in {build_directory}"
+        f"{'' if cached else ' (once; later imports reuse it)'}...",
         file=sys.stderr,
         flush=True,
     )
