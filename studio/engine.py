@@ -374,12 +374,18 @@ def pretrained_directory() -> Path:
 
 def shipped_model_folders(models_dir: Path) -> list[Path]:
     """The model folders (config.json) and bundle folders (bundle.json) directly under `models_dir`."""
+    from vaestudio.hub import FEATURED_ORDER
+
     if not models_dir.is_dir():
         return []
-    return sorted(
-        folder for folder in models_dir.iterdir()
-        if (folder / "config.json").is_file() or (folder / "bundle.json").is_file()
-    )
+    folders = [folder for folder in models_dir.iterdir()
+               if (folder / "config.json").is_file() or (folder / "bundle.json").is_file()]
+
+    def flagship_first(folder: Path) -> tuple[int, str]:
+        rank = FEATURED_ORDER.index(folder.name) if folder.name in FEATURED_ORDER else len(FEATURED_ORDER)
+        return rank, folder.name
+
+    return sorted(folders, key=flagship_first)
 
 
 def _family(kind: str, config) -> str:
