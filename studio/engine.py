@@ -208,7 +208,11 @@ class Engine:
     ) -> Iterator[Generation]:
         pipeline = self._text_to_image(model)
         with _user_errors():
-            for frame in pipeline.stream(prompt, **_sampling(num_images, seed, temperature, top_k, rerank)):
+            # about four progressive frames whatever the code map's height: each frame costs a sampler
+            # call over the rows so far, a decode and a round trip to the browser
+            rows_per_frame = max(1, pipeline.code_map_shape[0] // STREAM_FRAMES)
+            for frame in pipeline.stream(prompt, **_sampling(num_images, seed, temperature, top_k, rerank),
+                                         rows_per_frame=rows_per_frame):
                 yield _generation(frame)
 
     # ----------------------------------------------------------------- edit
@@ -365,6 +369,9 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- models, recipes, results
+
+
+STREAM_FRAMES = 4  # progressive frames while text-to-image samples
 
 
 def pretrained_directory() -> Path:

@@ -187,3 +187,16 @@ def test_checkpoint_round_trip(tmp_path):
     assert isinstance(loaded, PixelCNNPrior) and loaded.config == prior.config
     labels = torch.tensor([0, 2])
     assert torch.equal(loaded.sample(labels, height=3, width=3, seed=4), prior.sample(labels, height=3, width=3, seed=4))
+
+
+def test_sample_rows_in_blocks_ends_on_the_one_shot_sample():
+    from vaestudio.models.pixelcnn import PixelCNNPrior, PixelCNNPriorConfig
+
+    torch.manual_seed(0)
+    prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=7, channels=8, num_layers=2, kernel_size=3,
+                                              head_channels=8, condition="none")).eval()
+    one_shot = prior.sample(3, 5, 4, seed=11)
+    frames = list(prior.sample_rows(3, 5, 4, seed=11, rows_per_step=2))
+    assert len(frames) == 3  # rows 0-1, 2-3, 4
+    assert torch.equal(frames[-1], one_shot)
+    assert torch.equal(frames[0][:, :2], one_shot[:, :2])

@@ -343,25 +343,28 @@ class PixelCNNPrior(StudioModel):
     def sample_rows(
         self, condition: Condition = 1, height: int = 8, width: int = 8, temperature: float = 1.0,
         top_k: int = 0, seed: int = 0, fixed_codes: torch.Tensor | None = None,
-        resample_mask: torch.Tensor | None = None,
+        resample_mask: torch.Tensor | None = None, rows_per_step: int = 1,
     ) -> Iterator[torch.Tensor]:
-        """Streams ``sample``: yields the (B, H, W) map after each completed row.
+        """Streams ``sample``: yields the (B, H, W) map after each completed block of ``rows_per_step`` rows.
 
-        Row i is sampled by one op call on rows 0..i with only row i left to resample (the
-        rows above are fixed by then and rows below cannot influence them), so the final
-        map equals ``sample`` with the same arguments. Costs about (H + 1) / 2 one-shot passes.
+        A block is sampled by one op call on rows 0..end with only the block left to resample (the
+        rows above are fixed by then and rows below cannot influence them), so the final map equals
+        ``sample`` with the same arguments. Costs about (steps + 1) / 2 one-shot passes.
         """
+        if rows_per_step < 1:
+            raise ValueError(f"rows_per_step must be at least 1, got {rows_per_step}")
         bias, uniforms, codes, resample_mask = self._sampling_inputs(
             condition, height, width, seed, fixed_codes, resample_mask
         )
         codes = codes.clone()
         parameters = self.network.sampler_parameters()
-        for row in range(height):
-            row_mask = torch.zeros_like(resample_mask[:, : row + 1])  # (B, row + 1, W)
-            row_mask[:, row] = resample_mask[:, row]
-            codes[:, : row + 1] = ops.pixelcnn_sample(
-                parameters, bias, uniforms[:, : row + 1].contiguous(), codes[:, : row + 1].contiguous(),
-                row_mask, self.config.kernel_size, temperature, top_k,
+        for start in range(0, height, rows_per_step):
+            end = min(height, start + rows_per_step)
+            block_mask = torch.zeros_like(resample_mask[:, :end])  # (B, end, W)
+            block_mask[:, start:end] = resample_mask[:, start:end]
+            codes[:, :end] = ops.pixelcnn_sample(
+                parameters, bias, uniforms[:, :end].contiguous(), codes[:, :end].contiguous(),
+                block_mask, self.config.kernel_size, temperature, top_k,
             )
             yield codes.clone()
 

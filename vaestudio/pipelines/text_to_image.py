@@ -170,19 +170,22 @@ class TextToImage:
         seed: int = 0,
         temperature: float = 1.0,
         top_k: int = 0,
+        rows_per_frame: int = 1,
     ) -> Iterator[StreamFrame]:
-        """Yields a frame per completed code row (the first ``num_images`` candidates, decoded with the
-        rows not sampled yet painted gray), then the final frame, equal to ``__call__`` with the same
-        arguments (reranked when ``rerank`` > ``num_images``)."""
+        """Yields a frame per completed block of ``rows_per_frame`` code rows (the first ``num_images``
+        candidates, decoded with the rows not sampled yet painted gray), then the final frame, equal to
+        ``__call__`` with the same arguments (reranked when ``rerank`` > ``num_images``)."""
         candidates = self._arguments(num_images, rerank, temperature, top_k)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         rows = self.prior.sample_rows(
-            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed),
+            rows_per_step=rows_per_frame,
         )
         codes = None
         scale = self.vqvae.config.image_size // height  # image rows per code row
-        for rows_done, codes in enumerate(rows, start=1):
+        for step, codes in enumerate(rows, start=1):
+            rows_done = min(height, step * rows_per_frame)
             if rows_done == height:
                 break
             shown = codes[:num_images]  # (N, h, w)
