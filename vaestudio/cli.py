@@ -126,7 +126,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 # -- the parser ---------------------------------------------------------------------------------------
 # `sample` and `bench` join here: write add_sample / add_bench above and list them.
 SUBCOMMANDS = [add_train, add_eval, add_info]
-from vaestudio.sample_command import add_sample  # noqa: E402  (`vaestudio sample`, light to import)
+from vaestudio.sample_command import add_sample
 
 SUBCOMMANDS.insert(1, add_sample)
 

@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-MODEL_TYPES: dict[str, type["StudioModel"]] = {}
+MODEL_TYPES: dict[str, type[StudioModel]] = {}
 
 
 class CheckpointError(ValueError):
@@ -37,7 +37,7 @@ class Batch:
     captions: list[str] | None = None
     codes: torch.Tensor | None = None
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         labels = self.labels.to(device) if self.labels is not None else None
         codes = self.codes.to(device) if self.codes is not None else None
         return Batch(self.images.to(device, non_blocking=True), labels, self.captions, codes)
@@ -65,7 +65,7 @@ def _atomic_write(path: str, write) -> None:
             os.remove(temporary)
 
 
-def register_model(cls: type["StudioModel"]) -> type["StudioModel"]:
+def register_model(cls: type[StudioModel]) -> type[StudioModel]:
     """Class decorator: makes the model loadable by its ``model_type`` name."""
     MODEL_TYPES[cls.model_type] = cls
     return cls
@@ -120,7 +120,7 @@ class StudioModel(nn.Module):
             raise CheckpointError(f"config.json does not make a valid {cls.config_class.__name__}: {error}") from error
 
     @classmethod
-    def from_pretrained(cls, directory: str, map_location: str | torch.device = "cpu") -> "StudioModel":
+    def from_pretrained(cls, directory: str, map_location: str | torch.device = "cpu") -> StudioModel:
         model = load_model(directory, map_location)
         if cls is not StudioModel and not isinstance(model, cls):
             raise CheckpointError(f"{directory} holds a {type(model).__name__}, not a {cls.__name__}")

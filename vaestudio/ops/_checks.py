@@ -82,8 +82,8 @@ def check_code_stats(x, indices, num_codes) -> None:
 
 
 def check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps) -> None:
-    for name, t in dict(codebook=codebook, cluster_size=cluster_size, embed_sum=embed_sum, counts=counts,
-                        sums=sums).items():
+    for name, t in {"codebook": codebook, "cluster_size": cluster_size, "embed_sum": embed_sum, "counts": counts,
+                        "sums": sums}.items():
         _tensor(name, t)
         _floating(name, t)
     _rank("codebook", codebook, 2, "(K, D)")
@@ -104,10 +104,10 @@ def check_ema_update(codebook, cluster_size, embed_sum, counts, sums, decay, eps
     num_codes, dim = codebook.shape
     if num_codes == 0:
         raise ValueError("codebook is empty (K = 0): a codebook needs at least one code")
-    for name, t in dict(embed_sum=embed_sum, sums=sums).items():
+    for name, t in {"embed_sum": embed_sum, "sums": sums}.items():
         if tuple(t.shape) != (num_codes, dim):
             raise ValueError(f"{name} must have the codebook's shape {(num_codes, dim)}, got {tuple(t.shape)}")
-    for name, t in dict(cluster_size=cluster_size, counts=counts).items():
+    for name, t in {"cluster_size": cluster_size, "counts": counts}.items():
         if tuple(t.shape) != (num_codes,):
             raise ValueError(f"{name} must have shape ({num_codes},), one entry per code, got {tuple(t.shape)}")
     if not 0.0 <= float(decay) < 1.0:

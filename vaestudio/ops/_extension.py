@@ -46,7 +46,7 @@ def _ops_registered() -> bool:
 def _has_cuda_kernels() -> bool:
     try:
         return torch._C._dispatch_has_kernel_for_dispatch_key("vaestudio::nearest_code", "CUDA")
-    except Exception:
+    except Exception:  # noqa: BLE001  (a private torch API: any failure means "no CUDA kernels")
         return False
 
 
@@ -113,7 +113,7 @@ def load() -> Backend:
                                    _has_cuda_kernels())
                 return _backend
             jit_problem = "the JIT build registered no operators"
-        except Exception as error:  # no compiler, no ninja, a compile error
+        except Exception as error:  # noqa: BLE001  (no compiler, no ninja, a compile error: fall back)
             jit_problem = f"the JIT build failed ({type(error).__name__}: {str(error).strip().splitlines()[-1:]})"
     reason = f"{prebuilt_problem}; {jit_problem}"
     warnings.warn(

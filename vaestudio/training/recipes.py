@@ -28,11 +28,10 @@ file in the error.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from typing import Any
-
-import tomllib
 
 
 class RecipeError(ValueError):
