@@ -39,7 +39,7 @@ $(STAMP)/deps: $(STAMP)/venv requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
-$(STAMP)/built: $(STAMP)/deps setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/cpu/*.cpp csrc/cpu/*.h csrc/cuda/*.cu csrc/cuda/*.cuh csrc/cuda/*.h)
+$(STAMP)/built: $(STAMP)/deps setup.py pyproject.toml $(wildcard csrc/*.cpp csrc/*.h csrc/cpu/*.cpp csrc/cpu/*.h csrc/cuda/*.cu csrc/cuda/*.cuh csrc/cuda/*.h)
 	VAESTUDIO_SKIP_EXTENSION=1 $(PY) -m pip install -q --no-build-isolation --no-deps -e .
 	VAESTUDIO_NATIVE=1 $(PY) setup.py -q build_ext --inplace
 	@touch $@

@@ -22,23 +22,14 @@
 #include <vector>
 
 #include "small_gemm.h"
+#include "../pixelcnn_layout.h"
 
 namespace vaestudio {
 namespace {
 
-constexpr int64_t kTensorsPerLayer = 8;
-constexpr int64_t kHeadTensors = 4;
-
-// Kept taps of a (out, in, kh, kw) weight, rows [0, rows) x columns [0, columns), as the right-hand
-// side of a GEMM: (rows * columns * in, out), ordered tap-major (row, column) then input channel.
-at::Tensor pack_taps(const at::Tensor& weight, int64_t rows, int64_t columns) {
-  const int64_t out_channels = weight.size(0), in_channels = weight.size(1);
-  return weight.narrow(2, 0, rows)
-      .narrow(3, 0, columns)
-      .permute({2, 3, 1, 0})
-      .reshape({rows * columns * in_channels, out_channels})
-      .contiguous();
-}
+using pixelcnn_layout::kHeadTensors;
+using pixelcnn_layout::kTensorsPerLayer;
+using pixelcnn_layout::pack_taps;
 
 // out = tanh(pre[..., :C]) * sigmoid(pre[..., C:]), pre (..., 2C), out (..., C).
 void gate_into(at::Tensor out, const at::Tensor& pre, int64_t channels) {

@@ -18,25 +18,15 @@
 
 #include "pixelcnn.cuh"
 #include "torch_types.h"
+#include "../pixelcnn_layout.h"
 
 namespace vaestudio {
 namespace cuda {
 namespace {
 
-constexpr int64_t kTensorsPerLayer = 8;
-constexpr int64_t kHeadTensors = 4;
-
-// Kept taps rows [0, rows) x columns [0, columns) of a (out, in, kh, kw) weight as
-// a GEMM right-hand side (rows * columns * in, out), tap-major then input
-// channel: the order of the gathered columns and of the horizontal taps.
-at::Tensor pack_taps(const at::Tensor& weight, int64_t rows, int64_t columns) {
-  const int64_t out_channels = weight.size(0), in_channels = weight.size(1);
-  return weight.narrow(2, 0, rows)
-      .narrow(3, 0, columns)
-      .permute({2, 3, 1, 0})
-      .reshape({rows * columns * in_channels, out_channels})
-      .contiguous();
-}
+using pixelcnn_layout::kHeadTensors;
+using pixelcnn_layout::kTensorsPerLayer;
+using pixelcnn_layout::pack_taps;
 
 // (B, 2C) per-sample offsets repeated over the W positions of a row: (B * W, 2C).
 at::Tensor repeat_over_row(const at::Tensor& offsets, int64_t width) {
