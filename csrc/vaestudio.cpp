@@ -19,6 +19,7 @@ TORCH_LIBRARY(vaestudio, m) {
       "bool[3] output_mask) -> (Tensor grad_x, Tensor grad_weight, Tensor grad_bias)");
   // Cached autoregressive sampling of a code map from the gated PixelCNN prior
   // (parameter layout: vaestudio/models/pixelcnn.py, GatedPixelCNN.sampler_parameters).
+  // condition_bias: (B, L, 4C), one bias per sample and layer, or (B, L, 4C, H, W), one per position too.
   m.def(
       "pixelcnn_sample(Tensor[] parameters, Tensor condition_bias, Tensor uniforms, "
       "Tensor fixed_codes, Tensor resample_mask, int kernel_size, float temperature, int top_k) -> Tensor");

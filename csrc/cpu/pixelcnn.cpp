@@ -28,6 +28,7 @@ namespace vaestudio {
 namespace {
 
 using pixelcnn_layout::kHeadTensors;
+using pixelcnn_layout::check_condition_bias;
 using pixelcnn_layout::kTensorsPerLayer;
 using pixelcnn_layout::pack_taps;
 
@@ -72,8 +73,8 @@ struct PackedLayer {
   at::Tensor link;               // (2C, 2C) = link_weight^T
   at::Tensor output;             // (C, C) = output_weight^T
   at::Tensor output_bias;        // (C,)
-  at::Tensor vertical_offset;    // (B, 2C) = vertical_bias + cond_v
-  at::Tensor horizontal_offset;  // (B, 2C) = horizontal_bias + link_bias + cond_h
+  at::Tensor vertical_offset;    // (B, H or 1, W or 1, 2C) = vertical_bias + cond_v
+  at::Tensor horizontal_offset;  // (B, H or 1, W or 1, 2C) = horizontal_bias + link_bias + cond_h
   int64_t vertical_rows;         // p for layer 0 (rows above), p + 1 after (and the centre row)
   int64_t horizontal_taps;       // p for layer 0 (left of the centre), p + 1 after (and the centre)
 };
@@ -87,7 +88,8 @@ struct PackedNetwork {
     channels = embedding.size(1);
     num_layers = (static_cast<int64_t>(parameters.size()) - 1 - kHeadTensors) / kTensorsPerLayer;
     const int64_t double_channels = 2 * channels;
-    const auto bias = condition_bias.contiguous();  // (B, L, 4C)
+    // (B, L, 4C, H, W), or (B, L, 4C, 1, 1) for a condition that is the same at every position
+    const auto bias = condition_bias.dim() == 3 ? condition_bias.unsqueeze(-1).unsqueeze(-1) : condition_bias;
     for (int64_t layer = 0; layer < num_layers; ++layer) {
       const auto* tensors = parameters.data() + 1 + kTensorsPerLayer * layer;
       const bool first = layer == 0;
@@ -99,10 +101,10 @@ struct PackedNetwork {
       packed.link = tensors[4].t().contiguous();
       packed.output = tensors[6].t().contiguous();
       packed.output_bias = tensors[7].contiguous();
-      const auto layer_bias = bias.select(1, layer);  // (B, 4C)
-      packed.vertical_offset = (layer_bias.narrow(1, 0, double_channels) + tensors[1]).contiguous();
+      const auto layer_bias = bias.select(1, layer).permute({0, 2, 3, 1});  // (B, H|1, W|1, 4C)
+      packed.vertical_offset = (layer_bias.narrow(3, 0, double_channels) + tensors[1]).contiguous();
       packed.horizontal_offset =
-          (layer_bias.narrow(1, double_channels, double_channels) + tensors[3] + tensors[5]).contiguous();
+          (layer_bias.narrow(3, double_channels, double_channels) + tensors[3] + tensors[5]).contiguous();
       layers.push_back(std::move(packed));
     }
     const auto* head = parameters.data() + 1 + kTensorsPerLayer * num_layers;
@@ -166,6 +168,12 @@ class CachedSampler {
 
  private:
   int64_t slot(int64_t row) const { return row % ring_; }
+
+  // A layer's offsets (B, H|1, W|1, 2C) at `row`, as (B, W, 2C) (a view, broadcast where the bias is constant).
+  at::Tensor offsets_at_row(const at::Tensor& offsets, int64_t row) const {
+    const int64_t spatial_row = offsets.size(1) == 1 ? 0 : row;
+    return offsets.select(1, spatial_row).expand({batch_, width_, 2 * channels_});
+  }
   int64_t ring_width_stride() const { return (width_ + 2 * pad_) * channels_; }
 
   // im2col of the kept vertical taps at `row` into columns_ (B * W, rows * k * C): for position
@@ -197,8 +205,7 @@ class CachedSampler {
     for (int64_t layer = 0; layer < net_.num_layers; ++layer) {
       const auto& packed = net_.layers[layer];
       const auto& source = layer == 0 ? embedded_rows_ : vertical_rows_[layer - 1];
-      vertical_pre_.view({batch_, width_, double_channels})
-          .copy_(vertical_offset_[layer].unsqueeze(1).expand({batch_, width_, double_channels}));
+      vertical_pre_.view({batch_, width_, double_channels}).copy_(offsets_at_row(vertical_offset_[layer], row));
       if (packed.vertical_rows > 0) {
         const at::Tensor taps = gather_vertical_taps(source, row, packed.vertical_rows);  // (B * W, rows * k * C)
         small_gemm(batch_ * width_, double_channels, taps.size(1), taps.data_ptr<scalar_t>(), taps.stride(0),
@@ -206,7 +213,7 @@ class CachedSampler {
                    double_channels);
       }
       auto link = link_row_[layer];  // (B, W, 2C)
-      link.copy_(horizontal_offset_[layer].unsqueeze(1).expand({batch_, width_, double_channels}));
+      link.copy_(offsets_at_row(horizontal_offset_[layer], row));
       small_gemm(batch_ * width_, double_channels, double_channels, vertical_pre_.data_ptr<scalar_t>(),
                  double_channels, packed.link.data_ptr<scalar_t>(), double_channels, link.data_ptr<scalar_t>(),
                  double_channels);
@@ -321,7 +328,7 @@ class CachedSampler {
   std::vector<at::Tensor> vertical_rows_;   // per layer but the last: (B, p + 1, W + 2p, C) ring of v
   std::vector<at::Tensor> horizontal_row_;  // per layer: (B, W + p, C) h of the current row, p zero columns left
   std::vector<at::Tensor> link_row_;        // per layer: (B, W, 2C) horizontal offset + link(v_pre), current row
-  std::vector<at::Tensor> vertical_offset_, horizontal_offset_;  // per layer: (B, 2C) of this slice
+  std::vector<at::Tensor> vertical_offset_, horizontal_offset_;  // per layer: (B, H|1, W|1, 2C) of this slice
   // scratch
   at::Tensor columns_, vertical_pre_, horizontal_pre_, tanh_, sigmoid_, gated_, head_input_, hidden_, logits_;
   std::vector<int64_t> selected_;
@@ -346,10 +353,7 @@ at::Tensor pixelcnn_sample_cpu(at::TensorList parameters, const at::Tensor& cond
   TORCH_CHECK(dtype == at::kFloat || dtype == at::kDouble, "pixelcnn_sample: parameters must be float32 or float64");
   const int64_t num_layers = (count - 1 - kHeadTensors) / kTensorsPerLayer;
   const int64_t channels = parameters[0].size(1);
-  TORCH_CHECK(condition_bias.dim() == 3 && condition_bias.size(0) == uniforms.size(0) &&
-                  condition_bias.size(1) == num_layers && condition_bias.size(2) == 4 * channels,
-              "pixelcnn_sample: condition_bias must be (B, L, 4C) = (", uniforms.size(0), ", ", num_layers, ", ",
-              4 * channels, "), got ", condition_bias.sizes());
+  check_condition_bias(condition_bias, uniforms, num_layers, channels);
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     const auto& vertical = parameters[1 + kTensorsPerLayer * layer];
     TORCH_CHECK(vertical.dim() == 4 && vertical.size(2) == kernel_size && vertical.size(3) == kernel_size,

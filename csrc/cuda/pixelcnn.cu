@@ -26,12 +26,20 @@ namespace {
 
 using pixelcnn_layout::kHeadTensors;
 using pixelcnn_layout::kTensorsPerLayer;
+using pixelcnn_layout::check_condition_bias;
 using pixelcnn_layout::pack_taps;
 
-// (B, 2C) per-sample offsets repeated over the W positions of a row: (B * W, 2C).
-at::Tensor repeat_over_row(const at::Tensor& offsets, int64_t width) {
-  const int64_t batch = offsets.size(0), size = offsets.size(1);
-  return offsets.unsqueeze(1).expand({batch, width, size}).reshape({batch * width, size}).contiguous();
+// Offsets (B, 2C, H|1, W|1) laid out row-major for the row loop: (H|1, B, W, 2C), so that one row's
+// offsets are one contiguous (B * W, 2C) block.
+at::Tensor offsets_by_row(const at::Tensor& offsets, int64_t width) {
+  const auto by_row = offsets.permute({2, 0, 3, 1});  // (H|1, B, W|1, 2C)
+  return by_row.expand({by_row.size(0), by_row.size(1), width, by_row.size(3)}).contiguous();
+}
+
+// The (B * W, 2C) offsets of `row` from offsets_by_row's layout.
+at::Tensor offsets_at_row(const at::Tensor& offsets, int64_t row) {
+  const auto block = offsets.select(0, offsets.size(0) == 1 ? 0 : row);  // (B, W, 2C)
+  return block.view({block.size(0) * block.size(1), block.size(2)});
 }
 
 void check_arguments(at::TensorList parameters, const at::Tensor& condition_bias, const at::Tensor& uniforms,
@@ -72,10 +80,7 @@ void check_arguments(at::TensorList parameters, const at::Tensor& condition_bias
   check_same_device(resample_mask, uniforms, "resample_mask", "uniforms");
   const int64_t num_layers = (count - 1 - kHeadTensors) / kTensorsPerLayer;
   const int64_t channels = embedding.size(1);
-  TORCH_CHECK(condition_bias.dim() == 3 && condition_bias.size(0) == uniforms.size(0) &&
-                  condition_bias.size(1) == num_layers && condition_bias.size(2) == 4 * channels,
-              "pixelcnn_sample: condition_bias must be (B, L, 4C) = (", uniforms.size(0), ", ", num_layers, ", ",
-              4 * channels, "), got ", condition_bias.sizes());
+  check_condition_bias(condition_bias, uniforms, num_layers, channels);
   for (int64_t layer = 0; layer < num_layers; ++layer) {
     const at::Tensor& vertical = parameters[1 + kTensorsPerLayer * layer];
     const at::Tensor& horizontal = parameters[3 + kTensorsPerLayer * layer];
@@ -101,7 +106,9 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
   const at::Tensor embedding = parameters[0].contiguous();  // (K, C)
   const int64_t num_codes = embedding.size(0), channels = embedding.size(1), double_channels = 2 * channels;
   const int64_t num_layers = (static_cast<int64_t>(parameters.size()) - 1 - kHeadTensors) / kTensorsPerLayer;
-  const at::Tensor bias = condition_bias.to(embedding.scalar_type()).contiguous();  // (B, L, 4C)
+  // (B, L, 4C, H, W), or (B, L, 4C, 1, 1) for a condition that is the same at every position
+  const at::Tensor typed_bias = condition_bias.to(embedding.scalar_type());
+  const at::Tensor bias = typed_bias.dim() == 3 ? typed_bias.unsqueeze(-1).unsqueeze(-1) : typed_bias;
   const auto options = embedding.options();
 
   // Weights packed once per call.
@@ -116,10 +123,11 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
     link_weights.push_back(tensors[4].t().contiguous());  // (2C in, 2C out)
     output_weights.push_back(tensors[6].t().contiguous());  // (C in, C out)
     output_biases.push_back(tensors[7].contiguous());
-    const at::Tensor layer_bias = bias.select(1, layer);  // (B, 4C) = [cond_v | cond_h]
-    vertical_offsets.push_back(repeat_over_row(layer_bias.narrow(1, 0, double_channels) + tensors[1], width));
-    horizontal_offsets.push_back(
-        repeat_over_row(layer_bias.narrow(1, double_channels, double_channels) + tensors[3] + tensors[5], width));
+    const at::Tensor layer_bias = bias.select(1, layer);  // (B, 4C, H|1, W|1) = [cond_v | cond_h]
+    const auto as_map = [](const at::Tensor& vector) { return vector.reshape({1, -1, 1, 1}); };  // (1, 2C, 1, 1)
+    vertical_offsets.push_back(offsets_by_row(layer_bias.narrow(1, 0, double_channels) + as_map(tensors[1]), width));
+    horizontal_offsets.push_back(offsets_by_row(
+        layer_bias.narrow(1, double_channels, double_channels) + as_map(tensors[3]) + as_map(tensors[5]), width));
   }
   const at::Tensor stacked_horizontal = at::stack(horizontal_weights).contiguous();  // (L, (p + 1) C, 2C)
   const at::Tensor stacked_output = at::stack(output_weights).contiguous();          // (L, C, C)
@@ -194,13 +202,14 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
             cuda_data<scalar_t>(source_ring), cuda_data<scalar_t>(columns), static_cast<int>(batch),
             static_cast<int>(width), static_cast<int>(channels), static_cast<int>(pad), static_cast<int>(kernel_size),
             static_cast<int>(row), static_cast<int>(kept_rows), columns.size(1), stream));
-        at::addmm_out(vertical_pre, vertical_offsets[layer], columns.narrow(1, 0, kept_rows * kernel_size * channels),
+        at::addmm_out(vertical_pre, offsets_at_row(vertical_offsets[layer], row),
+                      columns.narrow(1, 0, kept_rows * kernel_size * channels),
                       vertical_weights[layer]);  // (B W, 2C) = offsets + taps @ W_vertical
       } else {
-        vertical_pre.copy_(vertical_offsets[layer]);
+        vertical_pre.copy_(offsets_at_row(vertical_offsets[layer], row));
       }
       at::Tensor link_row = link_rows.select(0, layer).view({batch * width, double_channels});
-      at::addmm_out(link_row, horizontal_offsets[layer], vertical_pre, link_weights[layer]);
+      at::addmm_out(link_row, offsets_at_row(horizontal_offsets[layer], row), vertical_pre, link_weights[layer]);
       if (layer + 1 < num_layers) {
         C10_CUDA_CHECK(pixelcnn::launch_vertical_gate<kernel_t>(
             cuda_data<scalar_t>(vertical_pre), cuda_data<scalar_t>(vertical_rings[layer]), static_cast<int>(batch),

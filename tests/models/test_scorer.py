@@ -96,3 +96,49 @@ def test_temperature_is_learned_and_clipped():
     model = tiny_scorer(initial_temperature=0.07, max_logit_scale=10.0)
     assert float(model.logit_scale().detach()) == pytest.approx(10.0)  # 1 / 0.07 > 10: clipped
     assert model.log_logit_scale.requires_grad
+
+
+POSITION_CAPTIONS = ["red left", "red right", "blue left", "blue right"]
+GROUPS = [["red", "blue"], ["left", "right"]]
+
+
+def half_images() -> torch.Tensor:
+    """A red or blue block in the left or right half of a black 16x16 image, in POSITION_CAPTIONS' order."""
+    images = torch.zeros(4, 3, 16, 16)
+    for index, caption in enumerate(POSITION_CAPTIONS):
+        colour, side = caption.split()
+        columns = slice(0, 8) if side == "left" else slice(8, 16)
+        images[index, 0 if colour == "red" else 2, 4:12, columns] = 1.0
+    return images
+
+
+def test_swap_one_word_changes_one_grouped_word():
+    from vaestudio.models.scorer import swap_one_word
+
+    generator = torch.Generator().manual_seed(0)
+    swapped = {swap_one_word("a Red circle on the left", GROUPS, generator) for _ in range(40)}
+    assert swapped == {"a blue circle on the left", "a Red circle on the right"}
+    assert swap_one_word("a circle", GROUPS) is None
+
+
+def test_hard_negatives_enter_the_image_to_text_loss():
+    plain = tiny_scorer(vocabulary=build_vocabulary(POSITION_CAPTIONS))
+    with_negatives = tiny_scorer(vocabulary=build_vocabulary(POSITION_CAPTIONS), negative_word_groups=GROUPS)
+    with_negatives.load_state_dict(plain.state_dict())
+    batch = Batch(half_images()[:2], captions=POSITION_CAPTIONS[:2])  # swaps: "blue left", "red left", ...
+    # more candidates in the image-to-text softmax: the same weights give a larger loss
+    assert with_negatives.training_loss(batch).loss > plain.training_loss(batch).loss
+
+
+def test_flatten_pooling_with_hard_negatives_tells_left_from_right():
+    model = tiny_scorer(vocabulary=build_vocabulary(POSITION_CAPTIONS), pooling="flatten", negative_word_groups=GROUPS)
+    batch = Batch(half_images(), captions=POSITION_CAPTIONS)
+    first, last = overfit(model, batch, steps=80, learning_rate=3e-3)
+    assert last < 0.5 * first, (first, last)
+    model.eval()
+    similarities = torch.stack([model.score(batch.images, caption) for caption in POSITION_CAPTIONS], dim=1)
+    assert torch.equal(similarities.argmax(1), torch.arange(4))  # colour and side both read right
+    with pytest.raises(ValueError, match="reads 16x16 images"):
+        model.score(torch.rand(2, 3, 32, 32), "red left")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        tiny_scorer(pooling="max")

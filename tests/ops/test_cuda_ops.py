@@ -363,14 +363,15 @@ def test_masked_conv2d_gradcheck(cuda_ops):
 
 
 def make_sampler_inputs(num_codes=37, channels=8, num_layers=3, kernel_size=3, head_channels=16,
-                        batch=3, height=5, width=6, dtype=torch.float64, seed=0, inpaint=True):
+                        batch=3, height=5, width=6, dtype=torch.float64, seed=0, inpaint=True, spatial=False):
     from vaestudio.models.pixelcnn import GatedPixelCNN
 
     torch.manual_seed(seed)
     network = GatedPixelCNN(num_codes, channels, num_layers, kernel_size, head_channels).to(dtype)
     parameters = [p.detach().clone() for p in network.sampler_parameters()]
     generator = torch.Generator().manual_seed(seed + 1)
-    condition_bias = (0.3 * torch.randn(batch, num_layers, 4 * channels, generator=generator)).to(dtype)
+    positions = (height, width) if spatial else ()  # spatial: one bias per position too, (B, L, 4C, H, W)
+    condition_bias = (0.3 * torch.randn(batch, num_layers, 4 * channels, *positions, generator=generator)).to(dtype)
     uniforms = torch.rand(batch, height, width, generator=generator, dtype=torch.float64)
     fixed_codes = torch.randint(num_codes, (batch, height, width), generator=generator)
     if inpaint:
@@ -402,6 +403,19 @@ def test_pixelcnn_sample_equals_the_naive_loop(cuda_ops, case, dtype):
                                          kernel_size, temperature, top_k)
     assert torch.equal(codes.cpu(), cpu_codes)
     assert torch.equal(codes.cpu()[~resample_mask], fixed_codes[~resample_mask])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("kernel_size, inpaint", [(3, False), (5, True), (1, True)])
+def test_pixelcnn_sample_with_a_spatial_bias_equals_the_naive_loop(cuda_ops, dtype, kernel_size, inpaint):
+    parameters, condition_bias, uniforms, fixed_codes, resample_mask = make_sampler_inputs(
+        kernel_size=kernel_size, dtype=dtype, inpaint=inpaint, seed=11 + kernel_size, spatial=True
+    )
+    arguments = on_cuda((parameters, condition_bias, uniforms, fixed_codes, resample_mask))
+    codes = cuda_ops.pixelcnn_sample(*arguments, kernel_size, 1.0, 0)
+    assert torch.equal(codes, reference.pixelcnn_sample_reference(*arguments, kernel_size, 1.0, 0))
+    assert torch.equal(codes.cpu(), cuda_ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes,
+                                                             resample_mask, kernel_size, 1.0, 0))
 
 
 def test_pixelcnn_sample_with_many_codes_and_channels(cuda_ops):
@@ -447,6 +461,8 @@ def op_samples():
                                                [True, True, True])))
     parameters, condition_bias, uniforms, fixed_codes, resample_mask = make_sampler_inputs(height=3, width=4)
     samples.append(("pixelcnn_sample", (parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 5)))
+    spatial_inputs = make_sampler_inputs(height=3, width=4, spatial=True)
+    samples.append(("pixelcnn_sample", (*spatial_inputs, 3, 1.0, 5)))
     return samples
 
 

@@ -21,13 +21,16 @@ def _network(num_codes=11, channels=6, num_layers=3, kernel_size=3, head_channel
 
 
 def _sampling_inputs(parameters, batch, height, width, seed=0, resample_fraction=1.0, conditioned=False):
+    """conditioned: False (zero bias), True (one bias per sample and layer) or "spatial" (per position too)."""
     generator = torch.Generator().manual_seed(seed)
     num_codes, channels = parameters[0].shape
     num_layers = (len(parameters) - 5) // 8
     dtype = parameters[0].dtype
     condition_bias = torch.zeros(batch, num_layers, 4 * channels, dtype=dtype)  # (B, L, 4C)
     if conditioned:
-        condition_bias = torch.randn(batch, num_layers, 4 * channels, generator=generator, dtype=torch.float64).to(dtype)
+        spatial = (height, width) if conditioned == "spatial" else ()
+        condition_bias = torch.randn(batch, num_layers, 4 * channels, *spatial, generator=generator,
+                                     dtype=torch.float64).to(dtype)  # (B, L, 4C[, H, W])
     uniforms = torch.rand(batch, height, width, generator=generator, dtype=torch.float64)  # (B, H, W)
     fixed_codes = torch.randint(num_codes, (batch, height, width), generator=generator)  # (B, H, W)
     resample_mask = torch.rand(batch, height, width, generator=generator) < resample_fraction  # (B, H, W)
@@ -42,6 +45,9 @@ CASES = [
     (1, 2, 3, 4, 1.0, 2, 1.0, False),
     (7, 1, 4, 3, 1.0, 0, 0.5, False),
     (3, 5, 1, 1, 2.0, 1, 1.0, True),
+    (3, 3, 5, 7, 1.0, 0, 1.0, "spatial"),
+    (5, 2, 6, 5, 0.8, 3, 0.6, "spatial"),
+    (1, 2, 3, 1, 1.0, 0, 1.0, "spatial"),
 ]
 
 
@@ -59,14 +65,42 @@ def test_matches_the_naive_loop_float64(compiled_ops, kernel_size, batch, height
     assert torch.equal(codes[~resample_mask], fixed_codes[~resample_mask])  # fixed positions never change
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_the_naive_loop_float32(compiled_ops, seed):
+@pytest.mark.parametrize("seed, conditioned", [(0, True), (1, True), (2, True), (3, "spatial")])
+def test_matches_the_naive_loop_float32(compiled_ops, seed, conditioned):
     parameters = _network(num_codes=7, channels=16, num_layers=4, head_channels=16, dtype=torch.float32, seed=seed)
     condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(
-        parameters, 4, 5, 5, seed=seed, resample_fraction=0.8, conditioned=True
+        parameters, 4, 5, 5, seed=seed, resample_fraction=0.8, conditioned=conditioned
     )
     arguments = (parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 0.9, 0)
     assert torch.equal(ops.pixelcnn_sample(*arguments), pixelcnn_sample_reference(*arguments))
+
+
+def test_spatial_bias_constant_over_space_equals_the_layer_bias(compiled_ops):
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 3, 4, 5, conditioned=True)
+    spatial = condition_bias[..., None, None].expand(-1, -1, -1, 4, 5).contiguous()  # (B, L, 4C, H, W)
+    arguments = (uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    assert torch.equal(ops.pixelcnn_sample(parameters, spatial, *arguments),
+                       ops.pixelcnn_sample(parameters, condition_bias, *arguments))
+
+
+def test_spatial_bias_at_a_position_changes_nothing_before_it(compiled_ops):
+    # raster order: the bias at (i, j) may change the code there and after it, never before it
+    parameters = _network(num_codes=9)
+    height, width = 5, 6
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(
+        parameters, 4, height, width, conditioned="spatial"
+    )
+    before = ops.pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    changed_anywhere = False
+    for row, column in [(0, 3), (2, 0), (3, 4)]:
+        moved = condition_bias.clone()
+        moved[:, :, :, row, column] += 25 * torch.randn_like(moved[:, :, :, row, column])
+        after = ops.pixelcnn_sample(parameters, moved, uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+        first = row * width + column
+        assert torch.equal(after.flatten(1)[:, :first], before.flatten(1)[:, :first])
+        changed_anywhere |= not torch.equal(after.flatten(1)[:, first:], before.flatten(1)[:, first:])
+    assert changed_anywhere  # the kernel does read the per-position bias
 
 
 def test_samples_follow_the_uniforms_and_are_deterministic(compiled_ops):
@@ -130,6 +164,8 @@ def _replaced(index, value):
         (lambda: _replaced(0, lambda p: [p[0], p[1][:, :, :2]] + p[2:]), ValueError, r"parameters\[1\]"),
         (lambda: _replaced(0, lambda p: p[:3] + [p[3].float()] + p[4:]), TypeError, r"parameters\[3\]"),
         (lambda: _replaced(1, lambda c: c[:, :1]), ValueError, "condition_bias"),
+        (lambda: _replaced(1, lambda c: c[..., None, None].expand(-1, -1, -1, 2, 3)), ValueError,
+         r"condition_bias must have shape .*\(B, L, 4C, H, W\)"),
         (lambda: _replaced(2, lambda u: u[0]), ValueError, "uniforms must have 3 dimensions"),
         (lambda: _replaced(2, lambda u: u + 1), ValueError, r"uniforms must lie in \[0, 1\)"),
         (lambda: _replaced(3, lambda f: f.int()), TypeError, "fixed_codes must be int64"),
@@ -155,6 +191,16 @@ def test_compiled_kernel_checks_its_own_arguments(compiled_ops):
         compiled_ops.pixelcnn_sample(*arguments)
 
 
-def test_opcheck(compiled_ops):
+@pytest.mark.parametrize("spatial", [False, True])
+def test_opcheck(compiled_ops, spatial):
     arguments = _valid_arguments()
+    if spatial:
+        arguments[1] = torch.randn(*arguments[1].shape, 3, 3, dtype=arguments[1].dtype)  # (B, L, 4C, H, W)
     torch.library.opcheck(compiled_ops.pixelcnn_sample, tuple(arguments))
+
+
+def test_compiled_kernel_checks_a_spatial_bias_shape(compiled_ops):
+    arguments = _valid_arguments()
+    arguments[1] = torch.zeros(*arguments[1].shape, 3, 4, dtype=arguments[1].dtype)  # W = 4 for a 3 x 3 map
+    with pytest.raises(RuntimeError, match=r"condition_bias must be \(B, L, 4C\)"):
+        compiled_ops.pixelcnn_sample(*arguments)

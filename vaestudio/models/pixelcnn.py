@@ -20,7 +20,10 @@ The network (C channels, L layers, odd kernel size k, p = k // 2, K codes)::
     head:      logits = W2 relu(W1 relu(h) + b1) + b2                 (B, K, H, W)
 
 ``condition_bias`` (B, L, 4C) holds, per layer, ``[cond_v (2C) | cond_h (2C)]``, constant
-over space: one linear map of a class or text embedding (zeros when unconditional).
+over space: one linear map of a class or text embedding (zeros when unconditional). With
+``spatial_condition`` it is (B, L, 4C, H, W): that map plus a per-position one
+(:class:`vaestudio.models.condition_map.ConditionMap`: learned position queries attending over the
+caption), so the prior knows where on the map the prompt wants what.
 
 Sampler parameter layout (``GatedPixelCNN.sampler_parameters()``, consumed by
 ``vaestudio.ops.pixelcnn_sample``; 8 L + 5 tensors, all one dtype, full unmasked weights:
@@ -120,15 +123,17 @@ class GatedLayer(nn.Module):
     def forward(
         self, vertical: torch.Tensor, horizontal: torch.Tensor, condition_bias: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        # vertical, horizontal: (B, C, H, W); condition_bias: (B, 4C) or None
+        # vertical, horizontal: (B, C, H, W); condition_bias: (B, 4C) or (B, 4C, H, W) or None
         vertical_pre = ops.masked_conv2d(vertical, self.vertical_weight, self.vertical_bias, self.vertical_mask)
         horizontal_pre = ops.masked_conv2d(
             horizontal, self.horizontal_weight, self.horizontal_bias, self.horizontal_mask
         )  # (B, 2C, H, W)
         if condition_bias is not None:
-            vertical_condition, horizontal_condition = condition_bias.chunk(2, dim=1)  # (B, 2C) each
-            vertical_pre = vertical_pre + vertical_condition[:, :, None, None]
-            horizontal_pre = horizontal_pre + horizontal_condition[:, :, None, None]
+            if condition_bias.dim() == 2:
+                condition_bias = condition_bias[:, :, None, None]  # (B, 4C, 1, 1)
+            vertical_condition, horizontal_condition = condition_bias.chunk(2, dim=1)  # (B, 2C, H|1, W|1) each
+            vertical_pre = vertical_pre + vertical_condition
+            horizontal_pre = horizontal_pre + horizontal_condition
         link = F.conv2d(vertical_pre, self.link_weight[:, :, None, None], self.link_bias)  # (B, 2C, H, W)
         horizontal_pre = horizontal_pre + link
         update = F.conv2d(gate(horizontal_pre), self.output_weight[:, :, None, None], self.output_bias)  # (B,C,H,W)
@@ -168,10 +173,11 @@ class GatedPixelCNN(nn.Module):
         return parameters
 
     def forward_embedded(self, embedded: torch.Tensor, condition_bias: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, K, H, W) from an embedded map (B, C, H, W); condition_bias (B, L, 4C) or None."""
+        """Logits (B, K, H, W) from an embedded map (B, C, H, W); condition_bias (B, L, 4C[, H, W]) or None."""
         vertical = horizontal = embedded
-        for index, layer in enumerate(self.layers):
-            layer_condition = condition_bias[:, index] if condition_bias is not None else None  # (B, 4C)
+        # unbind, not condition_bias[:, index]: one backward for all layers instead of L zero-filled copies
+        layer_conditions = condition_bias.unbind(1) if condition_bias is not None else [None] * self.num_layers
+        for layer, layer_condition in zip(self.layers, layer_conditions):  # (B, 4C[, H, W]) or None
             vertical, horizontal = layer(vertical, horizontal, layer_condition)
         hidden = torch.relu(horizontal).permute(0, 2, 3, 1)  # (B, H, W, C)
         logits = self.head_output(torch.relu(self.head_hidden(hidden)))  # (B, H, W, K)
@@ -197,6 +203,9 @@ class PixelCNNPriorConfig:
     text_vocabulary: list[str] = dataclasses.field(default_factory=list)  # condition == "text"
     text_embedding_dim: int = 128
     text_options: dict = dataclasses.field(default_factory=dict)  # further TextEncoderConfig fields
+    spatial_condition: bool = False  # add a per-position condition bias (ConditionMap); needs code_map_size
+    code_map_size: list[int] = dataclasses.field(default_factory=list)  # (h, w) of the code maps modelled
+    spatial_options: dict = dataclasses.field(default_factory=dict)  # hidden_channels, rank, num_heads
 
     def __post_init__(self) -> None:
         if self.condition not in CONDITIONS:
@@ -207,6 +216,11 @@ class PixelCNNPriorConfig:
             raise ValueError("condition='class' needs num_classes >= 1")
         if self.condition == "text" and not self.text_vocabulary:
             raise ValueError("condition='text' needs a text_vocabulary (see vaestudio.models.text.build_vocabulary)")
+        if self.spatial_condition:
+            if self.condition == "none":
+                raise ValueError("spatial_condition needs a condition ('class' or 'text')")
+            if len(self.code_map_size) != 2 or min(self.code_map_size) < 1:
+                raise ValueError(f"spatial_condition needs code_map_size = [h, w], got {self.code_map_size!r}")
 
 
 Condition = int | torch.Tensor | Sequence[int] | Sequence[str] | None
@@ -239,6 +253,14 @@ class PixelCNNPrior(StudioModel):
                 )
             )
             self.condition_projection = nn.Linear(config.text_embedding_dim, condition_width)
+        if config.spatial_condition:
+            from vaestudio.models.condition_map import ConditionMap
+
+            vector_size = config.text_embedding_dim if config.condition == "text" else config.condition_dim
+            self.condition_map = ConditionMap(
+                vector_size, config.num_layers, self.network.condition_size, *config.code_map_size,
+                **config.spatial_options,
+            )
 
     # -- conditioning --------------------------------------------------------------------------
     def _device_dtype(self) -> tuple[torch.device, torch.dtype]:
@@ -246,7 +268,10 @@ class PixelCNNPrior(StudioModel):
         return weight.device, weight.dtype
 
     def condition_bias(self, condition: Condition, batch_size: int) -> torch.Tensor:
-        """Per-layer biases (B, L, 4C) for labels (B,), captions (B strings), or None (zeros)."""
+        """Per-layer biases (B, L, 4C) for labels (B,), captions (B strings), or None (zeros).
+
+        With ``spatial_condition``: (B, L, 4C, h, w), one per code-map position too.
+        """
         device, dtype = self._device_dtype()
         layers, width = self.config.num_layers, self.network.condition_size
         if self.config.condition == "none":
@@ -259,14 +284,27 @@ class PixelCNNPrior(StudioModel):
             labels = torch.as_tensor(condition, dtype=torch.int64, device=device).reshape(-1)  # (B,)
             if labels.numel() and (labels.min() < 0 or labels.max() >= self.config.num_classes):
                 raise ValueError(f"labels must lie in [0, {self.config.num_classes})")
-            vector = self.class_embedding(labels)  # (B, condition_dim)
+            vector, tokens = self.class_embedding(labels), None  # (B, condition_dim)
         else:
             if isinstance(condition, str) or not all(isinstance(caption, str) for caption in condition):
                 raise TypeError("a text-conditioned prior needs a list of caption strings")
-            vector = self.text_encoder(list(condition))  # (B, text_embedding_dim)
+            tokens = self.text_encoder.token_features(list(condition))  # (B, T, E) and mask (B, T)
+            vector = self.text_encoder.pool(tokens)  # (B, text_embedding_dim)
         if vector.shape[0] != batch_size:
             raise ValueError(f"got {vector.shape[0]} conditions for {batch_size} code maps")
-        return self.condition_projection(vector).view(batch_size, layers, width)  # (B, L, 4C)
+        bias = self.condition_projection(vector).view(batch_size, layers, width)  # (B, L, 4C)
+        if not self.config.spatial_condition:
+            return bias
+        return bias[..., None, None] + self.condition_map(vector, tokens)  # (B, L, 4C, h, w)
+
+    def _bias_for_rows(self, bias: torch.Tensor, rows: int, width: int) -> torch.Tensor:
+        """A spatial bias cut to the first ``rows`` rows (streaming); checks the map size it was made for."""
+        if bias.dim() == 3:
+            return bias
+        if bias.shape[-2] < rows or bias.shape[-1] != width:
+            raise ValueError(f"this prior's position-dependent condition is for {tuple(bias.shape[-2:])} code maps; "
+                             f"got a request for {rows} x {width}")
+        return bias[..., :rows, :].contiguous()  # (B, L, 4C, rows, w)
 
     def _batch_condition(self, batch: Batch) -> Condition:
         if self.config.condition == "class":
@@ -310,7 +348,7 @@ class PixelCNNPrior(StudioModel):
         else:
             batch_size = len(condition)
         with torch.no_grad():
-            bias = self.condition_bias(condition, batch_size)  # (B, L, 4C)
+            bias = self._bias_for_rows(self.condition_bias(condition, batch_size), height, width)  # (B, L, 4C[,H,W])
         generator = torch.Generator(device="cpu").manual_seed(int(seed))
         uniforms = torch.rand(batch_size, height, width, generator=generator, dtype=torch.float64)  # (B, H, W)
         if fixed_codes is None:
@@ -363,7 +401,8 @@ class PixelCNNPrior(StudioModel):
             block_mask = torch.zeros_like(resample_mask[:, :end])  # (B, end, W)
             block_mask[:, start:end] = resample_mask[:, start:end]
             codes[:, :end] = ops.pixelcnn_sample(
-                parameters, bias, uniforms[:, :end].contiguous(), codes[:, :end].contiguous(),
+                parameters, self._bias_for_rows(bias, end, width), uniforms[:, :end].contiguous(),
+                codes[:, :end].contiguous(),
                 block_mask, self.config.kernel_size, temperature, top_k,
             )
             yield codes.clone()

@@ -4,9 +4,16 @@ CLIP: Radford et al., "Learning Transferable Visual Models From Natural Language
 https://arxiv.org/abs/2103.00020 — two encoders, linear projections to a shared space, unit-norm
 embeddings, a learned temperature and the symmetric InfoNCE loss over a batch of pairs.
 
-Here the image encoder is a few stride-2 convolutions and a global average pool (16 candidates of
-64x64 score in milliseconds on a CPU), and the text encoder is :class:`TextEncoder`. Captions that
-repeat within a batch (common with procedural datasets) are all counted as positives of each other.
+Here the image encoder is a few stride-2 convolutions and a global average pool, or, with
+``pooling = "flatten"``, a linear map of the whole final feature map, which keeps where things are
+(16 candidates of 64x64 score in milliseconds on a CPU); the text encoder is :class:`TextEncoder`.
+Captions that repeat within a batch (common with procedural datasets) are all counted as positives
+of each other.
+
+Hard negatives: with ``negative_word_groups`` (e.g. the shape words, the colour words), every
+caption of a batch also yields a copy with one grouped word swapped for another of its group
+("a red circle" -> "a red star"); the image-to-text loss must rank each image's caption above all
+of them, which teaches the scorer the single-attribute differences that reranking has to see.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from vaestudio.models.layers import DownsampleStack
 from vaestudio.models.outputs import ContrastiveEmbeddings
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 
+POOLINGS = ("mean", "flatten")
+
 
 @dataclasses.dataclass
 class ContrastiveScorerConfig:
@@ -38,8 +47,15 @@ class ContrastiveScorerConfig:
     max_tokens: int = 32
     initial_temperature: float = 0.07
     max_logit_scale: float = 100.0  # CLIP clips 1 / temperature here
+    pooling: str = "mean"  # "mean" (global average) or "flatten" (the whole final map: keeps positions)
+    negative_word_groups: list[list[str]] = dataclasses.field(default_factory=list)  # hard negatives by swaps
 
     def __post_init__(self) -> None:
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"ContrastiveScorerConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        self.negative_word_groups = [list(group) for group in self.negative_word_groups]
+        if any(len(group) < 2 for group in self.negative_word_groups):
+            raise ValueError("every group of negative_word_groups needs at least two words to swap between")
         self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
         self.vocabulary = list(self.vocabulary)
         if not self.vocabulary:
@@ -56,16 +72,36 @@ class ContrastiveScorerConfig:
 
 
 class ImageEncoder(nn.Module):
-    """images (B, C, H, W) in [0, 1] -> features (B, hidden_sizes[-1]): conv stages, global average pool."""
+    """images (B, C, H, W) in [0, 1] -> features (B, output_size): conv stages, then mean or flatten."""
 
-    def __init__(self, image_channels: int, hidden_sizes: tuple[int, ...]) -> None:
+    def __init__(self, image_channels: int, hidden_sizes: tuple[int, ...], image_size: int = 64,
+                 pooling: str = "mean") -> None:
         super().__init__()
         self.stages = DownsampleStack(image_channels, hidden_sizes, "silu")
         self.mix = nn.Conv2d(hidden_sizes[-1], hidden_sizes[-1], kernel_size=3, padding=1)
+        self.pooling, self.image_size = pooling, image_size
+        side = image_size // 2 ** len(hidden_sizes)  # of the final feature map
+        self.output_size = hidden_sizes[-1] * (side * side if pooling == "flatten" else 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.stages(2.0 * images - 1.0)  # (B, c, H / 2^n, W / 2^n)
-        return F.silu(self.mix(features)).mean(dim=(2, 3))  # (B, c)
+        if self.pooling == "flatten" and tuple(images.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(f"this scorer reads {self.image_size}x{self.image_size} images, got "
+                             f"{tuple(images.shape[-2:])}: resize them first")
+        features = F.silu(self.mix(self.stages(2.0 * images - 1.0)))  # (B, c, H / 2^n, W / 2^n)
+        return features.flatten(1) if self.pooling == "flatten" else features.mean(dim=(2, 3))  # (B, output_size)
+
+
+def swap_one_word(caption: str, groups: list[list[str]], generator: torch.Generator | None = None) -> str | None:
+    """``caption`` with one word of a group replaced by another word of that group; None if it has none."""
+    words = caption.split()
+    group_of = {word: group for group in groups for word in group}
+    places = [index for index, word in enumerate(words) if word.casefold() in group_of]
+    if not places:
+        return None
+    place = places[int(torch.randint(len(places), (), generator=generator))]
+    others = [word for word in group_of[words[place].casefold()] if word != words[place].casefold()]
+    words[place] = others[int(torch.randint(len(others), (), generator=generator))]
+    return " ".join(words)
 
 
 @register_model
@@ -75,9 +111,10 @@ class ContrastiveScorer(StudioModel):
 
     def __init__(self, config: ContrastiveScorerConfig) -> None:
         super().__init__(config)
-        self.image_encoder = ImageEncoder(config.image_channels, config.hidden_sizes)
+        self.image_encoder = ImageEncoder(config.image_channels, config.hidden_sizes, config.image_size,
+                                          config.pooling)
         self.text_encoder = TextEncoder(config.text_encoder_config())
-        self.image_projection = nn.Linear(config.hidden_sizes[-1], config.embedding_dim, bias=False)
+        self.image_projection = nn.Linear(self.image_encoder.output_size, config.embedding_dim, bias=False)
         self.text_projection = nn.Linear(config.text_dim, config.embedding_dim, bias=False)
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.initial_temperature)))
 
@@ -114,22 +151,30 @@ class ContrastiveScorer(StudioModel):
         return (image_embeddings * text_embeddings).sum(-1)  # (B,)
 
     def training_loss(self, batch: Batch) -> TrainingOutput:
-        """Symmetric InfoNCE over the (image, caption) pairs; equal captions are each other's positives."""
+        """Symmetric InfoNCE over the (image, caption) pairs; equal captions are each other's positives.
+
+        With ``negative_word_groups`` the image-to-text side also ranks each image against one
+        word-swapped copy of every caption (hard negatives, see the module docstring).
+        """
         if batch.captions is None:
             raise ValueError("the contrastive scorer trains on batches with captions")
-        embeddings = self(batch.images, batch.captions)
-        similarities = embeddings.image_embeddings @ embeddings.text_embeddings.t()  # (B, B) cosines
-        logits = embeddings.logit_scale * similarities  # (B, B)
-        captions = batch.captions
-        same = torch.tensor([[a == b for b in captions] for a in captions], device=logits.device)  # (B, B)
-        targets = same.float() / same.sum(1, keepdim=True)  # (B, B) rows sum to one, symmetric support
+        captions = list(batch.captions)
+        negatives = [swap_one_word(caption, self.config.negative_word_groups) for caption in captions]
+        candidates = captions + [caption for caption in negatives if caption is not None]  # B + M texts
+        image_embeddings = self.embed_images(batch.images)  # (B, E)
+        text_embeddings = self.embed_text(candidates)  # (B + M, E)
+        logits = self.logit_scale() * image_embeddings @ text_embeddings.t()  # (B, B + M) scaled cosines
+        same = torch.tensor([[a == b for b in candidates] for a in captions], device=logits.device)  # (B, B + M)
+        targets = same.float() / same.sum(1, keepdim=True)  # rows sum to one
         image_to_text = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-        text_to_image = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+        batch_size = len(captions)
+        pair_targets = targets[:, :batch_size] / targets[:, :batch_size].sum(1, keepdim=True)  # (B, B)
+        text_to_image = -(pair_targets.t() * F.log_softmax(logits[:, :batch_size].t(), dim=1)).sum(1).mean()
         loss = 0.5 * (image_to_text + text_to_image)
-        accuracy = same.gather(1, logits.argmax(1, keepdim=True)).float()  # (B, 1) top caption is a positive
+        accuracy = same.gather(1, logits.argmax(1, keepdim=True)).float()  # (B, 1) top text is a positive
         logs = {
             "loss": losses.logged_mean(loss),
             "accuracy": losses.logged_mean(accuracy),
-            "temperature": float(1.0 / embeddings.logit_scale.detach()),
+            "temperature": float(1.0 / self.logit_scale().detach()),
         }
         return TrainingOutput(loss, logs)

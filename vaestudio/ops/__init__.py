@@ -129,6 +129,9 @@ def pixelcnn_sample(
 ) -> torch.Tensor:
     """Cached autoregressive sampling of a (B, H, W) code map from the gated PixelCNN prior.
 
+    condition_bias: (B, L, 4C), one ``[cond_v | cond_h]`` per sample and layer, or (B, L, 4C, H, W),
+    one per position too (a prior with ``spatial_condition``).
+
     See :meth:`vaestudio.models.pixelcnn.GatedPixelCNN.sample` for the friendly entry point.
     """
     _checks.check_pixelcnn_sample(

@@ -211,12 +211,12 @@ def check_pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, res
     _rank("uniforms", uniforms, 3, "(B, H, W)")
     _rank("fixed_codes", fixed_codes, 3, "(B, H, W)")
     _rank("resample_mask", resample_mask, 3, "(B, H, W)")
-    _rank("condition_bias", condition_bias, 3, "(B, L, 4C)")
     batch_size, height, width = uniforms.shape
-    if tuple(condition_bias.shape) != (batch_size, num_layers, 4 * channels):
+    constant = (batch_size, num_layers, 4 * channels)
+    if tuple(condition_bias.shape) not in (constant, (*constant, height, width)):
         raise ValueError(
-            f"condition_bias must have shape (B, L, 4C) = {(batch_size, num_layers, 4 * channels)}, "
-            f"got {tuple(condition_bias.shape)}"
+            f"condition_bias must have shape (B, L, 4C) = {constant} (one bias per layer) or (B, L, 4C, H, W) = "
+            f"{(*constant, height, width)} (one per layer and position), got {tuple(condition_bias.shape)}"
         )
     if condition_bias.dtype != embedding.dtype:
         raise TypeError(f"condition_bias is {condition_bias.dtype} but the parameters are {embedding.dtype}")

@@ -152,8 +152,10 @@ def pixelcnn_logits_reference(
 ) -> torch.Tensor:
     """The gated PixelCNN over the flat parameter list (layout: vaestudio/models/pixelcnn.py).
 
-    codes (B, H, W) int64, condition_bias (B, L, 4C) -> logits (B, K, H, W).
+    codes (B, H, W) int64, condition_bias (B, L, 4C) or (B, L, 4C, H, W) -> logits (B, K, H, W).
     """
+    if condition_bias.dim() == 3:
+        condition_bias = condition_bias[..., None, None]  # (B, L, 4C, 1, 1): the same at every position
     num_layers = (len(parameters) - 5) // 8
     embedded = parameters[0][codes].permute(0, 3, 1, 2)  # (B, C, H, W)
     vertical = horizontal = embedded
@@ -161,14 +163,14 @@ def pixelcnn_logits_reference(
         (vertical_weight, vertical_bias, horizontal_weight, horizontal_bias,
          link_weight, link_bias, output_weight, output_bias) = parameters[1 + 8 * layer: 9 + 8 * layer]
         first = layer == 0
-        vertical_condition, horizontal_condition = condition_bias[:, layer].chunk(2, dim=1)  # (B, 2C) each
+        vertical_condition, horizontal_condition = condition_bias[:, layer].chunk(2, dim=1)  # (B, 2C, H|1, W|1)
         vertical_pre = masked_conv2d_reference(
             vertical, vertical_weight, vertical_bias, "vertical_A" if first else "vertical_B"
-        ) + vertical_condition[:, :, None, None]  # (B, 2C, H, W)
+        ) + vertical_condition  # (B, 2C, H, W)
         horizontal_pre = (
             masked_conv2d_reference(horizontal, horizontal_weight, horizontal_bias, "A" if first else "B")
             + torch.einsum("oi,bihw->bohw", link_weight, vertical_pre)
-            + (link_bias + horizontal_condition)[:, :, None, None]
+            + link_bias[:, None, None] + horizontal_condition
         )  # (B, 2C, H, W)
         update = torch.einsum("oi,bihw->bohw", output_weight, _gate_reference(horizontal_pre))
         update = update + output_bias[:, None, None]  # (B, C, H, W)

@@ -62,6 +62,8 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> 
         fill("num_classes", len(source.label_names))
     if vqvae is not None:
         fill("num_codes", vqvae.config.num_codes)
+        if values.get("spatial_condition"):
+            fill("code_map_size", list(vqvae.code_map_shape))
     vocabulary_fields = [name for name in VOCABULARY_FIELDS if name in fields]
     # text models (the scorer) and text-conditioned ones (condition = "text") need the captions' vocabulary
     reads_text = values.get("condition") == "text" if "condition" in fields else bool(vocabulary_fields)
