@@ -231,3 +231,18 @@ def test_bad_inputs_fail_clearly_in_the_kernel(compiled_ops, make_args, message)
     function = compiled_ops.code_stats if len(args) == 3 else compiled_ops.ema_update_
     with pytest.raises(RuntimeError, match=message):
         function(*args)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("name", ["counts", "sums"])
+def test_ema_update_rejects_non_finite_statistics(name, value):
+    statistic = torch.ones(5) if name == "counts" else torch.randn(5, 3)
+    statistic.view(-1)[3] = value
+    with pytest.raises(ValueError, match=f"{name} contains NaN or infinite"):
+        ops.ema_update_(*_ema_args(**{name: statistic}))
+
+
+def test_ema_update_accepts_finite_statistics_whose_sum_overflows():
+    # The finiteness check sums the values first; an overflowing sum must fall back to the exact test.
+    sums = torch.full((5, 3), 3e38)  # (K, D) finite, but their float32 sum is inf
+    ops.ema_update_(*_ema_args(sums=sums, decay=0.0))
