@@ -49,8 +49,8 @@ std::vector<int64_t> rows_per_code(const int64_t* codes, int64_t num_rows, int64
 }
 
 // Asks for the cache lines of [start, start + bytes) ahead of use (bytes = 0: nothing). Measured on
-// this EPYC, with another job loading memory: N = 65536, D = 64 rows summed one thread 25-40% faster
-// with the rows 32 ahead requested, in row order as well as in code order.
+// this EPYC (one thread, N = 65536, D = 64, other jobs loading memory), rows requested 32 ahead:
+// the code-order gather ~2x faster, the row-order pass ~30% faster; 16 and 64 ahead were slower.
 inline void prefetch(const void* start, int64_t bytes) {
   const auto first = reinterpret_cast<uintptr_t>(start), end = first + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = first & ~uintptr_t(CACHE_LINE - 1); line < end; line += CACHE_LINE) {
