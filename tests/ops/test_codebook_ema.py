@@ -37,12 +37,14 @@ def test_code_stats_matches_brute_force_and_reference(compiled_ops, shape, dtype
     torch.testing.assert_close(sums, reference_sums, rtol=1e-5, atol=1e-4)
 
 
-def test_code_stats_non_contiguous_inputs(compiled_ops, generator):
+@pytest.mark.parametrize("num_codes", [9, 4099])  # a small sums table and one far beyond L2 (1.1 MB)
+def test_code_stats_non_contiguous_inputs(compiled_ops, generator, num_codes):
     x = torch.randn(67, 400, generator=generator).t()[::2]  # (200, 67) transposed, every other row
-    indices = torch.randint(9, (400,), generator=generator)[1::2]  # (200,) strided
-    counts, sums = compiled_ops.code_stats(x, indices, 9)
-    expected_counts, expected_sums = compiled_ops.code_stats(x.contiguous(), indices.contiguous(), 9)
+    indices = torch.randint(num_codes, (400,), generator=generator)[1::2]  # (200,) strided
+    counts, sums = compiled_ops.code_stats(x, indices, num_codes)
+    expected_counts, expected_sums = compiled_ops.code_stats(x.contiguous(), indices.contiguous(), num_codes)
     assert torch.equal(counts, expected_counts) and torch.equal(sums, expected_sums)
+    torch.testing.assert_close(sums.double(), brute_force_stats(x, indices, num_codes)[1], rtol=1e-5, atol=1e-4)
 
 
 def test_code_stats_is_deterministic_across_thread_counts(compiled_ops, generator):
@@ -57,6 +59,45 @@ def test_code_stats_is_deterministic_across_thread_counts(compiled_ops, generato
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(single[0], double[0]) and torch.equal(single[1], double[1])
+
+
+def in_order_sums(x: torch.Tensor, indices: torch.Tensor, num_codes: int) -> torch.Tensor:
+    """sums (K, D) in float32, each (code, column) sum built as ((0 + x[r0]) + x[r1]) + ... over the
+    code's rows r0 < r1 < ...: the sequential loop's order, with no float64 anywhere. Round j adds
+    every code's j-th row at once (a code has at most one j-th row, so no two adds collide)."""
+    num_rows = indices.shape[0]
+    order = torch.argsort(indices, stable=True)  # (N,) rows grouped by code, increasing within a code
+    sorted_codes = indices[order]  # (N,)
+    counts = torch.bincount(indices, minlength=num_codes)  # (K,)
+    rank = torch.arange(num_rows) - (torch.cumsum(counts, 0) - counts)[sorted_codes]  # (N,) place within its code
+    x32, sums = x.float(), torch.zeros(num_codes, x.shape[1])  # (N, D), (K, D)
+    for j in range(int(counts.max()) if num_rows else 0):
+        chosen = rank == j
+        sums[sorted_codes[chosen]] += x32[order[chosen]]
+    return sums
+
+
+@pytest.mark.parametrize("num_rows, dim, num_codes", [(70000, 64, 8192), (70000, 131, 1031)])
+def test_code_stats_by_code_is_in_row_order_whatever_the_thread_count(compiled_ops, generator, num_rows, dim,
+                                                                      num_codes):
+    # Sums tables far beyond L2 (2 MiB, 540 KiB): the kernel's sort-by-code path, split over threads.
+    x = torch.randn(num_rows, dim, generator=generator)  # (N, D)
+    indices = torch.randint(num_codes, (num_rows,), generator=generator)  # (N,)
+    expected = in_order_sums(x, indices, num_codes)  # (K, D)
+    # The order matters on these inputs: the same rows added last to first give other float32 sums.
+    assert not torch.equal(in_order_sums(x.flip(0), indices.flip(0), num_codes), expected)
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            results.append(compiled_ops.code_stats(x, indices, num_codes))
+    finally:
+        torch.set_num_threads(threads)
+    expected_counts = torch.bincount(indices, minlength=num_codes).float()  # (K,)
+    for counts, sums in results:
+        assert torch.equal(counts, expected_counts)
+        assert torch.equal(sums.view(torch.int32), expected.view(torch.int32))  # bitwise
 
 
 def random_ema_state(generator, num_codes=37, dim=67, dtype=torch.float32):
@@ -190,3 +231,18 @@ def test_bad_inputs_fail_clearly_in_the_kernel(compiled_ops, make_args, message)
     function = compiled_ops.code_stats if len(args) == 3 else compiled_ops.ema_update_
     with pytest.raises(RuntimeError, match=message):
         function(*args)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("name", ["counts", "sums"])
+def test_ema_update_rejects_non_finite_statistics(name, value):
+    statistic = torch.ones(5) if name == "counts" else torch.randn(5, 3)
+    statistic.view(-1)[3] = value
+    with pytest.raises(ValueError, match=f"{name} contains NaN or infinite"):
+        ops.ema_update_(*_ema_args(**{name: statistic}))
+
+
+def test_ema_update_accepts_finite_statistics_whose_sum_overflows():
+    # The finiteness check sums the values first; an overflowing sum must fall back to the exact test.
+    sums = torch.full((5, 3), 3e38)  # (K, D) finite, but their float32 sum is inf
+    ops.ema_update_(*_ema_args(sums=sums, decay=0.0))

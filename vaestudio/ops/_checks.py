@@ -7,6 +7,8 @@ essential checks (TORCH_CHECK) for callers of ``torch.ops.vaestudio.*``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 FLOAT_TYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -36,12 +38,18 @@ def _same_device(**tensors: torch.Tensor) -> None:
 
 
 def _finite(name: str, tensor: torch.Tensor) -> None:
-    # One reduction pass with no N-sized temporary: min and max propagate NaN and expose +-inf.
-    # (torch.isfinite(t).all() is ~40x slower on CPU: it materialises several boolean tensors.)
-    if tensor.numel() and tensor.is_floating_point():
-        low, high = torch.aminmax(tensor)
-        if not bool(torch.isfinite(low) & torch.isfinite(high)):
-            raise ValueError(f"{name} contains NaN or infinite values; check the model for divergence")
+    # Fast path, one sum: an inf or NaN anywhere makes any sum of the values inf or NaN, so a finite
+    # sum proves them all finite (~4x cheaper than aminmax on CPU). A non-finite sum (a bad value, or
+    # finite values whose sum overflows) gets the exact test: min and max propagate NaN and expose
+    # +-inf, in one pass with no N-sized temporary (torch.isfinite(t).all() is ~40x slower on CPU: it
+    # materialises several boolean tensors). float16 goes straight to the exact test: its sums
+    # overflow (65504) too easily for the fast path to pay.
+    if not tensor.numel() or not tensor.is_floating_point():
+        return
+    if tensor.dtype != torch.float16 and math.isfinite(float(tensor.sum())):
+        return
+    if not all(math.isfinite(float(bound)) for bound in torch.aminmax(tensor)):
+        raise ValueError(f"{name} contains NaN or infinite values; check the model for divergence")
 
 
 def check_nearest_code(x, codebook) -> None:
