@@ -41,33 +41,30 @@ def nearest_code_table(document: dict) -> list[str]:
     return rows
 
 
+def _markdown_table(header: list[str], cells: list[list[str]]) -> list[str]:
+    """A markdown table: the header row, the separator, one row per list of cells."""
+    return [f"| {' | '.join(header)} |", "|---" * len(header) + "|", *(f"| {' | '.join(row)} |" for row in cells)]
+
+
 def ratio_table(document: dict, key_fields: tuple[str, ...], title: str) -> list[str]:
-    rows = [f"| {', '.join(key_fields)} | method | best | ours is faster by |", "|---|---|---|---|"]
-    for row in document["results"]:
-        key = ", ".join(str(row[field]) for field in key_fields)
-        rows.append(f"| {key} | {row['method']} | {_milliseconds(row['best_s'])} | {row['ours_speedup']:.2f}x |")
-    return [f"**{title}**", "", *rows]
+    cells = [[", ".join(str(row[field]) for field in key_fields), row["method"], _milliseconds(row["best_s"]),
+              f"{row['ours_speedup']:.2f}x"] for row in document["results"]]
+    return [f"**{title}**", "", *_markdown_table([", ".join(key_fields), "method", "best", "ours is faster by"], cells)]
 
 
 def masked_conv_table(document: dict) -> list[str]:
-    rows = ["| input -> output | kernel, mask | kept taps | forward | forward + backward |", "|---|---|---|---|---|"]
-    for row in document["results"]:
-        rows.append(
-            f"| {row['batch']}x{row['in_channels']}->{row['out_channels']}, {row['size']}x{row['size']} | "
-            f"{row['kernel'][0]}x{row['kernel'][1]} {row['mask_type']} | {row['kept_taps']}/{row['taps']} | "
-            f"{row['speedup_forward']:.2f}x | {row['speedup_forward_backward']:.2f}x |"
-        )
-    return rows
+    cells = [[f"{row['batch']}x{row['in_channels']}->{row['out_channels']}, {row['size']}x{row['size']}",
+              f"{row['kernel'][0]}x{row['kernel'][1]} {row['mask_type']}", f"{row['kept_taps']}/{row['taps']}",
+              f"{row['speedup_forward']:.2f}x", f"{row['speedup_forward_backward']:.2f}x"]
+             for row in document["results"]]
+    return _markdown_table(["input -> output", "kernel, mask", "kept taps", "forward", "forward + backward"], cells)
 
 
 def pixelcnn_table(document: dict) -> list[str]:
-    rows = ["| code map, batch | ours | naive loop | speedup | how the naive time was taken |", "|---|---|---|---|---|"]
-    for row in document["results"]:
-        rows.append(
-            f"| {row['height']}x{row['width']}, {row['batch']} | {_milliseconds(row['ours_s'])} | "
-            f"{_milliseconds(row['naive_s'])} | {row['speedup']:.0f}x | {row['naive_method']} |"
-        )
-    return rows
+    cells = [[f"{row['height']}x{row['width']}, {row['batch']}", _milliseconds(row["ours_s"]),
+              _milliseconds(row["naive_s"]), f"{row['speedup']:.0f}x", row["naive_method"]]
+             for row in document["results"]]
+    return _markdown_table(["code map, batch", "ours", "naive loop", "speedup", "how the naive time was taken"], cells)
 
 
 def main() -> None:

@@ -304,7 +304,7 @@ class PixelCNNPrior(StudioModel):
         if bias.shape[-2] < rows or bias.shape[-1] != width:
             raise ValueError(f"this prior's position-dependent condition is for {tuple(bias.shape[-2:])} code maps; "
                              f"got a request for {rows} x {width}")
-        return bias[..., :rows, :].contiguous()  # (B, L, 4C, rows, w)
+        return bias[..., :rows, :]  # (B, L, 4C, rows, w): a view; the kernels lay it out per row themselves
 
     def _batch_condition(self, batch: Batch) -> Condition:
         if self.config.condition == "class":
