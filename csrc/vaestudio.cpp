@@ -20,9 +20,12 @@ TORCH_LIBRARY(vaestudio, m) {
   // Cached autoregressive sampling of a code map from the gated PixelCNN prior
   // (parameter layout: vaestudio/models/pixelcnn.py, GatedPixelCNN.sampler_parameters).
   // condition_bias: (B, L, 4C), one bias per sample and layer, or (B, L, 4C, H, W), one per position too.
+  // A condition_bias of 2B samples guides: rows B.. are negative conditions and every draw uses
+  // negative + guidance_scale * (conditioned - negative) logits (classifier-free guidance).
   m.def(
       "pixelcnn_sample(Tensor[] parameters, Tensor condition_bias, Tensor uniforms, "
-      "Tensor fixed_codes, Tensor resample_mask, int kernel_size, float temperature, int top_k) -> Tensor");
+      "Tensor fixed_codes, Tensor resample_mask, int kernel_size, float temperature, int top_k, "
+      "float guidance_scale=1.0) -> Tensor");
 }
 
 // An empty Python module, so that the prebuilt library imports as `vaestudio._C`

@@ -9,6 +9,11 @@
 // Weights are packed once per call into contiguous (in, out) matrices. The batch is split into
 // one slice per thread (two synchronisations per call); inside a slice the GEMMs are
 // single-threaded register-blocked kernels (small_gemm.h), so no thread team is woken per step.
+//
+// Classifier-free guidance: a condition_bias of 2B samples holds B conditions then B negative
+// conditions. Each slice then runs its n samples twice (conditioned, negative) through the caches
+// as 2n internal samples; at every position the two halves' logits are mixed as
+// negative + scale * (conditioned - negative), one code is drawn and written to both halves.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -125,8 +130,12 @@ struct PackedNetwork {
 template <typename scalar_t>
 class CachedSampler {
  public:
-  CachedSampler(const PackedNetwork& network, int64_t first_sample, int64_t batch, int64_t height, int64_t width)
-      : net_(network), first_sample_(first_sample), batch_(batch), height_(height), width_(width),
+  // Samples [first_sample, first_sample + samples) of a batch of total_samples; guided: also runs each
+  // sample under its negative condition (row total_samples + index of the condition bias).
+  CachedSampler(const PackedNetwork& network, int64_t first_sample, int64_t samples, int64_t total_samples,
+                bool guided, double guidance_scale, int64_t height, int64_t width)
+      : net_(network), first_sample_(first_sample), samples_(samples), batch_(guided ? 2 * samples : samples),
+        guided_(guided), guidance_scale_(static_cast<scalar_t>(guidance_scale)), height_(height), width_(width),
         channels_(network.channels), pad_(network.pad), ring_(network.pad + 1) {
     const auto options = net_.embedding.options();
     const int64_t padded_width = width_ + 2 * pad_, double_channels = 2 * channels_;
@@ -137,8 +146,8 @@ class CachedSampler {
     for (int64_t layer = 0; layer < net_.num_layers; ++layer) {
       horizontal_row_.push_back(at::zeros({batch_, width_ + pad_, channels_}, options));
       link_row_.push_back(at::empty({batch_, width_, double_channels}, options));
-      vertical_offset_.push_back(net_.layers[layer].vertical_offset.narrow(0, first_sample_, batch_));
-      horizontal_offset_.push_back(net_.layers[layer].horizontal_offset.narrow(0, first_sample_, batch_));
+      vertical_offset_.push_back(slice_offsets(net_.layers[layer].vertical_offset, total_samples));
+      horizontal_offset_.push_back(slice_offsets(net_.layers[layer].horizontal_offset, total_samples));
     }
     columns_ = at::empty({batch_ * width_, (pad_ + 1) * net_.kernel * channels_}, options);
     vertical_pre_ = at::empty({batch_ * width_, double_channels}, options);
@@ -168,6 +177,15 @@ class CachedSampler {
 
  private:
   int64_t slot(int64_t row) const { return row % ring_; }
+  // The sample (index into codes, uniforms and mask of this slice) that internal sample b draws for.
+  int64_t sample_of(int64_t b) const { return b < samples_ ? b : b - samples_; }
+
+  // This slice's rows of a layer's offsets: (n, ...), or (2n, ...) conditioned then negative when guided.
+  at::Tensor slice_offsets(const at::Tensor& offsets, int64_t total_samples) const {
+    const auto conditioned = offsets.narrow(0, first_sample_, samples_);
+    if (!guided_) return conditioned;
+    return at::cat({conditioned, offsets.narrow(0, total_samples + first_sample_, samples_)}).contiguous();
+  }
 
   // A layer's offsets (B, H|1, W|1, 2C) at `row`, as (B, W, 2C) (a view, broadcast where the bias is constant).
   at::Tensor offsets_at_row(const at::Tensor& offsets, int64_t row) const {
@@ -279,8 +297,8 @@ class CachedSampler {
     const scalar_t* top = horizontal_row_[net_.num_layers - 1].data_ptr<scalar_t>() + (column + pad_) * channels_;
     scalar_t* input = head_input_.data_ptr<scalar_t>();  // (n, C): relu(h) of the selected samples
     selected_.clear();
-    for (int64_t b = 0; b < batch_; ++b) {
-      if (!resample_mask[b * plane + position]) continue;
+    for (int64_t b = 0; b < batch_; ++b) {  // guided: the negative half follows in the same order
+      if (!resample_mask[sample_of(b) * plane + position]) continue;
       scalar_t* out = input + static_cast<int64_t>(selected_.size()) * channels_;
       for (int64_t channel = 0; channel < channels_; ++channel) {
         out[channel] = std::max(top[b * row_stride + channel], scalar_t(0));
@@ -302,7 +320,14 @@ class CachedSampler {
     for (int64_t index = 0; index < count * head_channels; ++index) hidden[index] = std::max(hidden[index], scalar_t(0));
     small_gemm(count, num_codes, head_channels, hidden, head_channels, net_.head_output.data_ptr<scalar_t>(), num_codes,
                logits, num_codes);
-    for (int64_t index = 0; index < count; ++index) {
+    const int64_t drawn = guided_ ? count / 2 : count;
+    if (guided_) {
+      for (int64_t index = 0; index < drawn * num_codes; ++index) {
+        const scalar_t negative = logits[drawn * num_codes + index];
+        logits[index] = negative + guidance_scale_ * (logits[index] - negative);
+      }
+    }
+    for (int64_t index = 0; index < drawn; ++index) {
       const int64_t b = selected_[index];
       codes[b * plane + position] = choose_code(logits + index * num_codes, num_codes, inverse_temperature, top_k,
                                                 uniforms[b * plane + position], scaled_, scratch_);
@@ -315,14 +340,17 @@ class CachedSampler {
     const scalar_t* table = net_.embedding.data_ptr<scalar_t>();
     scalar_t* ring = embedded_rows_.data_ptr<scalar_t>();
     for (int64_t b = 0; b < batch_; ++b) {
-      const int64_t code = codes[b * plane + row * width_ + column];
+      const int64_t code = codes[sample_of(b) * plane + row * width_ + column];
       scalar_t* target = ring + (b * ring_ + slot(row)) * ring_width_stride() + (column + pad_) * channels_;
       std::memcpy(target, table + code * channels_, channels_ * sizeof(scalar_t));
     }
   }
 
   const PackedNetwork& net_;
-  int64_t first_sample_, batch_, height_, width_, channels_, pad_, ring_;
+  int64_t first_sample_, samples_, batch_;  // batch_: internal samples, 2 * samples_ when guided
+  bool guided_;
+  scalar_t guidance_scale_;
+  int64_t height_, width_, channels_, pad_, ring_;
   // caches
   at::Tensor embedded_rows_;                // (B, p + 1, W + 2p, C) ring of embedded rows, zero padding
   std::vector<at::Tensor> vertical_rows_;   // per layer but the last: (B, p + 1, W + 2p, C) ring of v
@@ -337,13 +365,14 @@ class CachedSampler {
 
 at::Tensor pixelcnn_sample_cpu(at::TensorList parameters, const at::Tensor& condition_bias, const at::Tensor& uniforms,
                                const at::Tensor& fixed_codes, const at::Tensor& resample_mask, int64_t kernel_size,
-                               double temperature, int64_t top_k) {
+                               double temperature, int64_t top_k, double guidance_scale) {
   const int64_t count = static_cast<int64_t>(parameters.size());
   TORCH_CHECK(count >= 1 + kTensorsPerLayer + kHeadTensors && (count - 1 - kHeadTensors) % kTensorsPerLayer == 0,
               "pixelcnn_sample: parameters must hold 8 L + 5 tensors, got ", count);
   TORCH_CHECK(kernel_size >= 1 && kernel_size % 2 == 1, "pixelcnn_sample: kernel_size must be odd, got ", kernel_size);
   TORCH_CHECK(temperature > 0.0 && std::isfinite(temperature), "pixelcnn_sample: temperature must be positive");
   TORCH_CHECK(top_k >= 0, "pixelcnn_sample: top_k must be >= 0, got ", top_k);
+  TORCH_CHECK(std::isfinite(guidance_scale), "pixelcnn_sample: guidance_scale must be finite");
   TORCH_CHECK(uniforms.dim() == 3, "pixelcnn_sample: uniforms must be (B, H, W), got ", uniforms.sizes());
   TORCH_CHECK(fixed_codes.sizes() == uniforms.sizes() && resample_mask.sizes() == uniforms.sizes(),
               "pixelcnn_sample: fixed_codes and resample_mask must have the uniforms' shape ", uniforms.sizes());
@@ -368,6 +397,7 @@ at::Tensor pixelcnn_sample_cpu(at::TensorList parameters, const at::Tensor& cond
   const auto uniforms64 = uniforms.to(at::kDouble).contiguous();
   const auto mask = resample_mask.contiguous();
   const int64_t batch = uniforms.size(0), height = uniforms.size(1), width = uniforms.size(2);
+  const bool guided = condition_bias.size(0) == 2 * batch;
   c10::InferenceMode inference;
   const PackedNetwork network(parameters, condition_bias.to(dtype), kernel_size);
   // Independent samples split into one contiguous slice per thread: two synchronisations in all.
@@ -377,7 +407,7 @@ at::Tensor pixelcnn_sample_cpu(at::TensorList parameters, const at::Tensor& cond
       c10::InferenceMode worker_inference;
       for (int64_t worker = begin; worker < end; ++worker) {
         const int64_t first = batch * worker / workers, last = batch * (worker + 1) / workers;
-        CachedSampler<scalar_t> sampler(network, first, last - first, height, width);
+        CachedSampler<scalar_t> sampler(network, first, last - first, batch, guided, guidance_scale, height, width);
         sampler.sample(uniforms64.data_ptr<double>(), mask.data_ptr<bool>(), temperature, top_k,
                        codes.data_ptr<int64_t>());
       }

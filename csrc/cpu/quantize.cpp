@@ -16,6 +16,8 @@
 // reduction across lanes prefers the lower index among equal scores.
 //
 // fp16 / bf16 inputs are converted to fp32 (one chunk of rows at a time); float64 stays float64.
+// On CPUs with AVX512-BF16, fp32 / fp16 / bf16 calls with enough codes go to nearest_code_screen.h
+// instead (a bf16 screen and an exact re-check: twice the arithmetic rate, the exact nearest code).
 // The vectors are GCC/Clang vector extensions of 64 bytes: zmm registers on an AVX-512 machine
 // (the JIT build's -march=native, or the x86-64-v4 clone of a generic build, see score_chunk);
 // elsewhere the compiler splits them into narrower registers (correct, slower).
@@ -29,6 +31,8 @@
 #include <limits>
 #include <type_traits>
 #include <vector>
+
+#include "nearest_code_screen.h"
 
 namespace vaestudio {
 namespace {
@@ -58,6 +62,7 @@ struct Simd<double> {
   static constexpr int lanes = 8;
 };
 
+constexpr int64_t kScreenMinCodes = 64;  // fewer codes: the fp32 kernel (the screen's re-check would dominate)
 constexpr int ROWS = 12;              // rows of x per micro-kernel panel (2 x ROWS accumulators)
 constexpr int64_t CHUNK_ROWS = 240;   // rows of x per parallel task (a multiple of ROWS)
 constexpr int64_t TILE_BYTES = 256 * 1024;  // codebook bytes per tile: stays in L2 across a chunk
@@ -273,9 +278,9 @@ void nearest_code_kernel(const at::Tensor& x, const at::Tensor& codebook, at::Te
       score_chunk(rows, row_count, packed, blocks_per_tile, best.data());
       for (int64_t r = 0; r < row_count; ++r) {
         const int64_t code = reduce_lanes(best[r]);
-        T distance = 0;  // exact squared distance to the chosen code
+        double distance = 0;  // squared distance to the chosen code, in float64 (as the screen's re-check)
         for (int64_t d = 0; d < dim; ++d) {
-          const T difference = rows[r * dim + d] - packed.at(code, d);
+          const double difference = static_cast<double>(rows[r * dim + d]) - static_cast<double>(packed.at(code, d));
           distance += difference * difference;
         }
         indices_data[first_row + r] = code;
@@ -302,6 +307,13 @@ std::tuple<at::Tensor, at::Tensor> nearest_code_cpu(const at::Tensor& x, const a
   auto indices = at::empty({x.size(0)}, x.options().dtype(at::kLong));   // (N,)
   auto sqdist = at::empty({x.size(0)}, x.options().dtype(at::kFloat));   // (N,)
   if (x.size(0) == 0) return {indices, sqdist};
+  if (x.scalar_type() != at::kDouble && codebook.size(0) >= kScreenMinCodes && nearest_code_screen::available()) {
+    const auto rows = x.to(at::kFloat).contiguous();         // (N, D)
+    const auto codes = codebook.to(at::kFloat).contiguous();  // (K, D)
+    nearest_code_screen::nearest_code(rows.data_ptr<float>(), rows.size(0), codes.data_ptr<float>(), codes.size(0),
+                                      codes.size(1), indices.data_ptr<int64_t>(), sqdist.data_ptr<float>());
+    return {indices, sqdist};
+  }
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "nearest_code_cpu", [&] {
     nearest_code_kernel<scalar_t>(x, codebook, indices, sqdist);
   });

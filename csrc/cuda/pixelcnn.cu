@@ -3,8 +3,9 @@
 // One op call queues, on the current stream and without reading anything back,
 // per row: L x (im2col kernel, two cuBLAS GEMMs, gate kernel) for the vertical
 // stacks of the whole row, and per position: one sample_position_kernel launch
-// (horizontal stacks of all layers, head, sampling rule, embedding). The one
-// synchronisation is the range check of fixed_codes, once per call, before the loop.
+// (horizontal stacks of all layers, head, sampling rule, embedding), plus one
+// choose_guided_kernel launch when a 2B-row condition_bias asks for classifier-free guidance.
+// The one synchronisation is the range check of fixed_codes, once per call, before the loop.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/cuda/CUDAContext.h>
@@ -44,7 +45,7 @@ at::Tensor offsets_at_row(const at::Tensor& offsets, int64_t row) {
 
 void check_arguments(at::TensorList parameters, const at::Tensor& condition_bias, const at::Tensor& uniforms,
                      const at::Tensor& fixed_codes, const at::Tensor& resample_mask, int64_t kernel_size,
-                     double temperature, int64_t top_k) {
+                     double temperature, int64_t top_k, double guidance_scale) {
   const int64_t count = static_cast<int64_t>(parameters.size());
   TORCH_CHECK(count >= 1 + kTensorsPerLayer + kHeadTensors && (count - 1 - kHeadTensors) % kTensorsPerLayer == 0,
               "pixelcnn_sample: parameters must hold 8 L + 5 tensors, got ", count);
@@ -52,6 +53,7 @@ void check_arguments(at::TensorList parameters, const at::Tensor& condition_bias
   TORCH_CHECK(temperature > 0.0 && std::isfinite(temperature), "pixelcnn_sample: temperature must be positive, got ",
               temperature);
   TORCH_CHECK(top_k >= 0, "pixelcnn_sample: top_k must be >= 0, got ", top_k);
+  TORCH_CHECK(std::isfinite(guidance_scale), "pixelcnn_sample: guidance_scale must be finite, got ", guidance_scale);
   TORCH_CHECK(uniforms.dim() == 3, "pixelcnn_sample: uniforms must be (B, H, W), got ", uniforms.sizes());
   TORCH_CHECK(fixed_codes.sizes() == uniforms.sizes() && resample_mask.sizes() == uniforms.sizes(),
               "pixelcnn_sample: fixed_codes and resample_mask must have the uniforms' shape ", uniforms.sizes());
@@ -98,10 +100,14 @@ void check_arguments(at::TensorList parameters, const at::Tensor& condition_bias
 
 template <typename scalar_t>
 void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, const at::Tensor& uniforms64,
-                 const at::Tensor& mask, at::Tensor& codes, int64_t kernel_size, double temperature, int64_t top_k) {
+                 const at::Tensor& mask, at::Tensor& codes, int64_t kernel_size, double temperature, int64_t top_k,
+                 double guidance_scale) {
   using kernel_t = cuda_scalar_t<scalar_t>;
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  const int64_t batch = codes.size(0), height = codes.size(1), width = codes.size(2);
+  const int64_t maps = codes.size(0), height = codes.size(1), width = codes.size(2);
+  // Internal samples: one per map, or (guided) the maps under their conditions then under the negative ones.
+  const bool guided = condition_bias.size(0) == 2 * maps;
+  const int64_t batch = condition_bias.size(0);
   const int64_t pad = kernel_size / 2, ring_rows = pad + 1;
   const at::Tensor embedding = parameters[0].contiguous();  // (K, C)
   const int64_t num_codes = embedding.size(0), channels = embedding.size(1), double_channels = 2 * channels;
@@ -160,6 +166,8 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
               " head channels need more shared memory than this GPU has");
   at::Tensor global_work;
   if (!work_in_shared) global_work = at::empty({batch, num_codes}, options.dtype(at::kDouble));
+  at::Tensor guided_logits;  // (2B, K)
+  if (guided) guided_logits = at::empty({batch, num_codes}, options);
   const size_t shared_bytes =
       pixelcnn::position_shared_bytes<kernel_t>(channels, pad, head_channels, num_codes, work_in_shared);
   C10_CUDA_CHECK(pixelcnn::prepare_sample_position<kernel_t>(shared_bytes));
@@ -180,7 +188,10 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
   arguments.resample_mask = mask.data_ptr<bool>();
   arguments.codes = codes.data_ptr<int64_t>();
   arguments.global_work = work_in_shared ? nullptr : global_work.data_ptr<double>();
+  arguments.guided_logits = guided ? cuda_data<scalar_t>(guided_logits) : nullptr;
   arguments.batch = static_cast<int>(batch);
+  arguments.maps = static_cast<int>(maps);
+  arguments.guidance_scale = static_cast<kernel_t>(guidance_scale);
   arguments.height = static_cast<int>(height);
   arguments.width = static_cast<int>(width);
   arguments.channels = static_cast<int>(channels);
@@ -226,8 +237,9 @@ void run_sampler(at::TensorList parameters, const at::Tensor& condition_bias, co
 
 at::Tensor pixelcnn_sample_cuda(at::TensorList parameters, const at::Tensor& condition_bias, const at::Tensor& uniforms,
                                 const at::Tensor& fixed_codes, const at::Tensor& resample_mask, int64_t kernel_size,
-                                double temperature, int64_t top_k) {
-  check_arguments(parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k);
+                                double temperature, int64_t top_k, double guidance_scale) {
+  check_arguments(parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k,
+                  guidance_scale);
   const c10::cuda::CUDAGuard device_guard(uniforms.device());
   at::Tensor codes = fixed_codes.contiguous().clone();  // created outside inference mode: an ordinary tensor
   if (codes.numel() == 0) return codes;
@@ -241,7 +253,8 @@ at::Tensor pixelcnn_sample_cuda(at::TensorList parameters, const at::Tensor& con
   const at::Tensor uniforms64 = uniforms.to(at::kDouble).contiguous();
   const at::Tensor mask = resample_mask.contiguous();
   AT_DISPATCH_FLOATING_TYPES(parameters[0].scalar_type(), "pixelcnn_sample_cuda", [&] {
-    run_sampler<scalar_t>(parameters, condition_bias, uniforms64, mask, codes, kernel_size, temperature, top_k);
+    run_sampler<scalar_t>(parameters, condition_bias, uniforms64, mask, codes, kernel_size, temperature, top_k,
+                          guidance_scale);
   });
   return codes;
 }

@@ -14,7 +14,13 @@
 //       sample_position_kernel        one block per sample: the horizontal stack of every
 //                                     layer at (r, c), the head, the sampling rule, and the
 //                                     embedding of the chosen (or fixed) code into the ring
+//       choose_guided_kernel          guided sampling only: one block per code map mixes its
+//                                     conditioned and negative logits, draws, and embeds the
+//                                     code for both
 //
+// Classifier-free guidance runs 2B internal samples (B conditioned, then B negative) over B
+// code maps: internal sample s draws for map s % B, and the logits of a resampled position go to
+// guided_logits instead of being drawn from directly.
 // so one position costs one kernel launch, whatever the number of layers, and the
 // host never reads anything back. Caches (all (B, ...) device tensors):
 //   embedded ring   (B, p + 1, W + 2p, C)  embedded codes of the last p + 1 rows, p zero columns each side
@@ -116,10 +122,23 @@ struct PositionArguments {
   const bool* resample_mask;           // (B, H, W)
   int64_t* codes;                      // (B, H, W): the fixed codes on entry, the samples on exit
   double* global_work;                 // (B, K) when the K doubles do not fit in shared memory, else unused
-  int batch, height, width, channels, num_layers, pad, head_channels, num_codes, top_k;
+  scalar_t* guided_logits;             // (2B, K) logits of the position when guided, else nullptr
+  int batch;                           // internal samples: the code maps, twice that when guided
+  int maps;                            // B, the code maps (codes, uniforms and mask hold B)
+  int height, width, channels, num_layers, pad, head_channels, num_codes, top_k;
   double inverse_temperature;
+  scalar_t guidance_scale;
   bool work_in_shared;
 };
+
+// negative + scale * (conditioned - negative), each operation rounded on its own (no fused
+// multiply-add), as the CPU kernel and the reference compute it.
+__device__ __forceinline__ float guided_logit(float conditioned, float negative, float scale) {
+  return __fadd_rn(negative, __fmul_rn(scale, __fsub_rn(conditioned, negative)));
+}
+__device__ __forceinline__ double guided_logit(double conditioned, double negative, double scale) {
+  return __dadd_rn(negative, __dmul_rn(scale, __dsub_rn(conditioned, negative)));
+}
 
 // Dynamic shared memory of sample_position_kernel: [K doubles if work_in_shared]
 // then ((p + 1) + 4) C + Hd scalars (taps, pre-activation 2C, gated C, head input C, hidden Hd).
@@ -262,6 +281,7 @@ __global__ void __launch_bounds__(kPositionThreads)
   extern __shared__ __align__(16) unsigned char dynamic_shared[];
   __shared__ int64_t chosen_code;
   const int sample = blockIdx.x;
+  const int map = sample % args.maps;  // the code map this internal sample draws for
   const int channels = args.channels, double_channels = 2 * args.channels, pad = args.pad;
   const int num_codes = args.num_codes, head_channels = args.head_channels;
   const int64_t plane = static_cast<int64_t>(args.height) * args.width;
@@ -329,8 +349,8 @@ __global__ void __launch_bounds__(kPositionThreads)
     __syncthreads();  // h_out is the next layer's last tap
   }
 
-  int64_t* code_slot = args.codes + sample * plane + position;
-  if (args.resample_mask[sample * plane + position]) {  // the same branch for the whole block
+  int64_t* code_slot = args.codes + map * plane + position;
+  if (args.resample_mask[map * plane + position]) {  // the same branch for the whole block
     const scalar_t* top = args.horizontal_rows +
                           (static_cast<int64_t>(args.num_layers - 1) * args.batch + sample) * horizontal_row_size +
                           static_cast<int64_t>(column + pad) * channels;
@@ -348,17 +368,23 @@ __global__ void __launch_bounds__(kPositionThreads)
       hidden[unit] = value > scalar_t(0) ? value : scalar_t(0);
     }
     __syncthreads();
-    // 1. s = float64(logit) * (1 / temperature).
+    // 1. s = float64(logit) * (1 / temperature); guided: the logits go to choose_guided_kernel.
+    scalar_t* guided = args.guided_logits == nullptr ? nullptr : args.guided_logits + static_cast<int64_t>(sample) * num_codes;
     for (int code = threadIdx.x; code < num_codes; code += blockDim.x) {
       scalar_t accumulator = scalar_t(0);
       for (int unit = 0; unit < head_channels; ++unit) {
         accumulator = fma(hidden[unit], args.head_output_weight[static_cast<int64_t>(unit) * num_codes + code], accumulator);
       }
       const scalar_t logit = accumulator + args.head_output_bias[code];
-      work[code] = static_cast<double>(logit) * args.inverse_temperature;
+      if (guided != nullptr) {
+        guided[code] = logit;
+      } else {
+        work[code] = static_cast<double>(logit) * args.inverse_temperature;
+      }
     }
+    if (guided != nullptr) return;  // the whole block: choose_guided_kernel draws and embeds
     __syncthreads();
-    const int code = choose_code(work, num_codes, args.top_k, args.uniforms[sample * plane + position]);
+    const int code = choose_code(work, num_codes, args.top_k, args.uniforms[map * plane + position]);
     if (threadIdx.x == 0) {
       *code_slot = code;
       chosen_code = code;
@@ -370,6 +396,38 @@ __global__ void __launch_bounds__(kPositionThreads)
   const scalar_t* embedding_row = args.embedding + chosen_code * channels;
   scalar_t* ring_target = embedded_row + static_cast<int64_t>(column + pad) * channels;
   for (int channel = threadIdx.x; channel < channels; channel += blockDim.x) ring_target[channel] = embedding_row[channel];
+}
+
+// Guided sampling, after sample_position_kernel at (row, column): block m mixes the logits of
+// internal samples m (conditioned) and B + m (negative), draws the code of map m, and embeds
+// it into both samples' rings. Dynamic shared memory: K doubles when work_in_shared.
+template <typename scalar_t>
+__global__ void __launch_bounds__(kPositionThreads)
+    choose_guided_kernel(const PositionArguments<scalar_t> args, int row, int column) {
+  extern __shared__ __align__(16) unsigned char dynamic_shared[];
+  const int map = blockIdx.x;
+  const int64_t plane = static_cast<int64_t>(args.height) * args.width;
+  const int64_t position = static_cast<int64_t>(row) * args.width + column;
+  if (!args.resample_mask[map * plane + position]) return;  // sample_position_kernel embedded the fixed code
+  const int num_codes = args.num_codes, channels = args.channels, pad = args.pad, ring_rows = pad + 1;
+  double* work = args.work_in_shared ? reinterpret_cast<double*>(dynamic_shared)
+                                     : args.global_work + static_cast<int64_t>(map) * num_codes;
+  const scalar_t* conditioned = args.guided_logits + static_cast<int64_t>(map) * num_codes;
+  const scalar_t* negative = args.guided_logits + static_cast<int64_t>(args.maps + map) * num_codes;
+  for (int code = threadIdx.x; code < num_codes; code += blockDim.x) {
+    const scalar_t logit = guided_logit(conditioned[code], negative[code], args.guidance_scale);
+    work[code] = static_cast<double>(logit) * args.inverse_temperature;
+  }
+  __syncthreads();
+  const int code = choose_code(work, num_codes, args.top_k, args.uniforms[map * plane + position]);
+  if (threadIdx.x == 0) args.codes[map * plane + position] = code;
+  const scalar_t* embedding_row = args.embedding + static_cast<int64_t>(code) * channels;
+  for (int half = 0; half < 2; ++half) {
+    const int64_t sample = map + static_cast<int64_t>(half) * args.maps;
+    scalar_t* ring_target = args.embedded_ring +
+                            ((sample * ring_rows + row % ring_rows) * (args.width + 2 * pad) + column + pad) * channels;
+    for (int channel = threadIdx.x; channel < channels; channel += blockDim.x) ring_target[channel] = embedding_row[channel];
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -399,7 +457,10 @@ cudaError_t launch_vertical_gate(const scalar_t* vertical_pre, scalar_t* ring, i
 template <typename scalar_t>
 cudaError_t prepare_sample_position(size_t shared_bytes) {
   if (shared_bytes <= 48 * 1024) return cudaSuccess;
-  return cudaFuncSetAttribute(sample_position_kernel<scalar_t>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+  const cudaError_t status = cudaFuncSetAttribute(
+      sample_position_kernel<scalar_t>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
+  if (status != cudaSuccess) return status;
+  return cudaFuncSetAttribute(choose_guided_kernel<scalar_t>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                               static_cast<int>(shared_bytes));
 }
 
@@ -407,6 +468,10 @@ template <typename scalar_t>
 cudaError_t launch_sample_position(const PositionArguments<scalar_t>& args, int row, int column, size_t shared_bytes,
                                    cudaStream_t stream) {
   sample_position_kernel<scalar_t><<<args.batch, kPositionThreads, shared_bytes, stream>>>(args, row, column);
+  if (args.guided_logits == nullptr) return cudaGetLastError();
+  const cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess) return status;
+  choose_guided_kernel<scalar_t><<<args.maps, kPositionThreads, shared_bytes, stream>>>(args, row, column);
   return cudaGetLastError();
 }
 

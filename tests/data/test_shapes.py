@@ -194,3 +194,16 @@ def test_caption_dropout_is_deterministic_per_epoch_and_changes_across_epochs():
 def test_unknown_split_is_rejected():
     with pytest.raises(ValueError, match="train"):
         open_source("shapes", "validation")
+
+
+def test_caption_blank_keeps_only_the_number_of_objects():
+    everything = open_source("shapes", "train", num_images=64, caption_blank=1.0, cache=False)
+    for index in range(64):
+        count = len(everything.scene(index).objects)
+        assert everything[index].caption == " and ".join(["a shape"] * count)
+    half = open_source("shapes", "train", num_images=200, caption_blank=0.5, cache=False)
+    blank = sum(half[index].caption.startswith("a shape") for index in range(200))
+    assert 60 < blank < 140  # about half, drawn per image
+    assert [half[index].caption for index in range(20)] == [half[index].caption for index in range(20)]
+    with pytest.raises(ValueError, match="caption_blank is a probability"):
+        open_source("shapes", caption_blank=-0.1)

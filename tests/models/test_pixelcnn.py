@@ -257,6 +257,22 @@ def test_spatial_prior_is_causal_and_samples_like_the_naive_loop():
                                                      resample_mask=mask))
 
 
+def test_guided_sampling_of_a_spatial_text_prior_matches_the_naive_loop():
+    prior, captions = _spatial_text_prior()
+    negatives = ["a shape"] * len(captions)
+    guided = prior.sample(captions, height=4, width=5, seed=3, negative_condition=negatives, guidance_scale=2.5)
+    assert torch.equal(guided, prior.naive_sample(captions, height=4, width=5, seed=3, negative_condition=negatives,
+                                                  guidance_scale=2.5))
+    frames = list(prior.sample_rows(captions, height=4, width=5, seed=3, rows_per_step=2,
+                                    negative_condition=negatives, guidance_scale=2.5))
+    assert torch.equal(frames[-1], guided)
+    assert not torch.equal(guided, prior.sample(captions, height=4, width=5, seed=3))
+    with pytest.raises(ValueError, match="got 1 conditions for 3 code maps"):
+        prior.sample(captions, height=4, width=5, negative_condition=["a shape"], guidance_scale=2.0)
+    with pytest.raises(ValueError, match="no negative condition"):
+        _prior().sample(2, height=3, width=3, negative_condition=[0, 1], guidance_scale=2.0)
+
+
 def test_spatial_prior_round_trip_and_errors(tmp_path):
     prior, captions = _spatial_text_prior(dtype=torch.float32)
     prior.save_pretrained(str(tmp_path))

@@ -418,6 +418,24 @@ def test_pixelcnn_sample_with_a_spatial_bias_equals_the_naive_loop(cuda_ops, dty
                                                              resample_mask, kernel_size, 1.0, 0))
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("spatial, inpaint, top_k", [(False, False, 0), (True, True, 4), (False, True, 0)])
+def test_guided_pixelcnn_sample_equals_the_naive_loop(cuda_ops, dtype, spatial, inpaint, top_k):
+    """Classifier-free guidance: 2B biases (conditions, then negative ones), on CUDA and CPU alike."""
+    parameters, condition_bias, uniforms, fixed_codes, resample_mask = make_sampler_inputs(
+        dtype=dtype, inpaint=inpaint, seed=21 + top_k, spatial=spatial
+    )
+    negative = make_sampler_inputs(dtype=dtype, seed=40 + top_k, spatial=spatial)[1]
+    guided_bias = torch.cat([condition_bias, negative])  # (2B, L, 4C[, H, W])
+    arguments = on_cuda((parameters, guided_bias, uniforms, fixed_codes, resample_mask))
+    codes = cuda_ops.pixelcnn_sample(*arguments, 3, 0.9, top_k, 2.5)
+    assert codes.shape == fixed_codes.shape
+    assert torch.equal(codes, reference.pixelcnn_sample_reference(*arguments, 3, 0.9, top_k, 2.5))
+    assert torch.equal(codes.cpu(), cuda_ops.pixelcnn_sample(parameters, guided_bias, uniforms, fixed_codes,
+                                                             resample_mask, 3, 0.9, top_k, 2.5))
+    assert torch.equal(codes.cpu()[~resample_mask], fixed_codes[~resample_mask])
+
+
 def test_pixelcnn_sample_with_many_codes_and_channels(cuda_ops):
     """K doubles beyond shared memory (global work vector), and 2C > the block's 256 threads."""
     for num_codes, channels in [(40000, 4), (300, 160)]:
@@ -428,6 +446,10 @@ def test_pixelcnn_sample_with_many_codes_and_channels(cuda_ops):
         codes = cuda_ops.pixelcnn_sample(*arguments, 3, 1.0, 50)
         naive = reference.pixelcnn_sample_reference(*arguments, 3, 1.0, 50)
         assert torch.equal(codes, naive)
+        guided = on_cuda((parameters, torch.cat([condition_bias, -condition_bias]), uniforms, fixed_codes,
+                          resample_mask))  # the global work vector with guidance
+        assert torch.equal(cuda_ops.pixelcnn_sample(*guided, 3, 1.0, 50, 1.5),
+                           reference.pixelcnn_sample_reference(*guided, 3, 1.0, 50, 1.5))
 
 
 def test_pixelcnn_sample_rejects_out_of_range_fixed_codes(cuda_ops):
@@ -463,6 +485,8 @@ def op_samples():
     samples.append(("pixelcnn_sample", (parameters, condition_bias, uniforms, fixed_codes, resample_mask, 3, 1.0, 5)))
     spatial_inputs = make_sampler_inputs(height=3, width=4, spatial=True)
     samples.append(("pixelcnn_sample", (*spatial_inputs, 3, 1.0, 5)))
+    guided_bias = torch.cat([spatial_inputs[1], spatial_inputs[1].flip(0)])  # (2B, L, 4C, H, W)
+    samples.append(("pixelcnn_sample", (spatial_inputs[0], guided_bias, *spatial_inputs[2:], 3, 1.0, 5, 2.0)))
     return samples
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -87,6 +89,35 @@ def test_ties_go_to_the_lowest_index(compiled_ops, generator, num_distinct):
     assert torch.equal(indices, first_indices) and torch.equal(sqdist, first_sqdist)
     assert torch.equal(indices[:num_distinct], torch.arange(num_distinct))
     assert bool((sqdist[:num_distinct] == 0).all())
+
+
+def _cpu_has_bf16_screen() -> bool:
+    """Whether the compiled kernel screens in bf16 here (an AVX512-BF16 CPU, not turned off)."""
+    if os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") == "0":
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return "avx512_bf16" in cpuinfo.read()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _cpu_has_bf16_screen(), reason="no AVX512-BF16 on this CPU: the fp32 kernel serves all calls")
+@pytest.mark.parametrize("num_rows, dim, num_codes, offset, dtype", [
+    (300, 64, 8192, 0.0, torch.float32), (257, 67, 1031, 0.0, torch.float32), (100, 9, 64, 0.0, torch.float32),
+    (1, 1, 65, 0.0, torch.float32), (400, 32, 700, 100.0, torch.float32), (200, 16, 300, 0.0, torch.bfloat16),
+    (120, 33, 257, 0.0, torch.float16),
+])
+def test_bf16_screen_finds_the_exact_nearest_code(compiled_ops, generator, num_rows, dim, num_codes, offset, dtype):
+    """The screen's bf16 bound and float64 re-check give the exact nearest code, even where the fp32
+    squared-norm expansion cannot tell codes apart (offset 100: norms ~800, gaps ~0.01)."""
+    spread = 0.05 if offset else 1.0
+    codebook = (offset + spread * torch.randn(num_codes, dim, generator=generator)).to(dtype)  # (K, D)
+    x = (offset + spread * torch.randn(num_rows, dim, generator=generator)).to(dtype)  # (N, D)
+    indices, sqdist = compiled_ops.nearest_code(x, codebook)
+    exact = exact_distances(x, codebook)  # (N, K)
+    assert torch.equal(indices, exact.argmin(1))  # argmin: the first of equal minima, as the op's ties
+    torch.testing.assert_close(sqdist.double(), exact.min(1).values, rtol=1e-6, atol=0)
 
 
 def test_constant_codebook_chooses_code_zero(compiled_ops, generator):

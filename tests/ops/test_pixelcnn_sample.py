@@ -75,6 +75,56 @@ def test_matches_the_naive_loop_float32(compiled_ops, seed, conditioned):
     assert torch.equal(ops.pixelcnn_sample(*arguments), pixelcnn_sample_reference(*arguments))
 
 
+GUIDED_CASES = [
+    # kernel_size, batch, height, width, temperature, top_k, resample_fraction, conditioned, guidance_scale, dtype
+    (3, 3, 5, 6, 1.0, 0, 1.0, True, 2.5, torch.float64),
+    (5, 2, 4, 5, 0.8, 3, 0.6, "spatial", 3.0, torch.float64),
+    (3, 1, 1, 1, 1.0, 0, 1.0, True, -1.5, torch.float64),
+    (1, 4, 3, 4, 1.2, 0, 0.7, True, 0.5, torch.float64),
+    (3, 5, 4, 4, 0.9, 0, 0.8, "spatial", 2.0, torch.float32),
+]
+
+
+def _guided_inputs(parameters, batch, height, width, seed, fraction, conditioned):
+    """The sampling inputs with 2B condition biases: B conditions, then B negative ones."""
+    condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(
+        parameters, batch, height, width, seed=seed, resample_fraction=fraction, conditioned=conditioned
+    )
+    negative, *_ = _sampling_inputs(parameters, batch, height, width, seed=seed + 100, conditioned=conditioned)
+    return torch.cat([condition_bias, negative]), uniforms, fixed_codes, resample_mask  # (2B, L, 4C[, H, W])
+
+
+@pytest.mark.parametrize("kernel_size, batch, height, width, temperature, top_k, fraction, conditioned, scale, dtype",
+                         GUIDED_CASES)
+def test_guided_sampling_matches_the_guided_naive_loop(compiled_ops, kernel_size, batch, height, width, temperature,
+                                                       top_k, fraction, conditioned, scale, dtype):
+    parameters = _network(kernel_size=kernel_size, dtype=dtype)
+    condition_bias, uniforms, fixed_codes, resample_mask = _guided_inputs(
+        parameters, batch, height, width, kernel_size + batch, fraction, conditioned
+    )
+    arguments = (parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k,
+                 scale)
+    codes = ops.pixelcnn_sample(*arguments)
+    assert codes.shape == (batch, height, width)
+    assert torch.equal(codes, pixelcnn_sample_reference(*arguments))
+    assert torch.equal(codes[~resample_mask], fixed_codes[~resample_mask])
+
+
+def test_guidance_mixes_the_two_conditions_logits(compiled_ops):
+    """Scale 0 samples under the negative condition alone; scale 1 with a negative equal to the condition is
+    plain sampling; and a large scale differs from both (the mix is used, not one side)."""
+    parameters = _network()
+    condition_bias, uniforms, fixed_codes, resample_mask = _guided_inputs(parameters, 4, 5, 5, 3, 1.0, True)
+    conditioned, negative = condition_bias.chunk(2)
+    common = (uniforms, fixed_codes, resample_mask, 3, 1.0, 0)
+    plain = ops.pixelcnn_sample(parameters, conditioned, *common)
+    under_negative = ops.pixelcnn_sample(parameters, negative, *common)
+    assert torch.equal(ops.pixelcnn_sample(parameters, condition_bias, *common, 0.0), under_negative)
+    assert torch.equal(ops.pixelcnn_sample(parameters, torch.cat([conditioned, conditioned]), *common, 1.0), plain)
+    strong = ops.pixelcnn_sample(parameters, condition_bias, *common, 4.0)
+    assert not torch.equal(strong, plain) and not torch.equal(strong, under_negative)
+
+
 def test_spatial_bias_constant_over_space_equals_the_layer_bias(compiled_ops):
     parameters = _network()
     condition_bias, uniforms, fixed_codes, resample_mask = _sampling_inputs(parameters, 3, 4, 5, conditioned=True)
@@ -177,6 +227,9 @@ def _replaced(index, value):
         (lambda: _replaced(6, 0.0), ValueError, "temperature must be a positive"),
         (lambda: _replaced(6, float("nan")), ValueError, "temperature must be a positive"),
         (lambda: _replaced(7, -1), ValueError, "top_k must be an int >= 0"),
+        (lambda: _replaced(1, lambda c: torch.cat([c, c, c])), ValueError, r"or 2B rows \(conditions then negative"),
+        (lambda: [*_valid_arguments(), float("inf")], ValueError, "guidance_scale must be a finite number"),
+        (lambda: [*_valid_arguments(), "2"], ValueError, "guidance_scale must be a finite number"),
     ],
 )
 def test_bad_arguments_name_the_argument(arguments, error, words):
@@ -191,16 +244,28 @@ def test_compiled_kernel_checks_its_own_arguments(compiled_ops):
         compiled_ops.pixelcnn_sample(*arguments)
 
 
-@pytest.mark.parametrize("spatial", [False, True])
-def test_opcheck(compiled_ops, spatial):
+@pytest.mark.parametrize("spatial, guided", [(False, False), (True, False), (False, True), (True, True)])
+def test_opcheck(compiled_ops, spatial, guided):
     arguments = _valid_arguments()
     if spatial:
         arguments[1] = torch.randn(*arguments[1].shape, 3, 3, dtype=arguments[1].dtype)  # (B, L, 4C, H, W)
+    if guided:
+        arguments[1] = torch.cat([arguments[1], torch.randn_like(arguments[1])])  # (2B, L, 4C[, H, W])
+        arguments.append(2.0)
     torch.library.opcheck(compiled_ops.pixelcnn_sample, tuple(arguments))
+
+
+def test_compiled_kernel_checks_the_guidance_arguments(compiled_ops):
+    arguments = _valid_arguments()
+    with pytest.raises(RuntimeError, match="guidance_scale must be finite"):
+        compiled_ops.pixelcnn_sample(*arguments, float("nan"))
+    arguments[1] = torch.cat([arguments[1]] * 3)  # 3B rows
+    with pytest.raises(RuntimeError, match=r"condition_bias must be \(B or 2B, L, 4C\)"):
+        compiled_ops.pixelcnn_sample(*arguments)
 
 
 def test_compiled_kernel_checks_a_spatial_bias_shape(compiled_ops):
     arguments = _valid_arguments()
     arguments[1] = torch.zeros(*arguments[1].shape, 3, 4, dtype=arguments[1].dtype)  # W = 4 for a 3 x 3 map
-    with pytest.raises(RuntimeError, match=r"condition_bias must be \(B, L, 4C\)"):
+    with pytest.raises(RuntimeError, match=r"condition_bias must be \(B or 2B, L, 4C\)"):
         compiled_ops.pixelcnn_sample(*arguments)

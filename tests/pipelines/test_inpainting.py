@@ -38,6 +38,18 @@ def test_unmasked_codes_are_kept_exactly(inpainter):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_guided_inpainting_keeps_unmasked_codes_and_follows_the_guidance(inpainter):
+    picture, mask = shapes_picture(2), left_half_mask(64, 64)
+    plain = inpainter(picture, mask, "a red circle", num_candidates=4, seed=5)
+    guided = inpainter(picture, mask, "a red circle", num_candidates=4, seed=5, guidance_scale=4.0)
+    for item in guided:
+        assert torch.equal(item.codes[~guided.code_mask], guided.original_codes[~guided.code_mask])
+    codes = {tuple(item.codes.flatten().tolist()) for item in guided}
+    assert codes != {tuple(item.codes.flatten().tolist()) for item in plain}
+    assert inpainter(picture, mask, "a red circle", num_candidates=4, seed=5, guidance_scale=1.0).images[0].codes \
+        .equal(plain.images[0].codes)
+
+
 def test_same_seed_same_candidates(inpainter):
     picture, mask = shapes_picture(1), left_half_mask(64, 64)
     first = inpainter(picture, mask, "", num_candidates=3, seed=5)

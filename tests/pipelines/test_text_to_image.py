@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tests.pipelines.conftest import TINY_SIZE
+from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.prompts import MAX_PROMPT_CHARACTERS
 from vaestudio.pipelines.text_to_image import GeneratedImage, TextToImage
 
@@ -42,6 +43,43 @@ def test_reranking_picks_the_best_scored_candidates(pipeline, tiny_bundle):
     best = pipeline("a small green heart", num_images=2, rerank=6, seed=3)
     everything = pipeline("a small green heart", num_images=6, rerank=6, seed=3)
     assert [item.score for item in best] == [item.score for item in everything][:2]
+
+
+def code_rows(codes: torch.Tensor) -> list[tuple]:
+    """(R, h, w) code maps as a sorted list (ranking reorders candidates)."""
+    return sorted(tuple(row) for row in codes.flatten(1).tolist())
+
+
+def test_guidance_samples_from_the_mixed_logits(pipeline, tiny_bundle):
+    prompt = "a red circle on the left"
+    guided = pipeline(prompt, num_images=3, rerank=3, seed=2, guidance_scale=3.0)
+    naive = tiny_bundle["prior"].naive_sample([prompt] * 3, 4, 4, seed=2, negative_condition=["a shape"] * 3,
+                                              guidance_scale=3.0)  # negative: the neutral prompt
+    assert code_rows(codes_of(guided)) == code_rows(naive)
+    plain = pipeline(prompt, num_images=3, rerank=3, seed=2)
+    assert code_rows(codes_of(plain)) != code_rows(codes_of(guided))
+    assert torch.equal(codes_of(pipeline(prompt, num_images=3, rerank=3, seed=2, guidance_scale=1.0)), codes_of(plain))
+    frames = list(pipeline.stream(prompt, num_images=3, rerank=3, seed=2, guidance_scale=3.0))
+    assert torch.equal(torch.stack([item.codes for item in frames[-1]]), codes_of(guided))
+
+
+def test_the_bundle_sets_the_default_guidance_and_negative_prompt(tiny_bundle):
+    options = {"neutral_prompt": "a shape", "guidance_scale": 2.5, "negative_prompt": "a blue star"}
+    pipeline = TextToImage(Bundle("text_to_image", tiny_bundle.components, options=options))
+    result = pipeline("a red circle", num_images=2, rerank=2, seed=4)
+    naive = tiny_bundle["prior"].naive_sample(["a red circle"] * 2, 4, 4, seed=4,
+                                              negative_condition=["a blue star"] * 2, guidance_scale=2.5)
+    assert code_rows(codes_of(result)) == code_rows(naive)
+    unguided = pipeline("a red circle", num_images=2, rerank=2, seed=4, guidance_scale=1.0)
+    assert code_rows(codes_of(unguided)) == code_rows(tiny_bundle["prior"].sample(["a red circle"] * 2, 4, 4, seed=4))
+
+
+@pytest.mark.parametrize("value", [-1.0, 25.0, float("nan"), "2", True])
+def test_bad_guidance_is_refused_clearly(pipeline, tiny_bundle, value):
+    with pytest.raises(ValueError, match=r"guidance_scale must be a number in \[0, 20\]"):
+        pipeline("a red circle", num_images=1, rerank=1, guidance_scale=value)
+    with pytest.raises(ValueError, match="guidance_scale must be a number"):
+        TextToImage(Bundle("text_to_image", tiny_bundle.components, options={"guidance_scale": value}))
 
 
 def test_empty_prompt_samples_from_the_neutral_prompt(pipeline):

@@ -8,6 +8,7 @@ import os
 import threading
 
 import pytest
+import torch
 from PIL import Image
 
 from tests.training.conftest import TINY_VAE, assert_bitwise_equal, read_json, read_text, weights
@@ -139,3 +140,35 @@ def test_bf16_autocast_trains(write_recipe, tmp_path):
     result = train(load_recipe(write_recipe(TINY_VAE), ["training.precision=bf16", "training.steps=2",
                                                         "evaluation.enabled=false"]), str(tmp_path / "bf16"))
     assert result.step == 2 and math.isfinite(result.metrics["training"]["final_logs"]["loss"])
+
+
+def test_initialize_from_starts_a_fine_tune_from_a_model_s_weights(write_recipe, tmp_path):
+    path = write_recipe(TINY_VAE)
+    settings = ["training.steps=4", "evaluation.enabled=false", "training.sample_every=0"]
+    start = str(tmp_path / "start")
+    train(load_recipe(path, settings), start)
+    frozen = str(tmp_path / "frozen")  # a vanishing learning rate: the fine-tune ends where it started
+    train(load_recipe(path, [*settings, f"training.initialize_from={start!r}", "training.learning_rate=1e-12",
+                             "training.seed=5"]), frozen)
+    started, ended = weights(start), weights(frozen)
+    assert started.keys() == ended.keys()
+    for name in started:
+        torch.testing.assert_close(ended[name], started[name], rtol=0, atol=1e-9)
+    tuned = str(tmp_path / "tuned")
+    train(load_recipe(path, [*settings, f"training.initialize_from={start!r}"]), tuned)
+    first_loss = [json.loads(line)["loss"] for line in read_text(os.path.join(tuned, "log.jsonl")).splitlines()][0]
+    scratch_loss = [json.loads(line)["loss"] for line in read_text(os.path.join(start, "log.jsonl")).splitlines()][0]
+    assert first_loss < scratch_loss  # it goes on from the trained weights, not from a fresh init
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.latent_dim=3", r"initialize_from = .* has another config than this recipe's model \(differs in \['latent_dim'\]\)"),
+    ("training.initialize_from='nowhere/at/all'", r"initialize_from = 'nowhere/at/all' could not be loaded"),
+])
+def test_initialize_from_a_model_that_does_not_fit_fails_clearly(write_recipe, tmp_path, override, message):
+    path = write_recipe(TINY_VAE)
+    settings = ["training.steps=2", "evaluation.enabled=false", "training.sample_every=0"]
+    start = str(tmp_path / "start")
+    train(load_recipe(path, settings), start)
+    with pytest.raises(RecipeError, match=message):
+        train(load_recipe(path, [*settings, f"training.initialize_from={start!r}", override]), str(tmp_path / "bad"))

@@ -13,6 +13,9 @@ Options:
   colour, shape and position of each object, and the background) is left out of the caption
   independently with this probability. The draw is seeded by (split, i, epoch), so an image's caption
   is fixed within an epoch and changes across epochs (``set_epoch``; ``make_loader`` does it);
+- ``caption_blank`` (0 by default): the probability that a caption keeps nothing but the number of
+  objects ("a shape and a shape"), which teaches a text-conditioned prior the unconditional
+  distribution that classifier-free guidance steers away from (drawn from the same seeded stream);
 - ``cache`` (True): rendered images are kept in 1,000-image ``.npy`` chunks under
   ``~/.cache/vaestudio/shapes`` (``$VAESTUDIO_CACHE``), rendered on first use; ``cache_dir`` overrides;
 - ``image_size``: 64 natively; other sizes are resized (LANCZOS) from the 64 x 64 render.
@@ -97,6 +100,7 @@ class ShapesSource(ImageSource):
         image_size: int | None = None,
         num_images: int | None = None,
         caption_dropout: float = 0.0,
+        caption_blank: float = 0.0,
         cache: bool = True,
         cache_dir: str | None = None,
     ) -> None:
@@ -104,10 +108,12 @@ class ShapesSource(ImageSource):
             raise ValueError(f"shapes has splits {list(SPLITS)}, not {split!r}")
         if not 0.0 <= caption_dropout <= 1.0:
             raise ValueError(f"caption_dropout is a probability in [0, 1], got {caption_dropout}")
+        if not 0.0 <= caption_blank <= 1.0:
+            raise ValueError(f"caption_blank is a probability in [0, 1], got {caption_blank}")
         self.spec, self.split = "shapes", split
         self.image_size = image_size or CANVAS_SIZE
         self.num_images = DEFAULT_NUM_IMAGES[split] if num_images is None else int(num_images)
-        self.caption_dropout = caption_dropout
+        self.caption_dropout, self.caption_blank = caption_dropout, caption_blank
         self._cache = None
         if cache:
             key = {"code": _generator_fingerprint(), "split": split, "pillow": PIL.__version__, "chunk": CHUNK_SIZE}
@@ -138,9 +144,11 @@ class ShapesSource(ImageSource):
         return render(self.scene(index))
 
     def caption_of(self, index: int, scene: Scene) -> str:
-        if self.caption_dropout == 0.0:
+        if self.caption_dropout == 0.0 and self.caption_blank == 0.0:
             return caption(scene)
         rng = scene_generator(self.split, index, CAPTION_SALT, self.epoch)
+        if self.caption_blank and rng.random() < self.caption_blank:
+            return caption(drop_attributes(scene, 1.0, rng))
         return caption(drop_attributes(scene, self.caption_dropout, rng))
 
     def read(self, index: int) -> Example:

@@ -71,7 +71,7 @@ from torch import nn
 
 from vaestudio import ops
 from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
-from vaestudio.ops.reference import naive_autoregressive_sample
+from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
 
 CONDITIONS = ("none", "class", "text")
 
@@ -336,8 +336,10 @@ class PixelCNNPrior(StudioModel):
     def _sampling_inputs(
         self, condition: Condition, height: int, width: int, seed: int,
         fixed_codes: torch.Tensor | None, resample_mask: torch.Tensor | None,
+        negative_condition: Condition = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """condition_bias (B, L, 4C), uniforms float64 (B, H, W), fixed_codes int64, resample_mask bool."""
+        """condition_bias (B, L, 4C[, H, W]), or 2B rows with a negative condition (guidance), uniforms
+        float64 (B, H, W), fixed_codes int64, resample_mask bool."""
         device, _ = self._device_dtype()
         if isinstance(condition, int) and not isinstance(condition, bool):
             if self.config.condition != "none":
@@ -348,7 +350,12 @@ class PixelCNNPrior(StudioModel):
         else:
             batch_size = len(condition)
         with torch.no_grad():
-            bias = self._bias_for_rows(self.condition_bias(condition, batch_size), height, width)  # (B, L, 4C[,H,W])
+            bias = self.condition_bias(condition, batch_size)  # (B, L, 4C[, h, w])
+            if negative_condition is not None:
+                if self.config.condition == "none":
+                    raise ValueError("an unconditional prior has no negative condition to guide away from")
+                bias = torch.cat([bias, self.condition_bias(negative_condition, batch_size)])  # (2B, L, 4C[, h, w])
+            bias = self._bias_for_rows(bias, height, width)
         generator = torch.Generator(device="cpu").manual_seed(int(seed))
         uniforms = torch.rand(batch_size, height, width, generator=generator, dtype=torch.float64)  # (B, H, W)
         if fixed_codes is None:
@@ -361,20 +368,23 @@ class PixelCNNPrior(StudioModel):
     def sample(
         self, condition: Condition = 1, height: int = 8, width: int = 8, temperature: float = 1.0,
         top_k: int = 0, seed: int = 0, fixed_codes: torch.Tensor | None = None,
-        resample_mask: torch.Tensor | None = None,
+        resample_mask: torch.Tensor | None = None, negative_condition: Condition = None,
+        guidance_scale: float = 1.0,
     ) -> torch.Tensor:
         """Code maps (B, H, W) int64, in one cached ``ops.pixelcnn_sample`` call.
 
         condition: a number of samples (unconditional), labels (B,), or B captions.
         fixed_codes / resample_mask (B, H, W): inpainting; positions where the mask is false
         keep their fixed code. The same seed gives the same codes on every device.
+        negative_condition (B labels or captions) with guidance_scale: classifier-free guidance,
+        every draw from ``negative + guidance_scale * (conditioned - negative)`` logits.
         """
         bias, uniforms, fixed_codes, resample_mask = self._sampling_inputs(
-            condition, height, width, seed, fixed_codes, resample_mask
+            condition, height, width, seed, fixed_codes, resample_mask, negative_condition
         )
         return ops.pixelcnn_sample(
             self.network.sampler_parameters(), bias, uniforms, fixed_codes, resample_mask,
-            self.config.kernel_size, temperature, top_k,
+            self.config.kernel_size, temperature, top_k, guidance_scale,
         )
 
     @torch.no_grad()
@@ -382,6 +392,7 @@ class PixelCNNPrior(StudioModel):
         self, condition: Condition = 1, height: int = 8, width: int = 8, temperature: float = 1.0,
         top_k: int = 0, seed: int = 0, fixed_codes: torch.Tensor | None = None,
         resample_mask: torch.Tensor | None = None, rows_per_step: int = 1,
+        negative_condition: Condition = None, guidance_scale: float = 1.0,
     ) -> Iterator[torch.Tensor]:
         """Streams ``sample``: yields the (B, H, W) map after each completed block of ``rows_per_step`` rows.
 
@@ -392,7 +403,7 @@ class PixelCNNPrior(StudioModel):
         if rows_per_step < 1:
             raise ValueError(f"rows_per_step must be at least 1, got {rows_per_step}")
         bias, uniforms, codes, resample_mask = self._sampling_inputs(
-            condition, height, width, seed, fixed_codes, resample_mask
+            condition, height, width, seed, fixed_codes, resample_mask, negative_condition
         )
         codes = codes.clone()
         parameters = self.network.sampler_parameters()
@@ -403,7 +414,7 @@ class PixelCNNPrior(StudioModel):
             codes[:, :end] = ops.pixelcnn_sample(
                 parameters, self._bias_for_rows(bias, end, width), uniforms[:, :end].contiguous(),
                 codes[:, :end].contiguous(),
-                block_mask, self.config.kernel_size, temperature, top_k,
+                block_mask, self.config.kernel_size, temperature, top_k, guidance_scale,
             )
             yield codes.clone()
 
@@ -411,12 +422,14 @@ class PixelCNNPrior(StudioModel):
     def naive_sample(
         self, condition: Condition = 1, height: int = 8, width: int = 8, temperature: float = 1.0,
         top_k: int = 0, seed: int = 0, fixed_codes: torch.Tensor | None = None,
-        resample_mask: torch.Tensor | None = None,
+        resample_mask: torch.Tensor | None = None, negative_condition: Condition = None,
+        guidance_scale: float = 1.0,
     ) -> torch.Tensor:
         """The baseline: a full forward of the network per sampled position (same rule, same result)."""
         bias, uniforms, fixed_codes, resample_mask = self._sampling_inputs(
-            condition, height, width, seed, fixed_codes, resample_mask
+            condition, height, width, seed, fixed_codes, resample_mask, negative_condition
         )
+        logits_function = guided_logits_function(self.network, bias, uniforms.shape[0], guidance_scale)
         return naive_autoregressive_sample(
-            lambda codes: self.network(codes, bias), uniforms, fixed_codes, resample_mask, temperature, top_k
+            logits_function, uniforms, fixed_codes, resample_mask, temperature, top_k
         )

@@ -126,22 +126,27 @@ def pixelcnn_sample(
     kernel_size: int,
     temperature: float,
     top_k: int,
+    guidance_scale: float = 1.0,
 ) -> torch.Tensor:
     """Cached autoregressive sampling of a (B, H, W) code map from the gated PixelCNN prior.
 
     condition_bias: (B, L, 4C), one ``[cond_v | cond_h]`` per sample and layer, or (B, L, 4C, H, W),
-    one per position too (a prior with ``spatial_condition``).
+    one per position too (a prior with ``spatial_condition``). Classifier-free guidance: pass 2B
+    biases, the B conditions then B negative ones; every draw then uses the logits
+    ``negative + guidance_scale * (conditioned - negative)``.
 
     See :meth:`vaestudio.models.pixelcnn.GatedPixelCNN.sample` for the friendly entry point.
     """
     _checks.check_pixelcnn_sample(
-        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k
+        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k,
+        guidance_scale,
     )
     if _compiled_for(uniforms, *parameters):
         return torch.ops.vaestudio.pixelcnn_sample(
             parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, float(temperature),
-            int(top_k),
+            int(top_k), float(guidance_scale),
         )
     return reference.pixelcnn_sample_reference(
-        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k
+        parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size, temperature, top_k,
+        guidance_scale,
     )

@@ -186,7 +186,7 @@ def _pixelcnn_parameter_shapes(num_codes: int, channels: int, head_channels: int
 
 
 def check_pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size,
-                          temperature, top_k) -> None:
+                          temperature, top_k, guidance_scale=1.0) -> None:
     if not isinstance(parameters, (list, tuple)) or len(parameters) < 13 or (len(parameters) - 5) % 8:
         count = len(parameters) if isinstance(parameters, (list, tuple)) else type(parameters).__name__
         raise ValueError(
@@ -221,11 +221,16 @@ def check_pixelcnn_sample(parameters, condition_bias, uniforms, fixed_codes, res
     _rank("resample_mask", resample_mask, 3, "(B, H, W)")
     batch_size, height, width = uniforms.shape
     constant = (batch_size, num_layers, 4 * channels)
-    if tuple(condition_bias.shape) not in (constant, (*constant, height, width)):
+    guided = (2 * batch_size, num_layers, 4 * channels)
+    if tuple(condition_bias.shape) not in (constant, (*constant, height, width), guided, (*guided, height, width)):
         raise ValueError(
             f"condition_bias must have shape (B, L, 4C) = {constant} (one bias per layer) or (B, L, 4C, H, W) = "
-            f"{(*constant, height, width)} (one per layer and position), got {tuple(condition_bias.shape)}"
+            f"{(*constant, height, width)} (one per layer and position), or 2B rows (conditions then negative "
+            f"conditions, for guidance), got {tuple(condition_bias.shape)}"
         )
+    if not isinstance(guidance_scale, (int, float)) or isinstance(guidance_scale, bool) \
+            or not math.isfinite(guidance_scale):
+        raise ValueError(f"guidance_scale must be a finite number, got {guidance_scale!r}")
     if condition_bias.dtype != embedding.dtype:
         raise TypeError(f"condition_bias is {condition_bias.dtype} but the parameters are {embedding.dtype}")
     for name, tensor in {"fixed_codes": fixed_codes, "resample_mask": resample_mask}.items():

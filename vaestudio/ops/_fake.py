@@ -36,5 +36,5 @@ def _masked_conv2d_backward_fake(grad_output, x, weight, mask_type, output_mask)
 
 @torch.library.register_fake("vaestudio::pixelcnn_sample")
 def _pixelcnn_sample_fake(parameters, condition_bias, uniforms, fixed_codes, resample_mask, kernel_size,
-                          temperature, top_k):
+                          temperature, top_k, guidance_scale=1.0):
     return fixed_codes.new_empty(fixed_codes.shape, dtype=torch.int64)

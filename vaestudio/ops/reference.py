@@ -190,10 +190,29 @@ def pixelcnn_sample_reference(
     kernel_size: int,
     temperature: float,
     top_k: int,
+    guidance_scale: float = 1.0,
 ) -> torch.Tensor:
-    """The naive loop over ``pixelcnn_logits_reference``: a full forward per sampled position."""
+    """The naive loop over ``pixelcnn_logits_reference``: a full forward per sampled position
+    (two, conditioned and negative, when ``condition_bias`` holds 2B rows: classifier-free guidance)."""
     with torch.no_grad():
         return naive_autoregressive_sample(
-            lambda codes: pixelcnn_logits_reference(parameters, condition_bias, codes, kernel_size),
+            guided_logits_function(
+                lambda codes, bias: pixelcnn_logits_reference(parameters, bias, codes, kernel_size),
+                condition_bias, uniforms.shape[0], guidance_scale,
+            ),
             uniforms, fixed_codes, resample_mask, temperature, top_k,
         )
+
+
+def guided_logits_function(logits_function, condition_bias: torch.Tensor, batch_size: int, guidance_scale: float):
+    """codes (B, H, W) -> logits (B, K, H, W) from ``logits_function(codes, bias)``: plain for B biases;
+    for 2B (conditions, then negative conditions) ``negative + guidance_scale * (conditioned - negative)``."""
+    if condition_bias.shape[0] == batch_size:
+        return lambda codes: logits_function(codes, condition_bias)
+
+    def guided(codes: torch.Tensor) -> torch.Tensor:
+        both = logits_function(torch.cat([codes, codes]), condition_bias)  # (2B, K, H, W)
+        conditioned, negative = both[:batch_size], both[batch_size:]
+        return negative + guidance_scale * (conditioned - negative)
+
+    return guided

@@ -15,7 +15,7 @@ import torch
 from vaestudio.data import open_source
 from vaestudio.data.source import ImageSource, collate
 
-TRAINING_ONLY_OPTIONS = ("caption_dropout",)
+TRAINING_ONLY_OPTIONS = ("caption_dropout", "caption_blank")
 CONTIGUOUS_ABOVE = 5000  # larger sources are read from their start (cheap for chunk-cached renders)
 
 

@@ -116,10 +116,11 @@ class Editor:
         num_principal_sliders: int = NUM_PRINCIPAL_SLIDERS,
     ) -> None:
         self.prior = self.scorer = None
-        self.neutral_prompt = ""
+        self.neutral_prompt, self.bundle_options = "", {}
         if isinstance(model, Bundle):
             self.prior, self.scorer = model.get("prior"), model.get("scorer")
             self.neutral_prompt = model.options.get("neutral_prompt", "")
+            self.bundle_options = dict(model.options)
             model = model["vqvae"]
         self.model = model.eval()
         self.space = latent_space(model)
@@ -283,7 +284,7 @@ class Editor:
         if self._inpainter is None:
             from vaestudio.pipelines.inpainting import Inpainter
 
-            self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt)
+            self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt, self.bundle_options)
         return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
 
     @torch.no_grad()

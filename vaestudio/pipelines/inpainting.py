@@ -74,8 +74,9 @@ class Inpainter:
     """``Inpainter(vqvae, prior, scorer=None)``; call it with an image, a mask and an optional prompt."""
 
     def __init__(self, vqvae: StudioModel, prior: StudioModel, scorer: StudioModel | None = None,
-                 neutral_prompt: str = "") -> None:
-        self.generator = TextToImage(vqvae, prior, scorer, neutral_prompt)
+                 neutral_prompt: str = "", options: dict | None = None) -> None:
+        """options: the bundle's (its negative_prompt and guidance_scale guide prompted inpainting)."""
+        self.generator = TextToImage(vqvae, prior, scorer, neutral_prompt, options)
         self.vqvae = vqvae
 
     @torch.no_grad()
@@ -89,6 +90,7 @@ class Inpainter:
         temperature: float = 1.0,
         top_k: int = 0,
         num_results: int | None = None,
+        guidance_scale: float | None = None,
     ) -> InpaintingResult:
         if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
             raise ValueError(f"num_candidates must be in [1, {MAX_CANDIDATES}], got {num_candidates!r}")
@@ -106,10 +108,11 @@ class Inpainter:
             return InpaintingResult(images, cells, codes, prepared.warnings)
         count = int(num_candidates)
         height, width = self.generator.code_map_shape
+        guidance = self.generator.guidance(count, guidance_scale) if (prompt or "").strip() else {}
         resampled = self.generator.prior.sample(
             self.generator.condition(prepared.text, count), height, width, float(temperature), int(top_k),
             int(seed), fixed_codes=codes.expand(count, height, width).contiguous(),
-            resample_mask=cells.expand(count, height, width).contiguous(),
+            resample_mask=cells.expand(count, height, width).contiguous(), **guidance,
         )  # (R, h, w)
         rerank = bool((prompt or "").strip())
         images = self.generator.decode_and_rank(resampled, prepared.text, num_results, rerank=rerank)

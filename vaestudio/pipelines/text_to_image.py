@@ -4,6 +4,11 @@ DALL-E style reranking: ``rerank`` candidates are sampled in one cached ``pixelc
 call, decoded, scored against the prompt by the contrastive scorer, and the best ``num_images``
 are returned, best first. The same arguments and seed give the same images.
 
+Classifier-free guidance (``guidance_scale`` > 1, the bundle's default in its options): every code
+is drawn from ``negative + scale * (conditioned - negative)`` logits, the negative being the
+prior's reading of the bundle's ``negative_prompt`` (default: its neutral prompt), which pushes
+samples towards what the prompt says beyond a bare "a shape".
+
 Prompts follow :mod:`vaestudio.pipelines.prompts`: an empty prompt samples from the bundle's
 neutral prompt (``"a shape"`` for ``shapes``), an overlong one is truncated, unknown words are
 listed in ``warnings``; none of them is an error.
@@ -64,6 +69,15 @@ class StreamFrame(TextToImageResult):
         return self.rows_done == self.total_rows
 
 
+MAX_GUIDANCE = 20.0
+
+
+def _check_guidance(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_GUIDANCE:
+        raise ValueError(f"guidance_scale must be a number in [0, {MAX_GUIDANCE:g}] (1: no guidance), got {value!r}")
+    return float(value)
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
@@ -79,11 +93,14 @@ class TextToImage:
         prior: StudioModel | None = None,
         scorer: StudioModel | None = None,
         neutral_prompt: str | None = None,
+        options: dict | None = None,
     ) -> None:
-        options = {}
+        """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale)."""
+        options = dict(options or {})
         if isinstance(vqvae, Bundle):
             bundle = vqvae
-            vqvae, prior, scorer, options = bundle["vqvae"], bundle["prior"], bundle.get("scorer"), bundle.options
+            vqvae, prior, scorer = bundle["vqvae"], bundle["prior"], bundle.get("scorer")
+            options = {**bundle.options, **options}
         if prior is None:
             raise ValueError("text to image needs a VQ-VAE and a PixelCNN prior (a text_to_image bundle)")
         if getattr(vqvae.config, "levels", 1) != 1:
@@ -96,6 +113,8 @@ class TextToImage:
             )
         self.vqvae, self.prior, self.scorer = vqvae.eval(), prior.eval(), scorer.eval() if scorer else None
         self.neutral_prompt = neutral_prompt if neutral_prompt is not None else options.get("neutral_prompt", "")
+        self.negative_prompt = str(options.get("negative_prompt", self.neutral_prompt))
+        self.guidance_scale = _check_guidance(options.get("guidance_scale", 1.0))
         self.code_map_shape = tuple(vqvae.code_map_shape)  # (h, w)
 
     # -- prompts -----------------------------------------------------------------------------
@@ -114,6 +133,15 @@ class TextToImage:
     def condition(self, text: str, count: int):
         """What the prior's ``sample`` takes for ``count`` maps under ``text``."""
         return [text] * count if self.prior.config.condition == "text" else count
+
+    def guidance(self, count: int, guidance_scale: float | None = None) -> dict:
+        """The prior's guidance arguments for ``count`` maps (none at scale 1 or for an unconditional prior);
+        ``guidance_scale`` None: the bundle's default."""
+        scale = self.guidance_scale if guidance_scale is None else _check_guidance(guidance_scale)
+        if scale == 1.0 or self.prior.config.condition != "text":
+            return {}
+        negative = prepare_prompt(self.negative_prompt, self.neutral_prompt, self._text_encoders()).text
+        return {"negative_condition": [negative] * count, "guidance_scale": scale}
 
     # -- sampling ----------------------------------------------------------------------------
     def _arguments(self, num_images: int, rerank: int | None, temperature: float, top_k: int) -> int:
@@ -151,13 +179,16 @@ class TextToImage:
         seed: int = 0,
         temperature: float = 1.0,
         top_k: int = 0,
+        guidance_scale: float | None = None,
     ) -> TextToImageResult:
         """The best ``num_images`` of ``rerank`` candidates (all of them unranked without a scorer)."""
         candidates = self._arguments(num_images, rerank, temperature, top_k)
+        guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         codes = self.prior.sample(
-            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed)
+            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed),
+            **guidance,
         )  # (R, h, w)
         return TextToImageResult(self.decode_and_rank(codes, prepared.text, num_images), prepared.text, prepared.warnings)
 
@@ -171,16 +202,18 @@ class TextToImage:
         temperature: float = 1.0,
         top_k: int = 0,
         rows_per_frame: int = 1,
+        guidance_scale: float | None = None,
     ) -> Iterator[StreamFrame]:
         """Yields a frame per completed block of ``rows_per_frame`` code rows (the first ``num_images``
         candidates, decoded with the rows not sampled yet painted gray), then the final frame, equal to
         ``__call__`` with the same arguments (reranked when ``rerank`` > ``num_images``)."""
         candidates = self._arguments(num_images, rerank, temperature, top_k)
+        guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         rows = self.prior.sample_rows(
             self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed),
-            rows_per_step=rows_per_frame,
+            rows_per_step=rows_per_frame, **guidance,
         )
         codes = None
         scale = self.vqvae.config.image_size // height  # image rows per code row

@@ -44,8 +44,10 @@ def source_captions(source) -> list[str]:
 
 
 # -- model --------------------------------------------------------------------------------------
-def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> dict[str, Any]:
-    """The recipe's model config plus what the data and the VQ-VAE decide (only fields the recipe left out)."""
+def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None,
+                          initial: StudioModel | None = None) -> dict[str, Any]:
+    """The recipe's model config plus what the data and the VQ-VAE decide (only fields the recipe left out);
+    a fine-tune (``initial``) keeps the vocabulary of the model it starts from."""
     from vaestudio.training.recipes import model_config_class
 
     values = dict(recipe.model.config)
@@ -65,6 +67,9 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> 
         if values.get("spatial_condition"):
             fill("code_map_size", list(vqvae.code_map_shape))
     vocabulary_fields = [name for name in VOCABULARY_FIELDS if name in fields]
+    if initial is not None:
+        for name in vocabulary_fields:
+            fill(name, getattr(initial.config, name, None))
     # text models (the scorer) and text-conditioned ones (condition = "text") need the captions' vocabulary
     reads_text = values.get("condition") == "text" if "condition" in fields else bool(vocabulary_fields)
     if reads_text and not any(values.get(name) for name in vocabulary_fields):
@@ -78,15 +83,44 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None) -> 
 
 
 def build_model(recipe: Recipe, source, vqvae: StudioModel | None = None) -> StudioModel:
+    """The recipe's model; with ``training.initialize_from``, holding that model's weights (a fine-tune)."""
     from vaestudio.models.base import MODEL_TYPES
 
     cls = MODEL_TYPES[recipe.model.type]
-    values = complete_model_config(recipe, source, vqvae)
+    initial = load_initial_model(recipe) if recipe.training.initialize_from else None
+    values = complete_model_config(recipe, source, vqvae, initial)
     try:
         config = cls.config_class(**values)
     except (ValueError, TypeError) as error:
         raise RecipeError(f"{recipe.path}: [model] is not a valid {cls.config_class.__name__}: {error}") from error
-    return cls(config)
+    model = cls(config)
+    if initial is not None:
+        initialize_weights(model, initial, recipe)
+    return model
+
+
+def load_initial_model(recipe: Recipe) -> StudioModel:
+    """The model that ``training.initialize_from`` names (a model folder or shipped name)."""
+    from vaestudio.hub import resolve
+    from vaestudio.models.base import load_model
+
+    name = recipe.training.initialize_from
+    try:
+        return load_model(resolve(name))
+    except Exception as error:
+        raise RecipeError(f"{recipe.path}: training.initialize_from = {name!r} could not be loaded: {error}") from error
+
+
+def initialize_weights(model: StudioModel, start: StudioModel, recipe: Recipe) -> None:
+    """Fine-tuning: copies the weights of ``start`` (same model type and config) into ``model``."""
+    name = recipe.training.initialize_from
+    if start.config_dict() != model.config_dict():
+        differing = sorted(key for key, value in dataclasses.asdict(model.config).items()
+                           if dataclasses.asdict(start.config).get(key) != value) \
+            if type(start.config) is type(model.config) else ["model_type"]
+        raise RecipeError(f"{recipe.path}: training.initialize_from = {name!r} has another config than this recipe's "
+                          f"model (differs in {differing}); fine-tune with the [model] section it was trained with")
+    model.load_state_dict(start.state_dict(), strict=True)
 
 
 def needs_codes(recipe: Recipe) -> bool:

@@ -83,6 +83,8 @@ class TrainingSection:
     num_threads: int = 0  # torch CPU threads during the run; 0 = torch's default (small models: try 1)
     code_cache_limit: int = 200_000  # priors: cache the VQ-VAE's codes when the split has at most this many images
     stop_after: int | None = None  # stop (and save) after this many steps, as if killed: for tests and drills
+    # fine-tuning: start from this model's weights (a model folder or shipped name whose config equals the recipe's)
+    initialize_from: str | None = None
 
 
 @dataclasses.dataclass

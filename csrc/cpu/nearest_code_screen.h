@@ -1,0 +1,303 @@
+// nearest_code on CPUs with AVX512-BF16 (AMD Zen 4, Intel Sapphire Rapids and later): a bf16 screen
+// followed by an exact re-check, so the answer is exact while most of the work runs at twice the
+// fp32 FMA rate (vdpbf16ps multiplies and sums two bf16 pairs per fp32 lane).
+//
+// 1. Screen. Rows of x and codes are rounded to bf16 (round to nearest even: relative error <= 2^-9
+//    each), and approx_k = 0.5 ||c_k||^2 - x~.c~_k is computed for every code by a register-blocked
+//    micro-kernel (ROWS rows x 32 codes of fp32 accumulators). Rounding both operands and summing D
+//    products in fp32 moves a dot product by at most eps_D ||x|| ||c_k||, eps_D = 2^-8 + 2^-18 +
+//    (D + 2) 2^-24 (products of rounded values, then the fp32 sum). With C = max_k ||c_k|| and the
+//    fp32 rounding of 0.5 ||c||^2 and of the subtraction, every code's approx is within
+//    e = eps_D ||x|| C + (D + 4) 2^-24 (C^2 + ||x|| C) of its exact score.
+// 2. Candidates. The nearest code's approx is at most best_approx + 2e, where best_approx is the
+//    smallest approx of all codes. Each row keeps a threshold t = (smallest approx so far) + 2e, which
+//    only decreases, and pushes every code whose approx is <= t when its block is scored: so every
+//    code with approx <= (final best) + 2e is pushed, the nearest one included. A block pushes
+//    nothing (one compare per 16 codes) once t is tight, which is nearly always.
+// 3. Re-check. The pushed codes still within the final threshold get their exact squared distance
+//    sum_d (x_d - c_d)^2 in float64 from the fp32 values; the smallest wins, ties to the lowest index.
+//
+// Extra memory: the bf16 codebook (K x D x 2 bytes) and a float copy of it for the re-check, plus the
+// candidate lists of a chunk of rows (a few entries per row once the thresholds are tight).
+#pragma once
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define VAESTUDIO_BF16_SCREEN 1
+#include <immintrin.h>
+#endif
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace vaestudio {
+namespace nearest_code_screen {
+
+#ifdef VAESTUDIO_BF16_SCREEN
+#define VAESTUDIO_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+constexpr int kLanes = 16;              // fp32 lanes of a zmm register
+constexpr int kBlock = 2 * kLanes;      // codes per micro-kernel block
+constexpr int kRows = 12;               // rows of x per micro-kernel panel (2 x kRows accumulators)
+constexpr int64_t kChunkRows = 240;     // rows per parallel task (a multiple of kRows)
+constexpr int64_t kTileBytes = 256 * 1024;  // bf16 codebook bytes per tile (stays in L2 across a chunk)
+
+// float -> bf16 bits, rounding to nearest even (finite inputs; the op rejects non-finite ones).
+inline uint32_t bf16_bits(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+}
+
+// Two features as one 32-bit lane of bf16 pairs: feature 2p in the low half, 2p + 1 in the high one.
+inline uint32_t bf16_pair(const float* values, int64_t pair, int64_t dim) {
+  const int64_t first = 2 * pair;
+  const uint32_t low = bf16_bits(values[first]);
+  const uint32_t high = first + 1 < dim ? bf16_bits(values[first + 1]) : 0u;
+  return low | (high << 16);
+}
+
+// The codebook for the screen: blocks of 32 codes stored pair-major, pairs[block][p][j] (j < 32),
+// half norms 0.5 ||c||^2 in fp32 (+inf for the padding codes of the last block), and C = max ||c||.
+struct ScreenCodebook {
+  int64_t num_codes = 0, dim = 0, num_pairs = 0, num_blocks = 0;
+  std::vector<uint32_t> pairs;      // (num_blocks, num_pairs, 32)
+  std::vector<float> half_norms;    // (num_blocks * 32,)
+  const float* codes = nullptr;     // (K, D) float, contiguous: the re-check reads it
+  double max_norm = 0.0;
+};
+
+inline ScreenCodebook pack_screen_codebook(const float* codes, int64_t num_codes, int64_t dim) {
+  ScreenCodebook packed;
+  packed.num_codes = num_codes;
+  packed.dim = dim;
+  packed.num_pairs = (dim + 1) / 2;
+  packed.num_blocks = (num_codes + kBlock - 1) / kBlock;
+  packed.codes = codes;
+  packed.pairs.assign(packed.num_blocks * packed.num_pairs * kBlock, 0u);
+  packed.half_norms.assign(packed.num_blocks * kBlock, std::numeric_limits<float>::infinity());
+  std::vector<double> norms(num_codes);
+  at::parallel_for(0, num_codes, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t code = begin; code < end; ++code) {
+      const float* row = codes + code * dim;
+      uint32_t* target = packed.pairs.data() + (code / kBlock) * packed.num_pairs * kBlock + code % kBlock;
+      for (int64_t pair = 0; pair < packed.num_pairs; ++pair) target[pair * kBlock] = bf16_pair(row, pair, dim);
+      float half_norm = 0.0f;  // fp32, as the bound assumes
+      double norm = 0.0;
+      for (int64_t d = 0; d < dim; ++d) {
+        half_norm += row[d] * row[d];
+        norm += static_cast<double>(row[d]) * row[d];
+      }
+      packed.half_norms[code] = 0.5f * half_norm;
+      norms[code] = std::sqrt(norm);
+    }
+  });
+  packed.max_norm = *std::max_element(norms.begin(), norms.end());
+  return packed;
+}
+
+struct Candidate {
+  float approx;
+  int32_t code;
+};
+
+// Screen state of one row: its bf16 pairs live in the chunk's row buffer; here the threshold and
+// the pushed candidates.
+struct RowScreen {
+  float best = std::numeric_limits<float>::infinity();  // smallest approx seen so far
+  float margin = 0.0f;                                   // 2e of the header
+  float threshold = std::numeric_limits<float>::infinity();
+  std::vector<Candidate> candidates;
+  size_t compacted_size = 0;  // size after the last compaction
+
+  // Pushes the codes of a block whose approx is <= the threshold (mask bit j: code first_code + j).
+  void push(const float* scores, uint32_t mask, int32_t first_code) {
+    float block_best = best;
+    while (mask) {
+      const int j = __builtin_ctz(mask);
+      mask &= mask - 1;
+      candidates.push_back({scores[j], first_code + j});
+      block_best = std::min(block_best, scores[j]);
+    }
+    best = block_best;
+    // one ulp up covers the rounding of the sum, so the threshold is never below best + margin
+    threshold = std::nextafter(best + margin, std::numeric_limits<float>::infinity());
+    if (candidates.size() >= 2 * compacted_size + 64) {  // drop what the tighter threshold excludes
+      const float limit = threshold;
+      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                      [limit](const Candidate& candidate) { return candidate.approx > limit; }),
+                       candidates.end());
+      compacted_size = candidates.size();
+    }
+  }
+};
+
+// Approx scores of ROW_COUNT rows against one block of 32 codes; pushes what passes each row's threshold.
+template <int ROW_COUNT>
+VAESTUDIO_BF16_TARGET inline void screen_block(const uint32_t* row_pairs, int64_t num_pairs, const uint32_t* block_pairs,
+                                               const float* block_half_norms, int32_t first_code, RowScreen* rows) {
+  __m512 low[ROW_COUNT], high[ROW_COUNT];
+#pragma GCC unroll 16
+  for (int r = 0; r < ROW_COUNT; ++r) {
+    low[r] = _mm512_setzero_ps();
+    high[r] = _mm512_setzero_ps();
+  }
+  for (int64_t pair = 0; pair < num_pairs; ++pair) {
+    const __m512bh codes_low = (__m512bh)_mm512_loadu_si512(block_pairs + pair * kBlock);
+    const __m512bh codes_high = (__m512bh)_mm512_loadu_si512(block_pairs + pair * kBlock + kLanes);
+#pragma GCC unroll 16
+    for (int r = 0; r < ROW_COUNT; ++r) {
+      const __m512bh feature = (__m512bh)_mm512_set1_epi32(static_cast<int>(row_pairs[r * num_pairs + pair]));
+      low[r] = _mm512_dpbf16_ps(low[r], codes_low, feature);
+      high[r] = _mm512_dpbf16_ps(high[r], codes_high, feature);
+    }
+  }
+  const __m512 norms_low = _mm512_loadu_ps(block_half_norms);
+  const __m512 norms_high = _mm512_loadu_ps(block_half_norms + kLanes);
+#pragma GCC unroll 16
+  for (int r = 0; r < ROW_COUNT; ++r) {
+    const __m512 score_low = _mm512_sub_ps(norms_low, low[r]);  // 0.5 ||c||^2 - x.c, approximately
+    const __m512 score_high = _mm512_sub_ps(norms_high, high[r]);
+    const __m512 threshold = _mm512_set1_ps(rows[r].threshold);
+    const uint32_t mask = static_cast<uint32_t>(_mm512_cmp_ps_mask(score_low, threshold, _CMP_LE_OQ)) |
+                          (static_cast<uint32_t>(_mm512_cmp_ps_mask(score_high, threshold, _CMP_LE_OQ)) << 16);
+    if (__builtin_expect(mask != 0, 0)) {
+      alignas(64) float scores[kBlock];
+      _mm512_store_ps(scores, score_low);
+      _mm512_store_ps(scores + kLanes, score_high);
+      rows[r].push(scores, mask, first_code);
+    }
+  }
+}
+
+template <int ROW_COUNT>
+VAESTUDIO_BF16_TARGET inline void screen_tile(const uint32_t* row_pairs, const ScreenCodebook& packed,
+                                              int64_t first_block, int64_t end_block, RowScreen* rows) {
+  for (int64_t block = first_block; block < end_block; ++block) {
+    screen_block<ROW_COUNT>(row_pairs, packed.num_pairs, packed.pairs.data() + block * packed.num_pairs * kBlock,
+                            packed.half_norms.data() + block * kBlock, static_cast<int32_t>(block * kBlock), rows);
+  }
+}
+
+template <int ROW_COUNT = kRows - 1>
+VAESTUDIO_BF16_TARGET inline void screen_tile_tail(int row_count, const uint32_t* row_pairs,
+                                                   const ScreenCodebook& packed, int64_t first_block,
+                                                   int64_t end_block, RowScreen* rows) {
+  if constexpr (ROW_COUNT > 0) {
+    if (row_count == ROW_COUNT) {
+      screen_tile<ROW_COUNT>(row_pairs, packed, first_block, end_block, rows);
+    } else {
+      screen_tile_tail<ROW_COUNT - 1>(row_count, row_pairs, packed, first_block, end_block, rows);
+    }
+  }
+}
+
+// All codes against a chunk of rows: rows[r] ends with row r's candidates.
+VAESTUDIO_BF16_TARGET __attribute__((noinline)) inline void screen_chunk(const uint32_t* row_pairs, int64_t row_count,
+                                                                          const ScreenCodebook& packed,
+                                                                          RowScreen* rows) {
+  const int64_t blocks_per_tile =
+      std::max<int64_t>(1, kTileBytes / std::max<int64_t>(1, packed.num_pairs * kBlock * int64_t(sizeof(uint32_t))));
+  const int64_t full_rows = row_count / kRows * kRows;
+  for (int64_t tile = 0; tile < packed.num_blocks; tile += blocks_per_tile) {
+    const int64_t tile_end = std::min(packed.num_blocks, tile + blocks_per_tile);
+    for (int64_t r = 0; r < full_rows; r += kRows) {
+      screen_tile<kRows>(row_pairs + r * packed.num_pairs, packed, tile, tile_end, rows + r);
+    }
+    screen_tile_tail(int(row_count - full_rows), row_pairs + full_rows * packed.num_pairs, packed, tile, tile_end,
+                     rows + full_rows);
+  }
+}
+
+// Step 3 for one row: the exact nearest among the candidates within the final threshold.
+inline void recheck(const float* row, const RowScreen& screen, const ScreenCodebook& packed, int64_t* index,
+                    float* sqdist) {
+  double best_distance = std::numeric_limits<double>::infinity();
+  int64_t best_code = -1;
+  const int64_t dim = packed.dim;
+  for (const Candidate& candidate : screen.candidates) {
+    if (!(candidate.approx <= screen.threshold)) continue;
+    const float* code = packed.codes + static_cast<int64_t>(candidate.code) * dim;
+    double distance = 0.0;
+    for (int64_t d = 0; d < dim; ++d) {
+      const double difference = static_cast<double>(row[d]) - code[d];
+      distance += difference * difference;
+    }
+    if (distance < best_distance || (distance == best_distance && candidate.code < best_code)) {
+      best_distance = distance;
+      best_code = candidate.code;
+    }
+  }
+  *index = best_code;
+  *sqdist = static_cast<float>(best_distance);
+}
+
+// Whether this CPU runs the screen (and the user did not turn it off with VAESTUDIO_NEAREST_CODE_SCREEN=0).
+inline bool available() {
+  static const bool value = [] {
+    const char* setting = std::getenv("VAESTUDIO_NEAREST_CODE_SCREEN");
+    if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }();
+  return value;
+}
+
+// nearest_code of fp32 rows (N, D) (row stride D) against a contiguous fp32 codebook (K, D).
+inline void nearest_code(const float* x, int64_t num_rows, const float* codes, int64_t num_codes, int64_t dim,
+                         int64_t* indices, float* sqdist) {
+  const ScreenCodebook packed = pack_screen_codebook(codes, num_codes, dim);
+  const double eps = std::ldexp(1.0, -8) + std::ldexp(1.0, -18) + static_cast<double>(dim + 2) * std::ldexp(1.0, -24);
+  const double rounding = static_cast<double>(dim + 4) * std::ldexp(1.0, -24);
+  const int64_t per_thread = (num_rows + at::get_num_threads() - 1) / at::get_num_threads();
+  const int64_t chunk_rows = std::clamp<int64_t>((per_thread + kRows - 1) / kRows * kRows, kRows, kChunkRows);
+  const int64_t num_chunks = (num_rows + chunk_rows - 1) / chunk_rows;
+  at::parallel_for(0, num_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
+    std::vector<uint32_t> row_pairs(chunk_rows * packed.num_pairs);  // (chunk_rows, pairs)
+    std::vector<RowScreen> rows(chunk_rows);
+    for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
+      const int64_t first_row = chunk * chunk_rows;
+      const int64_t row_count = std::min(chunk_rows, num_rows - first_row);
+      for (int64_t r = 0; r < row_count; ++r) {
+        const float* row = x + (first_row + r) * dim;
+        double norm = 0.0;
+        for (int64_t d = 0; d < dim; ++d) norm += static_cast<double>(row[d]) * row[d];
+        norm = std::sqrt(norm);
+        const double error = eps * norm * packed.max_norm +
+                             rounding * (packed.max_norm * packed.max_norm + norm * packed.max_norm);
+        RowScreen& screen = rows[r];
+        screen.best = std::numeric_limits<float>::infinity();
+        screen.threshold = std::numeric_limits<float>::infinity();
+        // 2e, rounded up to a float
+        screen.margin = std::nextafter(static_cast<float>(2.0 * error), std::numeric_limits<float>::infinity());
+        screen.candidates.clear();
+        screen.compacted_size = 0;
+        for (int64_t pair = 0; pair < packed.num_pairs; ++pair) {
+          row_pairs[r * packed.num_pairs + pair] = bf16_pair(row, pair, dim);
+        }
+      }
+      screen_chunk(row_pairs.data(), row_count, packed, rows.data());
+      for (int64_t r = 0; r < row_count; ++r) {
+        recheck(x + (first_row + r) * dim, rows[r], packed, indices + first_row + r, sqdist + first_row + r);
+      }
+    }
+  });
+}
+
+#else  // not x86-64 GCC/Clang: the fp32 kernel serves every call
+
+inline bool available() { return false; }
+inline void nearest_code(const float*, int64_t, const float*, int64_t, int64_t, int64_t*, float*) {}
+
+#endif
+
+}  // namespace nearest_code_screen
+}  // namespace vaestudio
