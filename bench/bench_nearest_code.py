@@ -1,5 +1,9 @@
 """nearest_code: ours against the torch reference, torch.cdist + argmin and (on CPU) faiss IndexFlatL2.
 
+On a CPU with AVX512-BF16, "ours" is the bf16 screen with an exact float64 re-check
+(csrc/cpu/nearest_code_screen.h) and "ours, fp32 kernel" the fp32 kernel it replaces
+(VAESTUDIO_NEAREST_CODE_SCREEN=0 around the call).
+
     python -m bench.bench_nearest_code [--quick] [--threads N] [--device {cpu,cuda}]
 
 Every method runs in this one process on the same inputs. A method's GFLOP/s counts 2 N K D flops.
@@ -14,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import contextlib
+import os
+
 import numpy as np
 import torch
 
@@ -25,9 +32,37 @@ SHAPES = [(65536, 64, 512), (65536, 64, 8192), (16384, 256, 1024)]
 CUDA_SHAPES = [*SHAPES, (524288, 64, 512), (65536, 256, 16384)]
 
 
+def cpu_has_bf16_screen() -> bool:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return "avx512_bf16" in cpuinfo.read() and os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") != "0"
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def _without_screen():
+    previous = os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN")
+    os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"] = "0"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"]
+        else:
+            os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"] = previous
+
+
+def _fp32_kernel(x: torch.Tensor, codebook: torch.Tensor):
+    with _without_screen():
+        return ops.nearest_code(x, codebook)
+
+
 def _methods(x: torch.Tensor, codebook: torch.Tensor) -> dict[str, Callable[[], Any]]:
-    methods: dict[str, Callable[[], Any]] = {
-        "ours": lambda: ops.nearest_code(x, codebook),
+    methods: dict[str, Callable[[], Any]] = {"ours": lambda: ops.nearest_code(x, codebook)}
+    if x.device.type == "cpu" and cpu_has_bf16_screen():
+        methods["ours, fp32 kernel"] = lambda: _fp32_kernel(x, codebook)
+    methods |= {
         "torch reference": lambda: reference.nearest_code_reference(x, codebook),
         "cdist+argmin": lambda: torch.cdist(x, codebook).argmin(1),
     }
@@ -64,6 +99,8 @@ def run_shape(num_rows: int, dim: int, num_codes: int, repeats: int, limit: floa
     ours_indices = ops.nearest_code(x, codebook)[0]
     exact_match = reference.nearest_code_reference(x[:4096], codebook)[0]
     ours["agreement_with_reference_first_4096"] = float((ours_indices[:4096] == exact_match).float().mean())
+    exact = torch.cdist(x[:4096].double(), codebook.double()).argmin(1)  # (4096,) float64 nearest codes
+    ours["agreement_with_float64_first_4096"] = float((ours_indices[:4096] == exact).float().mean())
     return results
 
 
@@ -92,7 +129,10 @@ def main() -> None:
                          entry["peak_extra_mb"]])
     harness.print_table("nearest_code (N x D x K)", ["shape", "method", "best s", "GFLOP/s", limit_column,
                                                      "ours faster x", "peak extra MB"], rows)
-    harness.write_results("nearest_code", {"quick": arguments.quick, **limits, "results": results})
+    kernel = "bf16 screen + exact float64 re-check" if not harness.on_cuda() and cpu_has_bf16_screen() else "fp32"
+    print(f"ours: {kernel}")
+    harness.write_results("nearest_code", {"quick": arguments.quick, **limits, "ours_kernel": kernel,
+                                           "results": results})
 
 
 if __name__ == "__main__":

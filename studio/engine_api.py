@@ -193,11 +193,14 @@ class StudioEngine(Protocol):
     def read_image(self, source: str | bytes, max_pixels: int) -> Image.Image: ...
 
     # Text to image
+    # guidance: classifier-free guidance scale; 0 = the model's own default, 1 = none
     def text_to_image(
-        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
+        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int,
+        guidance: float = 0.0,
     ) -> Generation: ...
     def text_to_image_stream(
-        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int
+        self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int,
+        guidance: float = 0.0,
     ) -> Iterator[Generation]: ...  # a partial generation per sampled code-map row, then the final one
 
     # Edit

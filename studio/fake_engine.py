@@ -147,14 +147,16 @@ class FakeEngine:
 
     # ----------------------------------------------------------------- text to image
 
-    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank) -> Generation:
-        *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank)
+    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0) -> Generation:
+        *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank, guidance)
         return final
 
     def text_to_image_stream(
-        self, model, prompt, num_images, seed, temperature, top_k, rerank
+        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0
     ) -> Iterator[Generation]:
         self._models.require(model, C.TEXT_TO_IMAGE)
+        if not 0.0 <= float(guidance) <= 20.0:
+            raise InputError("Guidance must be between 0 (the model's default) and 20.")
         prompt = " ".join((prompt or "").split()[:MAX_PROMPT_WORDS]) or NEUTRAL_PROMPT
         unknown = [word for word in prompt.lower().split() if word not in KNOWN_WORDS]
         notes = [f"Unknown words (ignored): {', '.join(unknown)}."] if unknown else []

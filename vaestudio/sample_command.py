@@ -22,7 +22,8 @@ def _images(model, arguments: argparse.Namespace) -> tuple[list, list[str]]:
 
         result = TextToImage(model)(arguments.prompt, num_images=arguments.num,
                                     rerank=max(arguments.rerank, arguments.num), seed=arguments.seed,
-                                    temperature=arguments.temperature, top_k=arguments.top_k)
+                                    temperature=arguments.temperature, top_k=arguments.top_k,
+                                    guidance_scale=arguments.guidance)
         return list(result), result.warnings
     from types import SimpleNamespace
 
@@ -67,6 +68,8 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
     sample.add_argument("--rerank", type=int, default=16, help="candidates sampled, the best --num kept")
     sample.add_argument("--temperature", type=float, default=1.0)
     sample.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest codes (0: all)")
+    sample.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance scale (1: none; default: the model's own)")
     sample.add_argument("--label", type=int, help="class-conditional models: the class to draw")
     sample.add_argument("--out", default="samples", help="output folder")
     sample.set_defaults(handler=run)

@@ -239,16 +239,16 @@ inline void recheck(const float* row, const RowScreen& screen, const ScreenCodeb
   *sqdist = static_cast<float>(best_distance);
 }
 
-// Whether this CPU runs the screen (and the user did not turn it off with VAESTUDIO_NEAREST_CODE_SCREEN=0).
+// Whether this call runs the screen: the CPU has AVX512-BF16 (checked once) and the environment does
+// not say VAESTUDIO_NEAREST_CODE_SCREEN=0 (read at every call, so one process can compare both kernels).
 inline bool available() {
-  static const bool value = [] {
-    const char* setting = std::getenv("VAESTUDIO_NEAREST_CODE_SCREEN");
-    if (setting != nullptr && std::strcmp(setting, "0") == 0) return false;
+  static const bool supported = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }();
-  return value;
+  const char* setting = std::getenv("VAESTUDIO_NEAREST_CODE_SCREEN");
+  return supported && !(setting != nullptr && std::strcmp(setting, "0") == 0);
 }
 
 // nearest_code of fp32 rows (N, D) (row stride D) against a contiguous fp32 codebook (K, D).

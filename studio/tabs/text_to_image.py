@@ -53,6 +53,11 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                     temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label="Temperature",
                                             info="Lower: safer, more alike. Higher: wilder.")
                     top_k = gr.Slider(0, 512, 0, step=1, label="Top-k", info="Sample only the k likeliest codes; 0 = all.")
+                    guidance = gr.Slider(
+                        0.0, 8.0, 0.0, step=0.25, label="Guidance",
+                        info="Classifier-free guidance: 1 = none, higher follows the prompt more closely; "
+                             "0 = the model's own default.",
+                    )
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
             with gr.Column(scale=3):
                 gallery = gr.Gallery(
@@ -63,15 +68,16 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                       "then ranked by how well they match the prompt.", label="Prompt as read")
 
         @user_facing
-        def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank):
-            for generation in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank):
+        def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0):
+            for generation in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank,
+                                                          guidance):
                 gallery = [(show(item.image), _caption(item, generation.done)) for item in generation.images]
                 yield gallery, describe(generation)
 
         gr.on(
             [generate.click, prompt.submit],
             text_to_image,
-            inputs=[model, prompt, num_images, seed, temperature, top_k, rerank],
+            inputs=[model, prompt, num_images, seed, temperature, top_k, rerank, guidance],
             outputs=[gallery, reading],
             api_name="text_to_image",
             **ENGINE_QUEUE,

@@ -75,19 +75,26 @@ def test_test_prompts_mark_held_out_pairs():
 
 
 class RenderingPipeline:
-    """A perfect 'model': renders the prompt's own scene (so faithfulness must be ~1)."""
+    """A perfect 'model': renders the prompt's own scene (so faithfulness must be ~1). ``scored_last``: the
+    right image is the worst-scored candidate, the others show the next prompt's scene."""
 
-    def __init__(self, cases):
+    guidance_scale = 1.0
+
+    def __init__(self, cases, scored_last=False):
         self.scenes = {case.prompt: index for index, case in enumerate(cases)}
+        self.scored_last = scored_last
 
-    def __call__(self, prompt, num_images, rerank, seed, temperature, top_k):
+    def __call__(self, prompt, num_images, rerank, seed, temperature, top_k, guidance_scale):
         from types import SimpleNamespace
 
         from PIL import Image
 
-        source = ShapesSource("test", num_images=len(self.scenes), cache=False)
-        picture = Image.fromarray(source.pixels(self.scenes[prompt]))
-        return [SimpleNamespace(image=picture)] * num_images
+        source = ShapesSource("test", num_images=len(self.scenes) + 1, cache=False)
+        index = self.scenes[prompt]
+        right = SimpleNamespace(image=Image.fromarray(source.pixels(index)))
+        if not self.scored_last:
+            return [right] * num_images
+        return [SimpleNamespace(image=Image.fromarray(source.pixels(index + 1)))] * (num_images - 1) + [right]
 
 
 def test_faithfulness_of_a_perfect_model_and_report_layout():
@@ -98,7 +105,16 @@ def test_faithfulness_of_a_perfect_model_and_report_layout():
     held = sum(case.held_out for case in cases)
     assert report["held_out_pairs"]["images"] == 2 * held
     assert report["seen_pairs"]["images"] == 2 * (40 - held)
+    assert report["candidates"]["prompts_with_a_right_candidate"] >= 0.97
 
+
+def test_candidates_tell_the_prior_s_misses_from_the_scorer_s():
+    cases = faithfulness.test_prompts(30)
+    report = faithfulness.faithfulness(RenderingPipeline(cases, scored_last=True), cases, num_images=1, rerank=4)
+    assert report["all_prompts"]["images"] == 30
+    assert report["all_prompts"]["all_attributes"] <= 0.1  # the best-scored image shows another scene
+    assert report["candidates"]["prompts_with_a_right_candidate"] >= 0.95  # yet one candidate was right
+    assert 0.2 <= report["candidates"]["sampled_images_right"] <= 0.3  # one of four
 
 def test_faithfulness_of_an_untrained_bundle_runs():
     from tests.pipelines.conftest import make_tiny_bundle

@@ -34,6 +34,14 @@ def test_text_to_image_gives_the_asked_number_of_scored_images(client):
     assert red > 150 and green < 100 and blue < 100
 
 
+def test_text_to_image_takes_a_guidance_scale_and_refuses_an_absurd_one(client):
+    gallery, _ = client.predict("fake-shapes-vqvae", "a red circle", 2, 7, 1.0, 0, 2, 3.0, api_name="/text_to_image")
+    assert len(gallery) == 2
+    with pytest.raises(AppError, match="greater than maximum value 8"):  # the slider refuses it, server up
+        client.predict("fake-shapes-vqvae", "a red circle", 2, 7, 1.0, 0, 2, 25.0, api_name="/text_to_image")
+    assert len(client.predict("fake-shapes-vqvae", "a red circle", 1, 7, 1.0, 0, 1, api_name="/text_to_image")[0]) == 1
+
+
 def test_text_to_image_streams_rows_before_the_final_gallery(client):
     job = client.submit("fake-shapes-vqvae", "a blue square", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
     updates = list(job)

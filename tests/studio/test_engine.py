@@ -38,9 +38,19 @@ def test_text_to_image_and_its_stream(engine):
     assert frames[-1].done and not frames[0].done and frames[0].prompt_read == "a shape"
 
 
+def test_guidance_reaches_the_pipeline(engine):
+    plain = engine.text_to_image(BUNDLE, "a red circle", 2, 0, 1.0, 0, 2)
+    default = engine.text_to_image(BUNDLE, "a red circle", 2, 0, 1.0, 0, 2, 0.0)  # 0: the model's default (none)
+    guided = engine.text_to_image(BUNDLE, "a red circle", 2, 0, 1.0, 0, 2, 4.0)
+    pixels = [[item.image.tobytes() for item in generation.images] for generation in (plain, default, guided)]
+    assert pixels[0] == pixels[1] and pixels[2] != pixels[0]
+
+
 def test_pipeline_argument_errors_are_input_errors(engine):
     with pytest.raises(InputError, match="temperature must be positive"):
         engine.text_to_image(BUNDLE, "a red circle", 2, 0, -1.0, 0, 2)
+    with pytest.raises(InputError, match="guidance_scale must be a number"):
+        engine.text_to_image(BUNDLE, "a red circle", 2, 0, 1.0, 0, 2, 50.0)
     with pytest.raises(ModelError, match="cannot do text-to-image"):
         engine.text_to_image(VAE, "a red circle", 2, 0, 1.0, 0, 2)
     with pytest.raises(ModelError, match="no model called"):
