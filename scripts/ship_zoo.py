@@ -2,7 +2,7 @@
 
     python scripts/ship_zoo.py model RUN_DIR NAME
     python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
-           [--neutral-prompt TEXT] [--title TEXT] [--evaluation JSON_FILE]
+           [--neutral-prompt TEXT] [--guidance-scale S] [--title TEXT] [--evaluation JSON_FILE]
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -99,17 +99,24 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     lines += ["", "## Prompts", "",
               "An empty prompt samples from the neutral prompt in `bundle.json`; a prompt over 1,000 characters is",
               "truncated; unknown words are ignored and listed in the result's warnings.", ""]
+    guidance = read_json(os.path.join(target, "bundle.json")).get("options", {}).get("guidance_scale")
+    if guidance is not None:
+        lines += ["Sampling uses classifier-free guidance by default (`guidance_scale` in `bundle.json`: "
+                  f"{guidance:g}; 1 turns it off), away from the neutral prompt.", ""]
     return "\n".join(lines)
 
 
-def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict) -> None:
+def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict,
+                guidance_scale: float | None = None) -> None:
     target = os.path.join(REPOSITORY, "pretrained", name)
     if os.path.exists(target):
         shutil.rmtree(target)
     for role, run_dir in components.items():
         copy_model(run_dir, os.path.join(target, role))
-    document = {"kind": "text_to_image", "components": {role: role for role in components},
-                "options": {"neutral_prompt": neutral_prompt}}
+    options: dict = {"neutral_prompt": neutral_prompt}
+    if guidance_scale is not None:
+        options["guidance_scale"] = guidance_scale
+    document = {"kind": "text_to_image", "components": {role: role for role in components}, "options": options}
     with open(os.path.join(target, "bundle.json"), "w", encoding="utf-8") as stream:
         json.dump(document, stream, indent=2)
         stream.write("\n")
@@ -133,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("name")
     bundle.add_argument("--component", action="append", required=True, metavar="ROLE=RUN_DIR")
     bundle.add_argument("--neutral-prompt", default="")
+    bundle.add_argument("--guidance-scale", type=float, help="the bundle's default classifier-free guidance")
     bundle.add_argument("--title", default="")
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
     arguments = parser.parse_args(argv)
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         components = dict(item.split("=", 1) for item in arguments.component)
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
-        ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation)
+        ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation,
+                    arguments.guidance_scale)
     print(f"shipped pretrained/{arguments.name}")
     return 0
 
