@@ -117,18 +117,17 @@ struct RowScreen {
   std::vector<Candidate> candidates;
   size_t compacted_size = 0;  // size after the last compaction
 
-  // Pushes the codes of a block whose approx is <= the threshold (mask bit j: code first_code + j).
+  // Pushes the codes of a block whose approx is <= the threshold (mask bit j: code first_code + j), after
+  // tightening the threshold with the block's own best: a code above the new threshold can never be
+  // within the final one (thresholds only decrease).
   void push(const float* scores, uint32_t mask, int32_t first_code) {
-    float block_best = best;
-    while (mask) {
-      const int j = __builtin_ctz(mask);
-      mask &= mask - 1;
-      candidates.push_back({scores[j], first_code + j});
-      block_best = std::min(block_best, scores[j]);
-    }
-    best = block_best;
+    for (uint32_t bits = mask; bits; bits &= bits - 1) best = std::min(best, scores[__builtin_ctz(bits)]);
     // one ulp up covers the rounding of the sum, so the threshold is never below best + margin
     threshold = std::nextafter(best + margin, std::numeric_limits<float>::infinity());
+    for (uint32_t bits = mask; bits; bits &= bits - 1) {
+      const int j = __builtin_ctz(bits);
+      if (scores[j] <= threshold) candidates.push_back({scores[j], first_code + j});
+    }
     if (candidates.size() >= 2 * compacted_size + 64) {  // drop what the tighter threshold excludes
       const float limit = threshold;
       candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
@@ -216,6 +215,31 @@ VAESTUDIO_BF16_TARGET __attribute__((noinline)) inline void screen_chunk(const u
   }
 }
 
+// A row's bf16 pairs (num_pairs = ceil(D / 2) 32-bit lanes, rounded to nearest even, a zero pad feature
+// when D is odd) and its norm ||x|| in float64, 32 features at a time.
+VAESTUDIO_BF16_TARGET inline double prepare_row(const float* row, int64_t dim, uint32_t* pairs) {
+  __m512d squares = _mm512_setzero_pd();
+  for (int64_t start = 0; start < dim; start += kBlock) {
+    const int64_t count = std::min<int64_t>(kBlock, dim - start);
+    const __mmask16 low_mask = count >= kLanes ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+    const __mmask16 high_mask = count <= kLanes ? __mmask16(0) :
+        count >= kBlock ? __mmask16(0xffff) : __mmask16((1u << (count - kLanes)) - 1);
+    const __m512 low = _mm512_maskz_loadu_ps(low_mask, row + start);
+    const __m512 high = _mm512_maskz_loadu_ps(high_mask, row + start + kLanes);
+    // lanes p of the result hold features (start + 2p, start + 2p + 1): low's 16 then high's 16 bf16 values
+    const __m512i packed = (__m512i)_mm512_cvtne2ps_pbh(high, low);
+    const int64_t lanes = (count + 1) / 2;
+    _mm512_mask_storeu_epi32(pairs + start / 2, __mmask16(lanes >= kLanes ? 0xffff : (1u << lanes) - 1), packed);
+    for (const __m512 part : {low, high}) {
+      const __m512d first = _mm512_cvtps_pd(_mm512_castps512_ps256(part));
+      const __m512d second = _mm512_cvtps_pd(_mm512_extractf32x8_ps(part, 1));
+      squares = _mm512_fmadd_pd(first, first, squares);
+      squares = _mm512_fmadd_pd(second, second, squares);
+    }
+  }
+  return std::sqrt(_mm512_reduce_add_pd(squares));
+}
+
 // Step 3 for one row: the exact nearest among the candidates within the final threshold.
 inline void recheck(const float* row, const RowScreen& screen, const ScreenCodebook& packed, int64_t* index,
                     float* sqdist) {
@@ -267,10 +291,7 @@ inline void nearest_code(const float* x, int64_t num_rows, const float* codes, i
       const int64_t first_row = chunk * chunk_rows;
       const int64_t row_count = std::min(chunk_rows, num_rows - first_row);
       for (int64_t r = 0; r < row_count; ++r) {
-        const float* row = x + (first_row + r) * dim;
-        double norm = 0.0;
-        for (int64_t d = 0; d < dim; ++d) norm += static_cast<double>(row[d]) * row[d];
-        norm = std::sqrt(norm);
+        const double norm = prepare_row(x + (first_row + r) * dim, dim, row_pairs.data() + r * packed.num_pairs);
         const double error = eps * norm * packed.max_norm +
                              rounding * (packed.max_norm * packed.max_norm + norm * packed.max_norm);
         RowScreen& screen = rows[r];
@@ -280,9 +301,6 @@ inline void nearest_code(const float* x, int64_t num_rows, const float* codes, i
         screen.margin = std::nextafter(static_cast<float>(2.0 * error), std::numeric_limits<float>::infinity());
         screen.candidates.clear();
         screen.compacted_size = 0;
-        for (int64_t pair = 0; pair < packed.num_pairs; ++pair) {
-          row_pairs[r * packed.num_pairs + pair] = bf16_pair(row, pair, dim);
-        }
       }
       screen_chunk(row_pairs.data(), row_count, packed, rows.data());
       for (int64_t r = 0; r < row_count; ++r) {

@@ -5,7 +5,8 @@
 // computed for the whole row at once from cached rows above (one GEMM per layer over the
 // row's B x W positions), and so is the link of each layer (v_pre -> h_pre, one GEMM).
 // Per position, only the horizontal stack (its kept taps are contiguous in the row cache:
-// one GEMM of B rows per layer), the output 1x1, and the head where something is resampled.
+// one GEMM of B rows per layer), the output 1x1, and the head where something is resampled; rows
+// with nothing to resample skip the horizontal stack and the head (only their codes are embedded).
 // Weights are packed once per call into contiguous (in, out) matrices. The batch is split into
 // one slice per thread (two synchronisations per call); inside a slice the GEMMs are
 // single-threaded register-blocked kernels (small_gemm.h), so no thread team is woken per step.
@@ -166,10 +167,16 @@ class CachedSampler {
     const int64_t offset = first_sample_ * height_ * width_;
     for (int64_t row = 0; row < height_; ++row) {
       vertical_pass(row);
+      // The vertical stacks never read the horizontal ones, and a row's horizontal stacks start afresh:
+      // a row with nothing to resample (streaming's finished rows, inpainting's kept rows) only needs
+      // its fixed codes embedded for the rows below.
+      const bool resamples = row_resamples(row, resample_mask + offset);
       for (int64_t column = 0; column < width_; ++column) {
-        horizontal_step(row, column);
-        head_and_choose(row, column, uniforms + offset, resample_mask + offset, 1.0 / temperature, top_k,
-                        codes + offset);
+        if (resamples) {
+          horizontal_step(row, column);
+          head_and_choose(row, column, uniforms + offset, resample_mask + offset, 1.0 / temperature, top_k,
+                          codes + offset);
+        }
         embed(row, column, codes + offset);
       }
     }
@@ -179,6 +186,16 @@ class CachedSampler {
   int64_t slot(int64_t row) const { return row % ring_; }
   // The sample (index into codes, uniforms and mask of this slice) that internal sample b draws for.
   int64_t sample_of(int64_t b) const { return b < samples_ ? b : b - samples_; }
+
+  // Whether any sample of this slice resamples a position of `row`.
+  bool row_resamples(int64_t row, const bool* resample_mask) const {
+    const int64_t plane = height_ * width_;
+    for (int64_t b = 0; b < samples_; ++b) {
+      const bool* start = resample_mask + b * plane + row * width_;
+      if (std::any_of(start, start + width_, [](bool value) { return value; })) return true;
+    }
+    return false;
+  }
 
   // This slice's rows of a layer's offsets: (n, ...), or (2n, ...) conditioned then negative when guided.
   at::Tensor slice_offsets(const at::Tensor& offsets, int64_t total_samples) const {

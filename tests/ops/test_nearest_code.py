@@ -103,10 +103,10 @@ def _cpu_has_bf16_screen() -> bool:
 
 
 @pytest.mark.skipif(not _cpu_has_bf16_screen(), reason="no AVX512-BF16 on this CPU: the fp32 kernel serves all calls")
-@pytest.mark.parametrize("num_rows, dim, num_codes, offset, dtype", [
-    (300, 64, 8192, 0.0, torch.float32), (257, 67, 1031, 0.0, torch.float32), (100, 9, 64, 0.0, torch.float32),
-    (1, 1, 65, 0.0, torch.float32), (400, 32, 700, 100.0, torch.float32), (200, 16, 300, 0.0, torch.bfloat16),
-    (120, 33, 257, 0.0, torch.float16),
+@pytest.mark.parametrize("num_rows, dim, num_codes, offset, dtype", [  # K x D > 32768: the op screens these
+    (300, 64, 8192, 0.0, torch.float32), (257, 67, 1031, 0.0, torch.float32), (100, 9, 4000, 0.0, torch.float32),
+    (1, 1, 40000, 0.0, torch.float32), (400, 64, 700, 100.0, torch.float32), (200, 16, 2100, 0.0, torch.bfloat16),
+    (120, 33, 1031, 0.0, torch.float16), (0, 64, 1031, 0.0, torch.float32),
 ])
 def test_bf16_screen_finds_the_exact_nearest_code(compiled_ops, generator, num_rows, dim, num_codes, offset, dtype):
     """The screen's bf16 bound and float64 re-check give the exact nearest code, even where the fp32
@@ -116,6 +116,9 @@ def test_bf16_screen_finds_the_exact_nearest_code(compiled_ops, generator, num_r
     x = (offset + spread * torch.randn(num_rows, dim, generator=generator)).to(dtype)  # (N, D)
     indices, sqdist = compiled_ops.nearest_code(x, codebook)
     exact = exact_distances(x, codebook)  # (N, K)
+    if num_rows == 0:
+        assert indices.shape == sqdist.shape == (0,)
+        return
     assert torch.equal(indices, exact.argmin(1))  # argmin: the first of equal minima, as the op's ties
     torch.testing.assert_close(sqdist.double(), exact.min(1).values, rtol=1e-6, atol=0)
 

@@ -269,3 +269,22 @@ def test_compiled_kernel_checks_a_spatial_bias_shape(compiled_ops):
     arguments[1] = torch.zeros(*arguments[1].shape, 3, 4, dtype=arguments[1].dtype)  # W = 4 for a 3 x 3 map
     with pytest.raises(RuntimeError, match=r"condition_bias must be \(B or 2B, L, 4C\)"):
         compiled_ops.pixelcnn_sample(*arguments)
+
+
+@pytest.mark.parametrize("guided", [False, True])
+def test_rows_with_nothing_to_resample_are_only_embedded(compiled_ops, guided):
+    """Rows kept whole (streaming's finished rows, inpainting's kept rows) skip the horizontal stacks, and the
+    rows below still see their codes: equal to the naive loop."""
+    parameters = _network(kernel_size=5)
+    if guided:
+        condition_bias, uniforms, fixed_codes, _ = _guided_inputs(parameters, 3, 6, 5, 9, 1.0, "spatial")
+    else:
+        condition_bias, uniforms, fixed_codes, _ = _sampling_inputs(parameters, 3, 6, 5, seed=9, conditioned=True)
+    resample_mask = torch.zeros(3, 6, 5, dtype=torch.bool)
+    resample_mask[:, 2] = True  # one row in the middle
+    resample_mask[1, 4, 3] = True  # and one position two rows below, for one sample only
+    arguments = (parameters, condition_bias, uniforms, fixed_codes, resample_mask, 5, 1.0, 0, 2.0 if guided else 1.0)
+    codes = ops.pixelcnn_sample(*arguments)
+    assert torch.equal(codes, pixelcnn_sample_reference(*arguments))
+    assert torch.equal(codes[~resample_mask], fixed_codes[~resample_mask])
+    assert not torch.equal(codes[:, 2], fixed_codes[:, 2])
