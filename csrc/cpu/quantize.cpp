@@ -63,7 +63,8 @@ struct Simd<double> {
 };
 
 // Smaller codebooks go to the fp32 kernel: the screen's per-row work (rounding, norm, re-check) does not pay
-// off there (measured on a 2-core Zen 4: 0.66x at K = 128, 0.94x at 512, 1.15x at 1024, 1.39x at 2048, D = 64).
+// off there (screen over fp32 kernel on a 2-core Zen 4, D = 64: 0.97x at K = 512, 1.19x at 1024, 1.43x at
+// 2048; D = 256, K = 512: 1.29x). fp16 / bf16 inputs are screened from a float copy of x (N x D x 4 bytes).
 constexpr int64_t kScreenMinCodes = 64;
 constexpr int64_t kScreenMinWork = 32 * 1024;  // K x D
 constexpr int ROWS = 12;              // rows of x per micro-kernel panel (2 x ROWS accumulators)
