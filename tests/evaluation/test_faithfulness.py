@@ -79,12 +79,13 @@ class RenderingPipeline:
     right image is the worst-scored candidate, the others show the next prompt's scene."""
 
     guidance_scale = 1.0
+    layout = None
 
     def __init__(self, cases, scored_last=False):
         self.scenes = {case.prompt: index for index, case in enumerate(cases)}
         self.scored_last = scored_last
 
-    def __call__(self, prompt, num_images, rerank, seed, temperature, top_k, guidance_scale):
+    def __call__(self, prompt, num_images, rerank, seed, temperature, top_k, guidance_scale, regions):
         from types import SimpleNamespace
 
         from PIL import Image
@@ -105,6 +106,9 @@ def test_faithfulness_of_a_perfect_model_and_report_layout():
     held = sum(case.held_out for case in cases)
     assert report["held_out_pairs"]["images"] == 2 * held
     assert report["seen_pairs"]["images"] == 2 * (40 - held)
+    single = sum(len(case.objects) == 1 for case in cases)
+    assert 0 < single < 40 and report["one_object"]["images"] == 2 * single
+    assert report["two_objects"]["images"] == 2 * (40 - single)
     assert report["candidates"]["prompts_with_a_right_candidate"] >= 0.97
 
 

@@ -308,3 +308,60 @@ def test_only_a_spatial_prior_learns_where_each_class_goes(spatial):
     sampled = prior.sample(torch.tensor([0, 1] * 32), height=2, width=12, seed=0)  # (64, 2, 12)
     first_rows_right = (sampled[:, 0] == codes[:2, 0].repeat(32, 1)).all(dim=1).float().mean()
     assert (first_rows_right > 0.95) if spatial else (first_rows_right < 0.5)
+
+
+def test_a_regional_condition_gives_each_region_its_caption_s_bias():
+    from vaestudio.models.regions import RegionalCondition
+
+    prior, captions = _spatial_text_prior()
+    weights = torch.zeros(2, 4, 5)
+    weights[0, :, :2] = 1.0  # columns 0-1: the first caption
+    weights[1, :, 2:] = 0.75  # columns 2-4: a mix, mostly the second
+    weights[0, :, 2:] = 0.25
+    bias = prior.condition_bias(RegionalCondition(captions[:2], weights, 3), 3)  # (B, L, 4C, h, w)
+    first, second = prior.condition_bias([captions[0]] * 3, 3), prior.condition_bias([captions[1]] * 3, 3)
+    assert bias.shape == first.shape
+    torch.testing.assert_close(bias[..., :2], first[..., :2], rtol=0, atol=0)
+    torch.testing.assert_close(bias[..., 2:], 0.25 * first[..., 2:] + 0.75 * second[..., 2:])
+    # all the weight on one caption: the same samples as that caption everywhere
+    only_first = torch.zeros(2, 4, 5)
+    only_first[0] = 1.0
+    regional = RegionalCondition(captions[:2], only_first, 3)
+    assert torch.equal(prior.sample(regional, height=4, width=5, seed=4),
+                       prior.sample([captions[0]] * 3, height=4, width=5, seed=4))
+    # a real mix samples like the naive loop, guided too, and streams to the same maps
+    mixed = RegionalCondition(captions[:2], weights, 3)
+    negatives = ["a shape"] * 3
+    guided = prior.sample(mixed, height=4, width=5, seed=6, negative_condition=negatives, guidance_scale=1.5)
+    assert torch.equal(guided, prior.naive_sample(mixed, height=4, width=5, seed=6, negative_condition=negatives,
+                                                  guidance_scale=1.5))
+    assert torch.equal(list(prior.sample_rows(mixed, height=4, width=5, seed=6, negative_condition=negatives,
+                                              guidance_scale=1.5))[-1], guided)
+
+
+def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
+    from vaestudio.models.regions import RegionalCondition
+    from vaestudio.models.text import build_vocabulary
+
+    captions = ["a red circle", "a blue square"]
+    prior = _prior(0, torch.float64, condition="text", text_vocabulary=build_vocabulary(captions),
+                   text_embedding_dim=8, text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8})
+    weights = torch.zeros(2, 3, 4)
+    weights[0, :, :2], weights[1, :, 2:] = 1.0, 1.0
+    bias = prior.condition_bias(RegionalCondition(captions, weights, 2), 2)  # (B, L, 4C, h, w)
+    assert bias.shape[-2:] == (3, 4)
+    torch.testing.assert_close(bias[..., 0, 0], prior.condition_bias([captions[0]] * 2, 2))
+    torch.testing.assert_close(bias[..., 2, 3], prior.condition_bias([captions[1]] * 2, 2))
+    codes = prior.sample(RegionalCondition(captions, weights, 2), height=3, width=4, seed=1)
+    assert torch.equal(codes, prior.naive_sample(RegionalCondition(captions, weights, 2), height=3, width=4, seed=1))
+    with pytest.raises(ValueError, match="must be non-negative and sum to 1"):
+        RegionalCondition(captions, torch.full((2, 3, 4), 0.7), 2)
+    with pytest.raises(ValueError, match="one \\(h, w\\) weight map per caption"):
+        RegionalCondition(captions, torch.ones(1, 3, 4), 2)
+    with pytest.raises(ValueError, match="got 2 conditions for 3 code maps"):
+        prior.condition_bias(RegionalCondition(captions, weights, 2), 3)
+    with pytest.raises(ValueError, match="conditioned on a class"):
+        _prior(condition="class", num_classes=2).condition_bias(RegionalCondition(captions, weights, 2), 2)
+    spatial, _ = _spatial_text_prior()
+    with pytest.raises(ValueError, match=r"regional weights of size \(3, 4\) for a prior of \(4, 5\) code maps"):
+        spatial.condition_bias(RegionalCondition(captions, weights, 2), 2)

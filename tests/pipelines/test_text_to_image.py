@@ -63,6 +63,34 @@ def test_guidance_samples_from_the_mixed_logits(pipeline, tiny_bundle):
     assert torch.equal(torch.stack([item.codes for item in frames[-1]]), codes_of(guided))
 
 
+def test_a_layout_conditions_each_object_s_region_on_its_own_caption(tiny_bundle):
+    import copy
+
+    from vaestudio.pipelines.layout import shapes_layout
+
+    components = dict(tiny_bundle.components, prior=copy.deepcopy(tiny_bundle["prior"]))
+    with torch.no_grad():  # an untrained prior barely listens to its prompt: make the words matter
+        components["prior"].condition_projection.weight.mul_(30.0)
+    tiny_bundle = Bundle("text_to_image", components, options={"neutral_prompt": "a shape"})
+    options = {"neutral_prompt": "a shape", "layout": "shapes", "layout_softness": 0.5}
+    pipeline = TextToImage(Bundle("text_to_image", components, options=options))
+    prompt = "a red circle in the top left and a blue star in the bottom right"
+    regional = pipeline(prompt, num_images=3, rerank=3, seed=5)
+    expected = tiny_bundle["prior"].naive_sample(shapes_layout(prompt, (4, 4), 3, softness=0.5), 4, 4, seed=5)
+    assert code_rows(codes_of(regional)) == code_rows(expected)
+    whole = pipeline(prompt, num_images=3, rerank=3, seed=5, regions=False)
+    assert torch.equal(codes_of(whole), codes_of(TextToImage(tiny_bundle)(prompt, num_images=3, rerank=3, seed=5)))
+    assert code_rows(codes_of(whole)) != code_rows(codes_of(regional))
+    assert regional.prompt == prompt  # the scorer ranked against the whole prompt
+    frames = list(pipeline.stream(prompt, num_images=3, rerank=3, seed=5))
+    assert torch.equal(torch.stack([item.codes for item in frames[-1]]), codes_of(regional))
+    one_object = pipeline("a red circle in the top left", num_images=2, rerank=2, seed=5)  # nothing to split
+    assert torch.equal(codes_of(one_object), codes_of(TextToImage(tiny_bundle)("a red circle in the top left",
+                                                                               num_images=2, rerank=2, seed=5)))
+    with pytest.raises(ValueError, match="unknown layout 'nowhere'"):
+        TextToImage(Bundle("text_to_image", tiny_bundle.components, options={"layout": "nowhere"}))
+
+
 def test_the_bundle_sets_the_default_guidance_and_negative_prompt(tiny_bundle):
     options = {"neutral_prompt": "a shape", "guidance_scale": 2.5, "negative_prompt": "a blue star"}
     pipeline = TextToImage(Bundle("text_to_image", tiny_bundle.components, options=options))

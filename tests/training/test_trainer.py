@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.training.conftest import TINY_VAE, assert_bitwise_equal, read_json, read_text, weights
+from tests.training.conftest import TINY_VAE, TINY_VQVAE, assert_bitwise_equal, read_json, read_text, weights
 from vaestudio.models.base import load_model
 from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
@@ -161,7 +161,36 @@ def test_initialize_from_starts_a_fine_tune_from_a_model_s_weights(write_recipe,
     assert first_loss < scratch_loss  # it goes on from the trained weights, not from a fresh init
 
 
+def test_train_only_fine_tunes_a_vqvae_decoder_and_keeps_its_codes(write_recipe, tmp_path):
+    path = write_recipe(TINY_VQVAE)
+    settings = ["evaluation.enabled=false"]
+    start = str(tmp_path / "start")
+    train(load_recipe(path, settings), start)
+    tuned = str(tmp_path / "tuned")
+    train(load_recipe(path, [*settings, f"training.initialize_from={start!r}", "training.train_only=['decoder']",
+                             "training.learning_rate=1e-2", "training.steps=6"]), tuned)
+    started, ended = weights(start), weights(tuned)
+    changed = {name for name in started if not torch.equal(started[name], ended[name])}
+    assert changed and any(name.startswith("decoder.") for name in changed)
+    # encoder, codebook and EMA state kept bit for bit; only the codebook's usage statistics count on
+    assert changed - {name for name in changed if name.startswith("decoder.")} <= {"quantizer.usage_counts"}
+    assert any(name.startswith("quantizer.codebook") or name.startswith("quantizer.") for name in started)
+    images = torch.rand(3, 1, 8, 8)  # (B, C, H, W)
+    assert torch.equal(load_model(start).encode_codes(images), load_model(tuned).encode_codes(images))
+    assert "- trained only: decoder (every other part kept" in read_text(os.path.join(tuned, "README.md"))
+
+
 @pytest.mark.parametrize("override, message", [
+    ("training.train_only=['decoder']", r"train_only freezes the rest of a trained model; set training.initialize_from"),
+    ("training.train_only=[]", r"training.train_only is empty"),
+])
+def test_train_only_without_a_start_or_parts_is_refused(write_recipe, override, message):
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(write_recipe(TINY_VQVAE), [override])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.train_only=['painter']", r"train_only: no submodule named \['painter'\] in \w+; its parts are"),
     ("model.latent_dim=3", r"initialize_from = .* has another config than this recipe's model \(differs in \['latent_dim'\]\)"),
     ("training.initialize_from='nowhere/at/all'", r"initialize_from = 'nowhere/at/all' could not be loaded"),
 ])

@@ -101,23 +101,26 @@ def reconstruction_ceiling(vqvae, num_images: int = 300, split: str = "test") ->
 
 
 def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank: int = 16, seed: int = 0,
-                 temperature: float = 1.0, top_k: int = 0, guidance_scale: float | None = None) -> dict:
+                 temperature: float = 1.0, top_k: int = 0, guidance_scale: float | None = None,
+                 regions: bool = True) -> dict:
     """Runs ``pipeline`` (a TextToImage) on every case and tallies the checker's verdicts on the returned
     (best-scored) images; ``candidates`` also reads every reranked candidate: how often one sampled image
     is fully right, and how often at least one of a prompt's candidates is (what a perfect reranker would
     return), which tells the prior's share of the misses from the scorer's."""
-    groups = {"all_prompts": Tally(), "held_out_pairs": Tally(), "seen_pairs": Tally()}
+    groups = {"all_prompts": Tally(), "held_out_pairs": Tally(), "seen_pairs": Tally(), "one_object": Tally(),
+              "two_objects": Tally()}
     candidates = max(rerank, num_images)
     sampled_right = any_right = sampled = 0
     started = time.perf_counter()
     for number, case in enumerate(cases):
         result = pipeline(case.prompt, num_images=candidates, rerank=candidates, seed=seed + number,
-                          temperature=temperature, top_k=top_k, guidance_scale=guidance_scale)
+                          temperature=temperature, top_k=top_k, guidance_scale=guidance_scale, regions=regions)
         verdicts = [attribute_agreement(read_image(generated.image), case.objects, case.background)
                     for generated in result]  # best scored first
         for agreement in verdicts[:num_images]:
             groups["all_prompts"].add(agreement)
             groups["held_out_pairs" if case.held_out else "seen_pairs"].add(agreement)
+            groups["one_object" if len(case.objects) == 1 else "two_objects"].add(agreement)
         right = sum(agreement["all"] for agreement in verdicts)
         sampled_right, any_right, sampled = sampled_right + right, any_right + (right > 0), sampled + len(verdicts)
     report = {name: tally.summary() for name, tally in groups.items()}
@@ -126,6 +129,7 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
     report["settings"] = {"prompts": len(cases), "images_per_prompt": num_images, "rerank": rerank,
                           "temperature": temperature, "top_k": top_k, "seed": seed,
                           "guidance_scale": pipeline.guidance_scale if guidance_scale is None else guidance_scale,
+                          "regions": regions and pipeline.layout is not None,
                           "seconds": round(time.perf_counter() - started, 1)}
     return report
 
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="classifier-free guidance (1: none; default: the bundle's own)")
+    parser.add_argument("--no-regions", action="store_true",
+                        help="condition the whole map on the whole prompt (no regional conditioning by the layout)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checker-images", type=int, default=1000,
                         help="real test images to measure the checker on (0 skips)")
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         report["faithfulness"] = faithfulness(
             pipeline, test_prompts(arguments.num_prompts, start=arguments.first_prompt), arguments.images_per_prompt,
             arguments.rerank,
-            arguments.seed, arguments.temperature, arguments.top_k, arguments.guidance_scale,
+            arguments.seed, arguments.temperature, arguments.top_k, arguments.guidance_scale, not arguments.no_regions,
         )
     print(json.dumps(report, indent=2))
     return 0

@@ -82,6 +82,31 @@ class StudioModel(nn.Module):
         if not isinstance(config, self.config_class):
             raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
         self.config = config
+        self.frozen_modules: tuple[str, ...] = ()  # names kept in eval mode by train() (see freeze_all_but)
+
+    def freeze_all_but(self, trainable: list[str]) -> None:
+        """Partial fine-tuning: only the named submodules (dotted names, e.g. "decoder") keep gradients; every
+        other top-level part stops learning and stays in eval mode (no EMA codebook updates, no k-means)."""
+        names = dict(self.named_modules())
+        unknown = [name for name in trainable if not name or name not in names]
+        if unknown:
+            parts = sorted(name for name, _ in self.named_children())
+            raise ValueError(f"no submodule named {unknown} in {type(self).__name__}; its parts are {parts}")
+        self.requires_grad_(False)
+        for name in trainable:
+            names[name].requires_grad_(True)
+        self.frozen_modules = tuple(
+            name for name, module in names.items()
+            if name and not any(name == kept or name.startswith(kept + ".") or kept.startswith(name + ".")
+                                for kept in trainable) and "." not in name
+        )
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> StudioModel:
+        super().train(mode)
+        for name in getattr(self, "frozen_modules", ()):
+            self.get_submodule(name).eval()
+        return self
 
     def training_loss(self, batch: Batch) -> TrainingOutput:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -71,6 +71,7 @@ from torch import nn
 
 from vaestudio import ops
 from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.regions import RegionalCondition, combine_biases
 from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
 
 CONDITIONS = ("none", "class", "text")
@@ -223,7 +224,7 @@ class PixelCNNPriorConfig:
                 raise ValueError(f"spatial_condition needs code_map_size = [h, w], got {self.code_map_size!r}")
 
 
-Condition = int | torch.Tensor | Sequence[int] | Sequence[str] | None
+Condition = int | torch.Tensor | Sequence[int] | Sequence[str] | RegionalCondition | None
 
 
 @register_model
@@ -280,6 +281,8 @@ class PixelCNNPrior(StudioModel):
             return torch.zeros(batch_size, layers, width, device=device, dtype=dtype)
         if condition is None:
             raise ValueError(f"this prior is conditioned on a {self.config.condition}; pass one per sample")
+        if isinstance(condition, RegionalCondition):
+            return self._regional_bias(condition, batch_size)
         if self.config.condition == "class":
             labels = torch.as_tensor(condition, dtype=torch.int64, device=device).reshape(-1)  # (B,)
             if labels.numel() and (labels.min() < 0 or labels.max() >= self.config.num_classes):
@@ -296,6 +299,18 @@ class PixelCNNPrior(StudioModel):
         if not self.config.spatial_condition:
             return bias
         return bias[..., None, None] + self.condition_map(vector, tokens)  # (B, L, 4C, h, w)
+
+    def _regional_bias(self, condition: RegionalCondition, batch_size: int) -> torch.Tensor:
+        """Each caption's bias over its region (see :mod:`vaestudio.models.regions`): (B, L, 4C, h, w)."""
+        if self.config.condition != "text":
+            raise ValueError("a regional condition holds captions; this prior is conditioned on a class")
+        if len(condition) != batch_size:
+            raise ValueError(f"got {len(condition)} conditions for {batch_size} code maps")
+        if self.config.spatial_condition and tuple(condition.weights.shape[-2:]) != tuple(self.config.code_map_size):
+            raise ValueError(f"regional weights of size {tuple(condition.weights.shape[-2:])} for a prior of "
+                             f"{tuple(self.config.code_map_size)} code maps")
+        biases = [self.condition_bias([caption] * batch_size, batch_size) for caption in condition.captions]
+        return combine_biases(biases, condition.weights)
 
     def _bias_for_rows(self, bias: torch.Tensor, rows: int, width: int) -> torch.Tensor:
         """A spatial bias cut to the first ``rows`` rows (streaming); checks the map size it was made for."""
@@ -373,7 +388,8 @@ class PixelCNNPrior(StudioModel):
     ) -> torch.Tensor:
         """Code maps (B, H, W) int64, in one cached ``ops.pixelcnn_sample`` call.
 
-        condition: a number of samples (unconditional), labels (B,), or B captions.
+        condition: a number of samples (unconditional), labels (B,), B captions, or a RegionalCondition
+        (a caption per region of the map, for B maps).
         fixed_codes / resample_mask (B, H, W): inpainting; positions where the mask is false
         keep their fixed code. The same seed gives the same codes on every device.
         negative_condition (B labels or captions) with guidance_scale: classifier-free guidance,

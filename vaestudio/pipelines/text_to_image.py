@@ -9,6 +9,12 @@ is drawn from ``negative + scale * (conditioned - negative)`` logits, the negati
 prior's reading of the bundle's ``negative_prompt`` (default: its neutral prompt), which pushes
 samples towards what the prompt says beyond a bare "a shape".
 
+Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio.pipelines.layout`):
+a prompt with several placed objects ("a red circle in the top left and a blue star at the bottom")
+conditions each part of the code map on its own object's one-object caption, which a small prior
+draws far more faithfully than the whole sentence; ``regions=False`` turns it off per request.
+The scorer always reranks against the whole prompt.
+
 Prompts follow :mod:`vaestudio.pipelines.prompts`: an empty prompt samples from the bundle's
 neutral prompt (``"a shape"`` for ``shapes``), an overlong one is truncated, unknown words are
 listed in ``warnings``; none of them is an error.
@@ -25,6 +31,7 @@ from PIL import Image
 from vaestudio.models.base import StudioModel
 from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import to_pil
+from vaestudio.pipelines.layout import DEFAULT_SOFTNESS, get_layout
 from vaestudio.pipelines.prompts import PreparedPrompt, prepare_prompt
 
 MAX_IMAGES = 64
@@ -95,7 +102,8 @@ class TextToImage:
         neutral_prompt: str | None = None,
         options: dict | None = None,
     ) -> None:
-        """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale)."""
+        """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale, layout,
+        layout_softness)."""
         options = dict(options or {})
         if isinstance(vqvae, Bundle):
             bundle = vqvae
@@ -115,6 +123,8 @@ class TextToImage:
         self.neutral_prompt = neutral_prompt if neutral_prompt is not None else options.get("neutral_prompt", "")
         self.negative_prompt = str(options.get("negative_prompt", self.neutral_prompt))
         self.guidance_scale = _check_guidance(options.get("guidance_scale", 1.0))
+        self.layout = get_layout(options.get("layout")) if prior.config.condition == "text" else None
+        self.layout_softness = float(options.get("layout_softness", DEFAULT_SOFTNESS))
         self.code_map_shape = tuple(vqvae.code_map_shape)  # (h, w)
 
     # -- prompts -----------------------------------------------------------------------------
@@ -130,9 +140,16 @@ class TextToImage:
             prepared.warnings.append("this prior is unconditional: the prompt only ranks the samples")
         return prepared
 
-    def condition(self, text: str, count: int):
-        """What the prior's ``sample`` takes for ``count`` maps under ``text``."""
-        return [text] * count if self.prior.config.condition == "text" else count
+    def condition(self, text: str, count: int, regions: bool = True):
+        """What the prior's ``sample`` takes for ``count`` maps under ``text``: a RegionalCondition when
+        ``regions`` and the bundle's layout splits the prompt into placed objects, else ``count`` captions."""
+        if self.prior.config.condition != "text":
+            return count
+        if regions and self.layout is not None:
+            regional = self.layout(text, self.code_map_shape, count, self.layout_softness)
+            if regional is not None:
+                return regional
+        return [text] * count
 
     def guidance(self, count: int, guidance_scale: float | None = None) -> dict:
         """The prior's guidance arguments for ``count`` maps (none at scale 1 or for an unconditional prior);
@@ -180,6 +197,7 @@ class TextToImage:
         temperature: float = 1.0,
         top_k: int = 0,
         guidance_scale: float | None = None,
+        regions: bool = True,
     ) -> TextToImageResult:
         """The best ``num_images`` of ``rerank`` candidates (all of them unranked without a scorer)."""
         candidates = self._arguments(num_images, rerank, temperature, top_k)
@@ -187,8 +205,8 @@ class TextToImage:
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         codes = self.prior.sample(
-            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed),
-            **guidance,
+            self.condition(prepared.text, candidates, regions), height, width, float(temperature), int(top_k),
+            int(seed), **guidance,
         )  # (R, h, w)
         return TextToImageResult(self.decode_and_rank(codes, prepared.text, num_images), prepared.text, prepared.warnings)
 
@@ -203,6 +221,7 @@ class TextToImage:
         top_k: int = 0,
         rows_per_frame: int = 1,
         guidance_scale: float | None = None,
+        regions: bool = True,
     ) -> Iterator[StreamFrame]:
         """Yields a frame per completed block of ``rows_per_frame`` code rows (the first ``num_images``
         candidates, decoded with the rows not sampled yet painted gray), then the final frame, equal to
@@ -212,8 +231,8 @@ class TextToImage:
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
         rows = self.prior.sample_rows(
-            self.condition(prepared.text, candidates), height, width, float(temperature), int(top_k), int(seed),
-            rows_per_step=rows_per_frame, **guidance,
+            self.condition(prepared.text, candidates, regions), height, width, float(temperature), int(top_k),
+            int(seed), rows_per_step=rows_per_frame, **guidance,
         )
         codes = None
         scale = self.vqvae.config.image_size // height  # image rows per code row

@@ -96,6 +96,11 @@ def build_model(recipe: Recipe, source, vqvae: StudioModel | None = None) -> Stu
     model = cls(config)
     if initial is not None:
         initialize_weights(model, initial, recipe)
+    if recipe.training.train_only is not None:
+        try:
+            model.freeze_all_but(recipe.training.train_only)
+        except ValueError as error:
+            raise RecipeError(f"{recipe.path}: training.train_only: {error}") from error
     return model
 
 

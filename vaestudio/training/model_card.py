@@ -84,6 +84,8 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
         "- machine: " + ", ".join(f"{key} {value}" for key, value in machine.items() if value is not None),
         *([f"- fine-tuned: started from the weights of `{recipe.training.initialize_from}` (its own card tells "
            "how that was trained; the time above is this fine-tune's only)"] if recipe.training.initialize_from else []),
+        *([f"- trained only: {', '.join(recipe.training.train_only)} (every other part kept the start model's weights "
+           "and stayed in eval mode)"] if recipe.training.train_only else []),
         "",
         "## Metrics",
         "",

@@ -85,6 +85,9 @@ class TrainingSection:
     stop_after: int | None = None  # stop (and save) after this many steps, as if killed: for tests and drills
     # fine-tuning: start from this model's weights (a model folder or shipped name whose config equals the recipe's)
     initialize_from: str | None = None
+    # fine-tuning only part of a model: these submodules (e.g. ["decoder"]) learn; the rest keeps its weights
+    # and stays in eval mode (a VQ-VAE's codebook and encoder, so a prior over its codes stays valid)
+    train_only: list[str] | None = None
 
 
 @dataclasses.dataclass
@@ -238,6 +241,11 @@ def _check_training(training: TrainingSection, path: str) -> None:
             fail(f"training.{key} = {getattr(training, key)!r}; choose one of {list(allowed)}")
     if training.learning_rate <= 0:
         fail("training.learning_rate must be positive")
+    if training.train_only is not None:
+        if not training.train_only:
+            fail("training.train_only is empty; name the submodules to train (e.g. [\"decoder\"]) or leave it out")
+        if training.initialize_from is None:
+            fail("training.train_only freezes the rest of a trained model; set training.initialize_from to it")
 
 
 # -- type checking ----------------------------------------------------------------------------
