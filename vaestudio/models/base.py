@@ -95,10 +95,9 @@ class StudioModel(nn.Module):
         self.requires_grad_(False)
         for name in trainable:
             names[name].requires_grad_(True)
-        self.frozen_modules = tuple(
-            name for name, module in names.items()
-            if name and not any(name == kept or name.startswith(kept + ".") or kept.startswith(name + ".")
-                                for kept in trainable) and "." not in name
+        self.frozen_modules = tuple(  # top-level parts that neither are nor hold a trained submodule
+            name for name, _ in self.named_children()
+            if not any(kept == name or kept.startswith(name + ".") for kept in trainable)
         )
         self.train(self.training)
 
