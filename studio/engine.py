@@ -197,22 +197,24 @@ class Engine:
         _, loaded = self._models.require(model, Capability.TEXT_TO_IMAGE)
         return loaded.pipeline("text_to_image")
 
-    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0) -> Generation:
+    def text_to_image(
+        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True
+    ) -> Generation:
         pipeline = self._text_to_image(model)
         with _user_errors():
-            result = pipeline(prompt, **_sampling(num_images, seed, temperature, top_k, rerank, guidance))
+            result = pipeline(prompt, **_sampling(num_images, seed, temperature, top_k, rerank, guidance, regions))
         return _generation(result)
 
     def text_to_image_stream(
-        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0
+        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True
     ) -> Iterator[Generation]:
         pipeline = self._text_to_image(model)
         with _user_errors():
             # about four progressive frames whatever the code map's height: each frame costs a sampler
             # call over the rows so far, a decode and a round trip to the browser
             rows_per_frame = max(1, pipeline.code_map_shape[0] // STREAM_FRAMES)
-            for frame in pipeline.stream(prompt, **_sampling(num_images, seed, temperature, top_k, rerank, guidance),
-                                         rows_per_frame=rows_per_frame):
+            sampling = _sampling(num_images, seed, temperature, top_k, rerank, guidance, regions)
+            for frame in pipeline.stream(prompt, **sampling, rows_per_frame=rows_per_frame):
                 yield _generation(frame)
 
     # ----------------------------------------------------------------- edit
@@ -492,11 +494,11 @@ def _configured_recipe(recipe, data_spec: str, settings: TrainingSettings):
     return replace(recipe, training=training, data=data)
 
 
-def _sampling(num_images, seed, temperature, top_k, rerank, guidance=0.0) -> dict[str, Any]:
+def _sampling(num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True) -> dict[str, Any]:
     """The pipeline's keyword arguments; guidance 0 (or None) leaves the model's own default."""
     return {"num_images": int(num_images), "rerank": max(int(rerank), int(num_images)), "seed": int(seed),
             "temperature": float(temperature), "top_k": int(top_k),
-            "guidance_scale": float(guidance) if guidance else None}
+            "guidance_scale": float(guidance) if guidance else None, "regions": bool(regions)}
 
 
 def _generation(result) -> Generation:

@@ -194,13 +194,15 @@ class StudioEngine(Protocol):
 
     # Text to image
     # guidance: classifier-free guidance scale; 0 = the model's own default, 1 = none
+    # regions: let a model with a layout draw each placed object of the prompt in its own region
+    # (regional conditioning); False conditions the whole image on the whole prompt
     def text_to_image(
         self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int,
-        guidance: float = 0.0,
+        guidance: float = 0.0, regions: bool = True,
     ) -> Generation: ...
     def text_to_image_stream(
         self, model: str, prompt: str, num_images: int, seed: int, temperature: float, top_k: int, rerank: int,
-        guidance: float = 0.0,
+        guidance: float = 0.0, regions: bool = True,
     ) -> Iterator[Generation]: ...  # a partial generation per sampled code-map row, then the final one
 
     # Edit

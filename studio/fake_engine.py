@@ -147,12 +147,15 @@ class FakeEngine:
 
     # ----------------------------------------------------------------- text to image
 
-    def text_to_image(self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0) -> Generation:
-        *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank, guidance)
+    def text_to_image(
+        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True
+    ) -> Generation:
+        *_, final = self.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank, guidance,
+                                              regions)
         return final
 
     def text_to_image_stream(
-        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0
+        self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True
     ) -> Iterator[Generation]:
         self._models.require(model, C.TEXT_TO_IMAGE)
         if not 0.0 <= float(guidance) <= 20.0:

@@ -58,6 +58,12 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                         info="Classifier-free guidance: 1 = none, higher follows the prompt more closely; "
                              "0 = the model's own default.",
                     )
+                    regions = gr.Checkbox(
+                        True, label="Regions",
+                        info="For prompts that place several objects ('a red heart in the top left and a blue "
+                             "circle on the right'): draw each part of the image from its own object's words "
+                             "(models with a layout, such as shapes). Off: the whole image follows the whole prompt.",
+                    )
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
             with gr.Column(scale=3):
                 gallery = gr.Gallery(
@@ -68,16 +74,16 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                       "then ranked by how well they match the prompt.", label="Prompt as read")
 
         @user_facing
-        def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0):
+        def text_to_image(model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True):
             for generation in engine.text_to_image_stream(model, prompt, num_images, seed, temperature, top_k, rerank,
-                                                          guidance):
+                                                          guidance, regions):
                 gallery = [(show(item.image), _caption(item, generation.done)) for item in generation.images]
                 yield gallery, describe(generation)
 
         gr.on(
             [generate.click, prompt.submit],
             text_to_image,
-            inputs=[model, prompt, num_images, seed, temperature, top_k, rerank, guidance],
+            inputs=[model, prompt, num_images, seed, temperature, top_k, rerank, guidance, regions],
             outputs=[gallery, reading],
             api_name="text_to_image",
             **ENGINE_QUEUE,

@@ -9,6 +9,7 @@ from PIL import Image
 
 from studio.engine import Engine
 from studio.engine_api import Capability, InputError, ModelError
+from studio.tabs.shared import show
 from tests.studio.support import running_studio
 from tests.studio.tiny_zoo import write_tiny_zoo
 
@@ -44,6 +45,26 @@ def test_guidance_reaches_the_pipeline(engine):
     guided = engine.text_to_image(BUNDLE, "a red circle", 2, 0, 1.0, 0, 2, 4.0)
     pixels = [[item.image.tobytes() for item in generation.images] for generation in (plain, default, guided)]
     assert pixels[0] == pixels[1] and pixels[2] != pixels[0]
+
+
+TWO_PLACED = "a red circle in the top left and a blue square in the bottom right"
+
+
+def test_regions_switch_reaches_the_pipeline(engine):
+    """The bundle names the shapes layout: a prompt with two placed objects is drawn region by region unless the
+    request turns regions off, which must then equal the pipeline's own whole-prompt sampling."""
+    from vaestudio.pipelines.text_to_image import TextToImage
+
+    regional = engine.text_to_image(BUNDLE, TWO_PLACED, 2, 0, 1.0, 0, 2)
+    whole = engine.text_to_image(BUNDLE, TWO_PLACED, 2, 0, 1.0, 0, 2, 0.0, False)
+    pipeline = engine._text_to_image(BUNDLE)
+    assert isinstance(pipeline, TextToImage) and pipeline.layout is not None
+    expected = pipeline(TWO_PLACED, num_images=2, rerank=2, seed=0, regions=False)
+    pixels = [[item.image.tobytes() for item in generation] for generation in (regional.images, whole.images,
+                                                                               expected.images)]
+    assert pixels[1] == pixels[2] and pixels[0] != pixels[1]
+    frames = list(engine.text_to_image_stream(BUNDLE, TWO_PLACED, 2, 0, 1.0, 0, 2, 0.0, False))
+    assert [item.image.tobytes() for item in frames[-1].images] == pixels[1]
 
 
 def test_pipeline_argument_errors_are_input_errors(engine):
@@ -85,9 +106,15 @@ def test_a_studio_run_overrides_the_recipe_and_reports_often():
 
 def test_served_text_to_image_through_gradio_client(engine):
     with running_studio(engine) as url:
-        gallery, reading = Client(url, verbose=False).predict(BUNDLE, "a blue square", 2, 0, 1.0, 0, 2,
-                                                                api_name="/text_to_image")
+        client = Client(url, verbose=False)
+        gallery, reading = client.predict(BUNDLE, "a blue square", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
+        served = [client.predict(BUNDLE, TWO_PLACED, 1, 0, 1.0, 0, 1, 0.0, regions, api_name="/text_to_image")[0]
+                  for regions in (True, False)]
     assert len(gallery) == 2 and "a blue square" in reading
+    direct = [engine.text_to_image(BUNDLE, TWO_PLACED, 1, 0, 1.0, 0, 1, 0.0, regions).images[0].image
+              for regions in (True, False)]
+    for gallery, image in zip(served, direct):  # the checkbox reaches the engine: each matches its own setting
+        assert np.array_equal(np.asarray(Image.open(gallery[0]["image"]).convert("RGB")), np.asarray(Image.open(show(image)).convert("RGB")))
 
 
 def test_encode_sliders_and_attributes(engine):

@@ -36,7 +36,7 @@ def write_tiny_zoo(folder: Path) -> Path:
                                                        embedding_dim=8, text_dim=8, text_layers=1, text_heads=2))
     bundle = folder / "tiny-text-to-image"
     save_bundle(str(bundle), "text_to_image", {"vqvae": vqvae, "prior": prior, "scorer": scorer},
-                {"neutral_prompt": "a shape"})
+                {"neutral_prompt": "a shape", "layout": "shapes"})
     (bundle / "README.md").write_text("# tiny-text-to-image\n\nRandom weights, for tests.\n")
     (bundle / "metrics.json").write_text('{"evaluation": {"bits_per_dim": 4.5, "psnr": 11.0, "seconds": 3.0}, '
                                          '"training": {"steps": 10}}')
