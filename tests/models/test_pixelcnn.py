@@ -365,3 +365,27 @@ def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
     spatial, _ = _spatial_text_prior()
     with pytest.raises(ValueError, match=r"regional weights of size \(3, 4\) for a prior of \(4, 5\) code maps"):
         spatial.condition_bias(RegionalCondition(captions, weights, 2), 2)
+
+
+def test_per_map_conditions_mix_captions_and_regional_conditions():
+    """Training with regions: one condition per map, each map's bias exactly what its condition alone gives,
+    and the loss differentiable through every caption's encoder."""
+    from vaestudio.models.regions import RegionalCondition
+
+    prior, captions = _spatial_text_prior()
+    weights = torch.zeros(2, 4, 5)
+    weights[0, :2], weights[1, 2:] = 1.0, 1.0  # rows 0-1 the first caption, rows 2-3 the second
+    regional = RegionalCondition(captions[:2], weights, 1)
+    conditions = [captions[2], regional, captions[0]]
+    bias = prior.condition_bias(conditions, 3)  # (B, L, 4C, h, w)
+    torch.testing.assert_close(bias[0], prior.condition_bias([captions[2]], 1)[0])  # float64: batch rounding only
+    torch.testing.assert_close(bias[1], prior.condition_bias(regional, 1)[0])  # float64: batch rounding only
+    torch.testing.assert_close(bias[2], prior.condition_bias([captions[0]], 1)[0])  # float64: batch rounding only
+    codes = torch.randint(0, 8, (3, 4, 5))
+    loss = prior.training_loss(Batch(torch.zeros(3, 3, 16, 20), captions=conditions, codes=codes)).loss
+    loss.backward()
+    assert prior.text_encoder.token_embedding.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="got 2 conditions for 3 code maps"):
+        prior.condition_bias([regional, captions[0]], 3)
+    with pytest.raises(TypeError, match="caption strings or RegionalConditions"):
+        prior.condition_bias([regional, 3, captions[0]], 3)

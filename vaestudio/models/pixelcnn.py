@@ -224,7 +224,9 @@ class PixelCNNPriorConfig:
                 raise ValueError(f"spatial_condition needs code_map_size = [h, w], got {self.code_map_size!r}")
 
 
-Condition = int | torch.Tensor | Sequence[int] | Sequence[str] | RegionalCondition | None
+# a class label or count, labels, captions, one RegionalCondition for all maps, or one caption or one-map
+# RegionalCondition per map (training with regions: see vaestudio.training.regional_captions)
+Condition = int | torch.Tensor | Sequence[int] | Sequence[str | RegionalCondition] | RegionalCondition | None
 
 
 @register_model
@@ -271,7 +273,8 @@ class PixelCNNPrior(StudioModel):
     def condition_bias(self, condition: Condition, batch_size: int) -> torch.Tensor:
         """Per-layer biases (B, L, 4C) for labels (B,), captions (B strings), or None (zeros).
 
-        With ``spatial_condition``: (B, L, 4C, h, w), one per code-map position too.
+        With ``spatial_condition``: (B, L, 4C, h, w), one per code-map position too. A regional condition,
+        or a list of B items mixing captions and one-map regional conditions, gives (B, L, 4C, h, w).
         """
         device, dtype = self._device_dtype()
         layers, width = self.config.num_layers, self.network.condition_size
@@ -283,6 +286,8 @@ class PixelCNNPrior(StudioModel):
             raise ValueError(f"this prior is conditioned on a {self.config.condition}; pass one per sample")
         if isinstance(condition, RegionalCondition):
             return self._regional_bias(condition, batch_size)
+        if isinstance(condition, (list, tuple)) and any(isinstance(item, RegionalCondition) for item in condition):
+            return self._per_sample_bias(condition, batch_size)
         if self.config.condition == "class":
             labels = torch.as_tensor(condition, dtype=torch.int64, device=device).reshape(-1)  # (B,)
             if labels.numel() and (labels.min() < 0 or labels.max() >= self.config.num_classes):
@@ -311,6 +316,23 @@ class PixelCNNPrior(StudioModel):
                              f"{tuple(self.config.code_map_size)} code maps")
         biases = [self.condition_bias([caption] * batch_size, batch_size) for caption in condition.captions]
         return combine_biases(biases, condition.weights)
+
+    def _per_sample_bias(self, conditions: Sequence[str | RegionalCondition], batch_size: int) -> torch.Tensor:
+        """One condition per map, captions and one-map regional conditions mixed: (B, L, 4C, h, w)."""
+        if len(conditions) != batch_size:
+            raise ValueError(f"got {len(conditions)} conditions for {batch_size} code maps")
+        plain = [index for index, item in enumerate(conditions) if isinstance(item, str)]
+        regional = [index for index, item in enumerate(conditions) if isinstance(item, RegionalCondition)]
+        if len(plain) + len(regional) != batch_size:
+            raise TypeError("per-map conditions are caption strings or RegionalConditions")
+        parts = {index: self._regional_bias(conditions[index], 1) for index in regional}  # each (1, L, 4C, h, w)
+        if plain:
+            biases = self.condition_bias([conditions[index] for index in plain], len(plain))  # (P, L, 4C[, h, w])
+            height, width = next(iter(parts.values())).shape[-2:]
+            if biases.dim() == 3:
+                biases = biases[..., None, None].expand(-1, -1, -1, height, width)  # the same at every position
+            parts.update({index: biases[row : row + 1] for row, index in enumerate(plain)})
+        return torch.cat([parts[index] for index in range(batch_size)])  # (B, L, 4C, h, w)
 
     def _bias_for_rows(self, bias: torch.Tensor, rows: int, width: int) -> torch.Tensor:
         """A spatial bias cut to the first ``rows`` rows (streaming); checks the map size it was made for."""

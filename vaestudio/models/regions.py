@@ -10,7 +10,10 @@ map over the code map, and the prior's bias becomes the weighted sum of the capt
 
 (regional prompting; in spirit the region-wise conditioning of MultiDiffusion, Bar-Tal et al.,
 https://arxiv.org/abs/2302.08113, here on an autoregressive prior's biases). The sampler ops take
-a position-dependent bias as they are, so nothing below the prior changes.
+a position-dependent bias as they are, so nothing below the prior changes. A prior can also be trained
+on them (one per map, mixed with plain captions: ``training.layout``,
+:mod:`vaestudio.training.regional_captions`), so it learns to draw each region's object whatever the
+other regions already hold.
 """
 
 from __future__ import annotations

@@ -104,6 +104,20 @@ def build_model(recipe: Recipe, source, vqvae: StudioModel | None = None) -> Stu
     return model
 
 
+def regional_captions(recipe: Recipe, model: StudioModel):
+    """``training.layout``'s caption transform for a spatially text-conditioned prior (None without a layout).
+    Its draws come from torch's global generator, which checkpoints save and restore per process."""
+    if recipe.training.layout is None:
+        return None
+    config = model.config
+    if getattr(config, "condition", None) != "text" or not getattr(config, "spatial_condition", False):
+        raise RecipeError(f"{recipe.path}: training.layout trains a text prior with spatial_condition = true on "
+                          f"regional conditions; this {recipe.model.type} is not one")
+    from vaestudio.training.regional_captions import RegionalCaptions
+
+    return RegionalCaptions(recipe.training.layout, recipe.training.layout_probability, tuple(config.code_map_size))
+
+
 def load_initial_model(recipe: Recipe) -> StudioModel:
     """The model that ``training.initialize_from`` names (a model folder or shipped name)."""
     from vaestudio.hub import resolve

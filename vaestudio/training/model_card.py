@@ -86,6 +86,9 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
            "how that was trained; the time above is this fine-tune's only)"] if recipe.training.initialize_from else []),
         *([f"- trained only: {', '.join(recipe.training.train_only)} (every other part kept the start model's weights "
            "and stayed in eval mode)"] if recipe.training.train_only else []),
+        *([f"- regional training: {recipe.training.layout_probability:.0%} of the captions the "
+           f"`{recipe.training.layout}` layout places were trained as its regional conditions"]
+          if recipe.training.layout else []),
         "",
         "## Metrics",
         "",

@@ -88,6 +88,10 @@ class TrainingSection:
     # fine-tuning only part of a model: these submodules (e.g. ["decoder"]) learn; the rest keeps its weights
     # and stays in eval mode (a VQ-VAE's codebook and encoder, so a prior over its codes stays valid)
     train_only: list[str] | None = None
+    # text priors: train on the regional conditions a layout (e.g. "shapes") builds at sampling time, for this
+    # fraction of the captions it can place (vaestudio/training/regional_captions.py)
+    layout: str | None = None
+    layout_probability: float = 0.5
 
 
 @dataclasses.dataclass
@@ -246,6 +250,13 @@ def _check_training(training: TrainingSection, path: str) -> None:
             fail("training.train_only is empty; name the submodules to train (e.g. [\"decoder\"]) or leave it out")
         if training.initialize_from is None:
             fail("training.train_only freezes the rest of a trained model; set training.initialize_from to it")
+    if training.layout is not None:
+        from vaestudio.pipelines.layout import LAYOUTS
+
+        if training.layout not in LAYOUTS:
+            fail(f"training.layout = {training.layout!r}; choose one of {sorted(LAYOUTS)} or leave it out")
+        if not 0.0 < training.layout_probability <= 1.0:
+            fail(f"training.layout_probability = {training.layout_probability}; it is a fraction in (0, 1]")
 
 
 # -- type checking ----------------------------------------------------------------------------

@@ -122,6 +122,7 @@ class Run:
             cacheable = getattr(self.source, "binarize", None) != "dynamic"
             capacity = len(self.source) if cacheable and len(self.source) <= training.code_cache_limit else 0
             self.codes = building.CodeProvider(self.vqvae, capacity)
+        self.regional_captions = building.regional_captions(recipe, self.model)
         self.wrapped = distributed.wrap(self.model, context)
         self.preview_batch = self._preview_batch()
         # loop state (what a checkpoint holds)
@@ -244,6 +245,8 @@ class Run:
         batch = batch.to(self.context.device)
         if self.codes is not None:
             batch = self.codes.fill(batch, indices)
+        if self.regional_captions is not None:
+            batch = self.regional_captions.apply(batch)
         for group in self.optimizer.param_groups:
             group["lr"] = building.learning_rate_at(self.step, self.total_steps, training)
         self.throughput.start()
