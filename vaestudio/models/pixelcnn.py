@@ -305,8 +305,7 @@ class PixelCNNPrior(StudioModel):
             return bias
         return bias[..., None, None] + self.condition_map(vector, tokens)  # (B, L, 4C, h, w)
 
-    def _regional_bias(self, condition: RegionalCondition, batch_size: int) -> torch.Tensor:
-        """Each caption's bias over its region (see :mod:`vaestudio.models.regions`): (B, L, 4C, h, w)."""
+    def _check_regional(self, condition: RegionalCondition, batch_size: int) -> None:
         if self.config.condition != "text":
             raise ValueError("a regional condition holds captions; this prior is conditioned on a class")
         if len(condition) != batch_size:
@@ -314,25 +313,41 @@ class PixelCNNPrior(StudioModel):
         if self.config.spatial_condition and tuple(condition.weights.shape[-2:]) != tuple(self.config.code_map_size):
             raise ValueError(f"regional weights of size {tuple(condition.weights.shape[-2:])} for a prior of "
                              f"{tuple(self.config.code_map_size)} code maps")
+
+    def _regional_bias(self, condition: RegionalCondition, batch_size: int) -> torch.Tensor:
+        """Each caption's bias over its region (see :mod:`vaestudio.models.regions`): (B, L, 4C, h, w)."""
+        self._check_regional(condition, batch_size)
         biases = [self.condition_bias([caption] * batch_size, batch_size) for caption in condition.captions]
         return combine_biases(biases, condition.weights)
 
     def _per_sample_bias(self, conditions: Sequence[str | RegionalCondition], batch_size: int) -> torch.Tensor:
-        """One condition per map, captions and one-map regional conditions mixed: (B, L, 4C, h, w)."""
+        """One condition per map, captions and one-map regional conditions mixed: (B, L, 4C, h, w). Every text
+        of the batch (the plain captions, then each regional condition's captions) goes through the text
+        encoder in one pass, and one weighted sum mixes the N texts' biases into the B maps' (per-text
+        slices would each cost a full-size gradient buffer in the backward pass)."""
         if len(conditions) != batch_size:
             raise ValueError(f"got {len(conditions)} conditions for {batch_size} code maps")
         plain = [index for index, item in enumerate(conditions) if isinstance(item, str)]
         regional = [index for index, item in enumerate(conditions) if isinstance(item, RegionalCondition)]
         if len(plain) + len(regional) != batch_size:
             raise TypeError("per-map conditions are caption strings or RegionalConditions")
-        parts = {index: self._regional_bias(conditions[index], 1) for index in regional}  # each (1, L, 4C, h, w)
-        if plain:
-            biases = self.condition_bias([conditions[index] for index in plain], len(plain))  # (P, L, 4C[, h, w])
-            height, width = next(iter(parts.values())).shape[-2:]
-            if biases.dim() == 3:
-                biases = biases[..., None, None].expand(-1, -1, -1, height, width)  # the same at every position
-            parts.update({index: biases[row : row + 1] for row, index in enumerate(plain)})
-        return torch.cat([parts[index] for index in range(batch_size)])  # (B, L, 4C, h, w)
+        for index in regional:
+            self._check_regional(conditions[index], 1)
+        texts = [conditions[index] for index in plain]
+        texts += [text for index in regional for text in conditions[index].captions]
+        biases = self.condition_bias(texts, len(texts))  # (N, L, 4C) or (N, L, 4C, h, w)
+        height, width = conditions[regional[0]].weights.shape[-2:]
+        if biases.dim() == 3:
+            biases = biases[..., None, None].expand(-1, -1, -1, height, width)  # the same at every position
+        mixing = biases.new_zeros(batch_size, len(texts), height, width)  # (B, N, h, w): each map's share of each text
+        for row, index in enumerate(plain):
+            mixing[index, row] = 1.0
+        row = len(plain)
+        for index in regional:
+            weights = conditions[index].weights  # (R, h, w)
+            mixing[index, row : row + len(weights)] = weights.to(mixing)
+            row += len(weights)
+        return torch.einsum("bnhw,nlchw->blchw", mixing, biases)  # (B, L, 4C, h, w)
 
     def _bias_for_rows(self, bias: torch.Tensor, rows: int, width: int) -> torch.Tensor:
         """A spatial bias cut to the first ``rows`` rows (streaming); checks the map size it was made for."""
