@@ -2,7 +2,7 @@
 
     python scripts/ship_zoo.py model RUN_DIR NAME
     python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
-           [--neutral-prompt TEXT] [--guidance-scale S] [--layout NAME] [--title TEXT] [--evaluation JSON_FILE]
+           [--neutral-prompt TEXT] [--guidance-scale S] [--temperature T] [--layout NAME] [--title TEXT] [--evaluation JSON_FILE]
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -104,6 +104,9 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     if guidance is not None:
         lines += ["Sampling uses classifier-free guidance by default (`guidance_scale` in `bundle.json`: "
                   f"{guidance:g}; 1 turns it off), away from the neutral prompt.", ""]
+    if options.get("temperature") is not None:
+        lines += [f"Codes are sampled at temperature {options['temperature']:g} by default (`temperature` in "
+                  "`bundle.json`; a request's own temperature overrides it).", ""]
     if options.get("layout"):
         lines += [f"Prompts with two or more placed objects use regional conditioning (`layout` \"{options['layout']}\" "
                   "in `bundle.json`): each object's one-object caption conditions its own part of the code map "
@@ -113,7 +116,8 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
 
 
 def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict,
-                guidance_scale: float | None = None, layout: str | None = None) -> None:
+                guidance_scale: float | None = None, layout: str | None = None,
+                temperature: float | None = None) -> None:
     target = os.path.join(REPOSITORY, "pretrained", name)
     if os.path.exists(target):
         shutil.rmtree(target)
@@ -122,6 +126,8 @@ def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, titl
     options: dict = {"neutral_prompt": neutral_prompt}
     if guidance_scale is not None:
         options["guidance_scale"] = guidance_scale
+    if temperature is not None:
+        options["temperature"] = temperature
     if layout is not None:
         options["layout"] = layout
     document = {"kind": "text_to_image", "components": {role: role for role in components}, "options": options}
@@ -149,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--component", action="append", required=True, metavar="ROLE=RUN_DIR")
     bundle.add_argument("--neutral-prompt", default="")
     bundle.add_argument("--guidance-scale", type=float, help="the bundle's default classifier-free guidance")
+    bundle.add_argument("--temperature", type=float, help="the bundle's default sampling temperature")
     bundle.add_argument("--layout", help="the bundle's layout for regional conditioning (e.g. shapes)")
     bundle.add_argument("--title", default="")
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
@@ -159,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         components = dict(item.split("=", 1) for item in arguments.component)
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
         ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation,
-                    arguments.guidance_scale, arguments.layout)
+                    arguments.guidance_scale, arguments.layout, arguments.temperature)
     print(f"shipped pretrained/{arguments.name}")
     return 0
 

@@ -495,9 +495,9 @@ def _configured_recipe(recipe, data_spec: str, settings: TrainingSettings):
 
 
 def _sampling(num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True) -> dict[str, Any]:
-    """The pipeline's keyword arguments; guidance 0 (or None) leaves the model's own default."""
+    """The pipeline's keyword arguments; temperature or guidance 0 (or None) leaves the model's own default."""
     return {"num_images": int(num_images), "rerank": max(int(rerank), int(num_images)), "seed": int(seed),
-            "temperature": float(temperature), "top_k": int(top_k),
+            "temperature": float(temperature) if temperature else None, "top_k": int(top_k),
             "guidance_scale": float(guidance) if guidance else None, "regions": bool(regions)}
 
 

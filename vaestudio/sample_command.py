@@ -66,7 +66,7 @@ def add_sample(commands: argparse._SubParsersAction) -> None:
     sample.add_argument("--num", type=int, default=4, help="number of images")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--rerank", type=int, default=16, help="candidates sampled, the best --num kept")
-    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--temperature", type=float, default=None, help="default: the model's own")
     sample.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest codes (0: all)")
     sample.add_argument("--guidance", type=float, default=None,
                         help="classifier-free guidance scale (1: none; default: the model's own)")

@@ -50,8 +50,9 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                         1, limits.MAX_RERANK, 16, step=1, label="Rerank",
                         info="Sample this many, keep the best-scoring (text-image scorer).",
                     )
-                    temperature = gr.Slider(0.1, 2.0, 1.0, step=0.05, label="Temperature",
-                                            info="Lower: safer, more alike. Higher: wilder.")
+                    temperature = gr.Slider(0.0, 2.0, 0.0, step=0.05, label="Temperature",
+                                            info="Lower: safer, more alike. Higher: wilder. "
+                                                 "0 = the model's own default.")
                     top_k = gr.Slider(0, 512, 0, step=1, label="Top-k", info="Sample only the k likeliest codes; 0 = all.")
                     guidance = gr.Slider(
                         0.0, 8.0, 0.0, step=0.25, label="Guidance",

@@ -79,6 +79,7 @@ class RenderingPipeline:
     right image is the worst-scored candidate, the others show the next prompt's scene."""
 
     guidance_scale = 1.0
+    temperature = 0.7  # the bundle's default, reported when a run gives none
     layout = None
 
     def __init__(self, cases, scored_last=False):
@@ -110,6 +111,9 @@ def test_faithfulness_of_a_perfect_model_and_report_layout():
     assert 0 < single < 40 and report["one_object"]["images"] == 2 * single
     assert report["two_objects"]["images"] == 2 * (40 - single)
     assert report["candidates"]["prompts_with_a_right_candidate"] >= 0.97
+    assert report["settings"]["temperature"] == 0.7
+    assert faithfulness.faithfulness(RenderingPipeline(cases[:2]), cases[:2], temperature=1.5)["settings"][
+        "temperature"] == 1.5
 
 
 def test_candidates_tell_the_prior_s_misses_from_the_scorer_s():

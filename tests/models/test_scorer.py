@@ -142,3 +142,68 @@ def test_flatten_pooling_with_hard_negatives_tells_left_from_right():
         model.score(torch.rand(2, 3, 32, 32), "red left")
     with pytest.raises(ValueError, match="pooling must be one of"):
         tiny_scorer(pooling="max")
+
+
+def shapes_images() -> torch.Tensor:
+    """A flat square of each caption's colour on black: (4, 3, 16, 16) (near misses need edges)."""
+    images = torch.zeros(4, 3, 16, 16)
+    images[:, :, 4:12, 4:12] = coloured_images()[:, :, 4:12, 4:12]
+    return images
+
+
+def test_deeper_image_encoder_adds_a_stem_and_convs_and_keeps_the_plain_names():
+    plain, deep = tiny_scorer(), tiny_scorer(stem_channels=4, convs_per_stage=2)
+    plain_names = set(plain.state_dict())
+    assert not any(name.startswith("image_encoder.stem") for name in plain_names)  # shipped weights still load
+    assert {"image_encoder.stages.0.weight", "image_encoder.mix.weight"} <= plain_names
+    deep_names = set(deep.state_dict())
+    assert "image_encoder.stem.0.weight" in deep_names
+    assert deep.image_encoder.stem[0].weight.shape == (4, 3, 3, 3)
+    assert deep.image_encoder.stages[0].weight.shape == (8, 4, 4, 4)  # the stages read the stem
+    three_by_three = [layer for layer in deep.image_encoder.stages if isinstance(layer, torch.nn.Conv2d)
+                      and layer.kernel_size == (3, 3)]
+    assert len(three_by_three) == 2 * 2  # two per stage, two stages
+    assert deep.embed_images(shapes_images()).shape == plain.embed_images(shapes_images()).shape == (4, 16)
+    for field, value in [("stem_channels", -1), ("convs_per_stage", 1.5), ("near_miss_weight", -0.1),
+                         ("near_miss_weight", True)]:
+        with pytest.raises(ValueError, match=field):
+            tiny_scorer(**{field: value})
+
+
+def test_near_miss_loss_ranks_each_half_caption_over_its_images_and_their_copies():
+    from vaestudio.models.near_misses import near_misses
+
+    plain = tiny_scorer()
+    model = tiny_scorer(near_miss_weight=0.5)
+    model.load_state_dict(plain.state_dict())
+    batch = Batch(shapes_images(), captions=CAPTIONS)
+    torch.manual_seed(7)
+    output = model.training_loss(batch)
+    torch.manual_seed(7)
+    copies = near_misses(batch.images[:2])  # the same draws: (2, 3, 16, 16)
+    texts = model.embed_text(CAPTIONS[:2])  # (2, E)
+    pictures = model.embed_images(torch.cat([batch.images[:2], copies]))  # (4, E)
+    logits = model.logit_scale() * texts @ pictures.t()  # (2, 4)
+    expected = torch.nn.functional.cross_entropy(logits, torch.arange(2))  # captions are distinct
+    torch.testing.assert_close(output.logs["near_miss_loss"], float(expected.detach()), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(output.loss, plain.training_loss(batch).loss + 0.5 * expected, rtol=1e-5, atol=1e-6)
+    beaten = float((logits[[0, 1], [0, 1]] > logits[[0, 1], [2, 3]]).float().mean())
+    assert output.logs["near_miss_accuracy"] == beaten
+    output.loss.backward()
+    assert model.image_encoder.stages[0].weight.grad.abs().sum() > 0
+    assert "near_miss_loss" not in plain.training_loss(batch).logs
+
+
+def test_near_miss_training_teaches_crisp_over_wobbly():
+    model = tiny_scorer(near_miss_weight=1.0, stem_channels=8, convs_per_stage=1)
+    batch = Batch(shapes_images(), captions=CAPTIONS)
+    torch.manual_seed(0)
+    before = sum(model.training_loss(batch).logs["near_miss_loss"] for _ in range(8)) / 8
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(80):
+        loss = model.training_loss(batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = sum(model.training_loss(batch).logs["near_miss_loss"] for _ in range(8)) / 8
+    assert after < 0.5 * before, (before, after)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from PIL import Image
 
 from tests.pipelines.conftest import TINY_SIZE
 from vaestudio.pipelines.bundle import Bundle
@@ -100,6 +101,33 @@ def test_the_bundle_sets_the_default_guidance_and_negative_prompt(tiny_bundle):
     assert code_rows(codes_of(result)) == code_rows(naive)
     unguided = pipeline("a red circle", num_images=2, rerank=2, seed=4, guidance_scale=1.0)
     assert code_rows(codes_of(unguided)) == code_rows(tiny_bundle["prior"].sample(["a red circle"] * 2, 4, 4, seed=4))
+
+
+def test_the_bundle_sets_the_default_temperature_and_a_request_overrides_it(tiny_bundle):
+    from vaestudio.pipelines.inpainting import Inpainter
+
+    options = {"neutral_prompt": "a shape", "temperature": 0.3}
+    pipeline = TextToImage(Bundle("text_to_image", tiny_bundle.components, options=options))
+    prior = tiny_bundle["prior"]
+    cool = prior.sample(["a red circle"] * 3, 4, 4, 0.3, 0, 5)  # (3, h, w) at the bundle's temperature
+    assert code_rows(codes_of(pipeline("a red circle", num_images=3, rerank=3, seed=5))) == code_rows(cool)
+    frames = list(pipeline.stream("a red circle", num_images=3, rerank=3, seed=5))
+    assert code_rows(codes_of(frames[-1])) == code_rows(cool)
+    hot = pipeline("a red circle", num_images=3, rerank=3, seed=5, temperature=1.0)
+    assert code_rows(codes_of(hot)) == code_rows(prior.sample(["a red circle"] * 3, 4, 4, 1.0, 0, 5))
+    assert code_rows(codes_of(hot)) != code_rows(cool)
+    assert TextToImage(tiny_bundle).temperature == 1.0  # no option: plain sampling
+    inpainter = Inpainter(tiny_bundle["vqvae"], prior, tiny_bundle["scorer"], "a shape", options)
+    image = Image.new("RGB", (TINY_SIZE, TINY_SIZE), (200, 30, 30))
+    mask = Image.new("L", (TINY_SIZE, TINY_SIZE), 255)
+    default = inpainter(image, mask, "a red circle", num_candidates=2, seed=1)
+    explicit = inpainter(image, mask, "a red circle", num_candidates=2, seed=1, temperature=0.3)
+    hotter = inpainter(image, mask, "a red circle", num_candidates=2, seed=1, temperature=2.0)
+    assert [item.codes.tolist() for item in default] == [item.codes.tolist() for item in explicit]
+    assert [item.codes.tolist() for item in default] != [item.codes.tolist() for item in hotter]
+    for value in (0.0, -1.0, "hot", True):
+        with pytest.raises(ValueError, match="temperature must be positive"):
+            TextToImage(Bundle("text_to_image", tiny_bundle.components, options={"temperature": value}))
 
 
 @pytest.mark.parametrize("value", [-1.0, 25.0, float("nan"), "2", True])

@@ -101,7 +101,7 @@ def reconstruction_ceiling(vqvae, num_images: int = 300, split: str = "test") ->
 
 
 def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank: int = 16, seed: int = 0,
-                 temperature: float = 1.0, top_k: int = 0, guidance_scale: float | None = None,
+                 temperature: float | None = None, top_k: int = 0, guidance_scale: float | None = None,
                  regions: bool = True) -> dict:
     """Runs ``pipeline`` (a TextToImage) on every case and tallies the checker's verdicts on the returned
     (best-scored) images; ``candidates`` also reads every reranked candidate: how often one sampled image
@@ -127,7 +127,7 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
     report["candidates"] = {"sampled_images_right": round(sampled_right / max(sampled, 1), 4),
                             "prompts_with_a_right_candidate": round(any_right / max(len(cases), 1), 4)}
     report["settings"] = {"prompts": len(cases), "images_per_prompt": num_images, "rerank": rerank,
-                          "temperature": temperature, "top_k": top_k, "seed": seed,
+                          "temperature": pipeline.temperature if temperature is None else temperature, "top_k": top_k, "seed": seed,
                           "guidance_scale": pipeline.guidance_scale if guidance_scale is None else guidance_scale,
                           "regions": regions and pipeline.layout is not None,
                           "seconds": round(time.perf_counter() - started, 1)}
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                         "is used (tune settings on another range than the one you report)")
     parser.add_argument("--images-per-prompt", type=int, default=1)
     parser.add_argument("--rerank", type=int, default=16, help="candidates sampled per prompt, best kept")
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=None, help="default: the bundle's own")
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="classifier-free guidance (1: none; default: the bundle's own)")

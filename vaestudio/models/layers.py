@@ -72,9 +72,13 @@ class ResidualStack(nn.Sequential):
 
 
 class DownsampleStack(nn.Sequential):
-    """A stride-2 4x4 conv + activation per channel count: (B, Cin, H, W) -> (B, c[-1], H/2^n, W/2^n)."""
+    """A stride-2 4x4 conv + activation per channel count: (B, Cin, H, W) -> (B, c[-1], H/2^n, W/2^n).
 
-    def __init__(self, in_channels: int, channels: Sequence[int], activation: str) -> None:
+    ``convs_per_stage`` adds that many 3x3 conv + activation pairs after each stride-2 conv (depth at every
+    resolution; 0 keeps the plain stack and its parameter names).
+    """
+
+    def __init__(self, in_channels: int, channels: Sequence[int], activation: str, convs_per_stage: int = 0) -> None:
         layers: list[nn.Module] = []
         previous = in_channels
         for width in channels:
@@ -82,6 +86,8 @@ class DownsampleStack(nn.Sequential):
                 nn.Conv2d(previous, width, kernel_size=4, stride=2, padding=1),
                 make_activation(activation),
             ]
+            for _ in range(convs_per_stage):
+                layers += [nn.Conv2d(width, width, kernel_size=3, padding=1), make_activation(activation)]
             previous = width
         super().__init__(*layers)
 

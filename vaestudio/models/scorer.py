@@ -14,6 +14,13 @@ Hard negatives: with ``negative_word_groups`` (e.g. the shape words, the colour 
 caption of a batch also yields a copy with one grouped word swapped for another of its group
 ("a red circle" -> "a red star"); the image-to-text loss must rank each image's caption above all
 of them, which teaches the scorer the single-attribute differences that reranking has to see.
+
+Near misses: with ``near_miss_weight`` > 0, half of each batch also gets a badly drawn copy
+(:mod:`vaestudio.models.near_misses`: rounded corners, wobbly edges), and each of those captions must
+pick its own image out of the real images and the copies, so the scorer learns to rank a crisp
+drawing above a wobbly one of the same scene, the difference a sample's reranking turns on.
+``stem_channels`` and ``convs_per_stage`` give the image encoder the full-resolution convolution
+and the depth per stage that such detail needs.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from torch import nn
 from vaestudio.models import losses
 from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
 from vaestudio.models.layers import DownsampleStack
+from vaestudio.models.near_misses import near_misses
 from vaestudio.models.outputs import ContrastiveEmbeddings
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 
@@ -49,8 +57,20 @@ class ContrastiveScorerConfig:
     max_logit_scale: float = 100.0  # CLIP clips 1 / temperature here
     pooling: str = "mean"  # "mean" (global average) or "flatten" (the whole final map: keeps positions)
     negative_word_groups: list[list[str]] = dataclasses.field(default_factory=list)  # hard negatives by swaps
+    stem_channels: int = 0  # a full-resolution 3x3 conv before the stages (0: none)
+    convs_per_stage: int = 0  # 3x3 convs after each stride-2 conv of the image encoder
+    near_miss_weight: float = 0.0  # weight of the near-miss loss (0: off)
 
     def __post_init__(self) -> None:
+        for name in ("stem_channels", "convs_per_stage"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"ContrastiveScorerConfig.{name} must be a non-negative integer, got {value!r}")
+        if isinstance(self.near_miss_weight, bool) or not isinstance(self.near_miss_weight, (int, float)) \
+                or not self.near_miss_weight >= 0:
+            raise ValueError(f"ContrastiveScorerConfig.near_miss_weight must be a number >= 0, got "
+                             f"{self.near_miss_weight!r}")
+        self.near_miss_weight = float(self.near_miss_weight)
         if self.pooling not in POOLINGS:
             raise ValueError(f"ContrastiveScorerConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
         self.negative_word_groups = [list(group) for group in self.negative_word_groups]
@@ -75,9 +95,11 @@ class ImageEncoder(nn.Module):
     """images (B, C, H, W) in [0, 1] -> features (B, output_size): conv stages, then mean or flatten."""
 
     def __init__(self, image_channels: int, hidden_sizes: tuple[int, ...], image_size: int = 64,
-                 pooling: str = "mean") -> None:
+                 pooling: str = "mean", stem_channels: int = 0, convs_per_stage: int = 0) -> None:
         super().__init__()
-        self.stages = DownsampleStack(image_channels, hidden_sizes, "silu")
+        self.stem = (nn.Sequential(nn.Conv2d(image_channels, stem_channels, kernel_size=3, padding=1), nn.SiLU())
+                     if stem_channels else nn.Identity())
+        self.stages = DownsampleStack(stem_channels or image_channels, hidden_sizes, "silu", convs_per_stage)
         self.mix = nn.Conv2d(hidden_sizes[-1], hidden_sizes[-1], kernel_size=3, padding=1)
         self.pooling, self.image_size = pooling, image_size
         side = image_size // 2 ** len(hidden_sizes)  # of the final feature map
@@ -87,7 +109,7 @@ class ImageEncoder(nn.Module):
         if self.pooling == "flatten" and tuple(images.shape[-2:]) != (self.image_size, self.image_size):
             raise ValueError(f"this scorer reads {self.image_size}x{self.image_size} images, got "
                              f"{tuple(images.shape[-2:])}: resize them first")
-        features = F.silu(self.mix(self.stages(2.0 * images - 1.0)))  # (B, c, H / 2^n, W / 2^n)
+        features = F.silu(self.mix(self.stages(self.stem(2.0 * images - 1.0))))  # (B, c, H / 2^n, W / 2^n)
         return features.flatten(1) if self.pooling == "flatten" else features.mean(dim=(2, 3))  # (B, output_size)
 
 
@@ -112,7 +134,7 @@ class ContrastiveScorer(StudioModel):
     def __init__(self, config: ContrastiveScorerConfig) -> None:
         super().__init__(config)
         self.image_encoder = ImageEncoder(config.image_channels, config.hidden_sizes, config.image_size,
-                                          config.pooling)
+                                          config.pooling, config.stem_channels, config.convs_per_stage)
         self.text_encoder = TextEncoder(config.text_encoder_config())
         self.image_projection = nn.Linear(self.image_encoder.output_size, config.embedding_dim, bias=False)
         self.text_projection = nn.Linear(config.text_dim, config.embedding_dim, bias=False)
@@ -154,7 +176,8 @@ class ContrastiveScorer(StudioModel):
         """Symmetric InfoNCE over the (image, caption) pairs; equal captions are each other's positives.
 
         With ``negative_word_groups`` the image-to-text side also ranks each image against one
-        word-swapped copy of every caption (hard negatives, see the module docstring).
+        word-swapped copy of every caption (hard negatives), and with ``near_miss_weight`` the first
+        half of the captions also rank their images above badly drawn copies (see the module docstring).
         """
         if batch.captions is None:
             raise ValueError("the contrastive scorer trains on batches with captions")
@@ -177,4 +200,25 @@ class ContrastiveScorer(StudioModel):
             "accuracy": losses.logged_mean(accuracy),
             "temperature": float(1.0 / self.logit_scale().detach()),
         }
+        if self.config.near_miss_weight > 0:
+            near_miss_loss, near_miss_accuracy = self._near_miss_loss(
+                batch.images, image_embeddings, text_embeddings, pair_targets)
+            loss = loss + self.config.near_miss_weight * near_miss_loss
+            logs["near_miss_loss"] = losses.logged_mean(near_miss_loss)
+            logs["near_miss_accuracy"] = near_miss_accuracy
         return TrainingOutput(loss, logs)
+
+    def _near_miss_loss(self, images: torch.Tensor, image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
+                        pair_targets: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Text-to-image InfoNCE of the first half of the captions over their real images and badly drawn
+        copies of them (never positives); and how often a caption scores its image above its copy."""
+        half = max(1, images.shape[0] // 2)
+        copies = self.embed_images(near_misses(images[:half]))  # (b, E)
+        pictures = torch.cat([image_embeddings[:half], copies])  # (2b, E)
+        logits = self.logit_scale() * text_embeddings[:half] @ pictures.t()  # (b, 2b)
+        targets = pair_targets[:half, :half] / pair_targets[:half, :half].sum(1, keepdim=True)  # (b, b)
+        targets = torch.cat([targets, torch.zeros_like(targets)], dim=1)  # (b, 2b): the copies are negatives
+        loss = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+        own = torch.arange(half, device=logits.device)  # (b,)
+        beaten = (logits[own, own] > logits[own, half + own]).float().mean()
+        return loss, float(beaten.detach())

@@ -87,7 +87,7 @@ class Inpainter:
         prompt: str | None = "",
         num_candidates: int = 4,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         top_k: int = 0,
         num_results: int | None = None,
         guidance_scale: float | None = None,
@@ -95,6 +95,7 @@ class Inpainter:
         if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
             raise ValueError(f"num_candidates must be in [1, {MAX_CANDIDATES}], got {num_candidates!r}")
         num_results = int(num_candidates) if num_results is None else min(int(num_results), int(num_candidates))
+        temperature = self.generator.sampling_temperature(temperature)
         config = self.vqvae.config
         upload = load_image(image)
         pixels = to_model_input(upload, config.image_size, config.image_channels)[None]  # (1, C, S, S)

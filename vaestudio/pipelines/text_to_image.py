@@ -15,6 +15,9 @@ conditions each part of the code map on its own object's one-object caption, whi
 draws far more faithfully than the whole sentence; ``regions=False`` turns it off per request.
 The scorer always reranks against the whole prompt.
 
+Sampling temperature: ``temperature`` None takes the bundle's default (its ``temperature`` option,
+else 1); below 1 each code's distribution is sharpened, which trades variety for cleaner drawings.
+
 Prompts follow :mod:`vaestudio.pipelines.prompts`: an empty prompt samples from the bundle's
 neutral prompt (``"a shape"`` for ``shapes``), an overlong one is truncated, unknown words are
 listed in ``warnings``; none of them is an error.
@@ -85,6 +88,12 @@ def _check_guidance(value) -> float:
     return float(value)
 
 
+def _check_temperature(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"temperature must be positive, got {value!r}")
+    return float(value)
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
@@ -102,8 +111,8 @@ class TextToImage:
         neutral_prompt: str | None = None,
         options: dict | None = None,
     ) -> None:
-        """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale, layout,
-        layout_softness)."""
+        """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale, temperature,
+        layout, layout_softness)."""
         options = dict(options or {})
         if isinstance(vqvae, Bundle):
             bundle = vqvae
@@ -123,6 +132,7 @@ class TextToImage:
         self.neutral_prompt = neutral_prompt if neutral_prompt is not None else options.get("neutral_prompt", "")
         self.negative_prompt = str(options.get("negative_prompt", self.neutral_prompt))
         self.guidance_scale = _check_guidance(options.get("guidance_scale", 1.0))
+        self.temperature = _check_temperature(options.get("temperature", 1.0))
         self.layout = get_layout(options.get("layout")) if prior.config.condition == "text" else None
         self.layout_softness = float(options.get("layout_softness", DEFAULT_SOFTNESS))
         self.code_map_shape = tuple(vqvae.code_map_shape)  # (h, w)
@@ -161,13 +171,16 @@ class TextToImage:
         return {"negative_condition": [negative] * count, "guidance_scale": scale}
 
     # -- sampling ----------------------------------------------------------------------------
-    def _arguments(self, num_images: int, rerank: int | None, temperature: float, top_k: int) -> int:
+    def _arguments(self, num_images: int, rerank: int | None, temperature: float | None, top_k: int) -> tuple[int, float]:
+        """The number of candidates and the temperature (None: the bundle's) of a request, checked."""
         _check_range("num_images", num_images, 1, MAX_IMAGES)
         candidates = num_images if rerank is None else max(_check_range("rerank", rerank, 1, MAX_CANDIDATES), num_images)
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
         _check_range("top_k", top_k, 0, self.prior.config.num_codes)
-        return candidates
+        return candidates, self.sampling_temperature(temperature)
+
+    def sampling_temperature(self, temperature: float | None) -> float:
+        """A request's temperature, checked; None: the bundle's default."""
+        return self.temperature if temperature is None else _check_temperature(temperature)
 
     def decode_and_rank(
         self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True
@@ -194,13 +207,13 @@ class TextToImage:
         num_images: int = 4,
         rerank: int | None = 16,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         top_k: int = 0,
         guidance_scale: float | None = None,
         regions: bool = True,
     ) -> TextToImageResult:
         """The best ``num_images`` of ``rerank`` candidates (all of them unranked without a scorer)."""
-        candidates = self._arguments(num_images, rerank, temperature, top_k)
+        candidates, temperature = self._arguments(num_images, rerank, temperature, top_k)
         guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
@@ -217,7 +230,7 @@ class TextToImage:
         num_images: int = 4,
         rerank: int | None = None,
         seed: int = 0,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         top_k: int = 0,
         rows_per_frame: int = 1,
         guidance_scale: float | None = None,
@@ -226,7 +239,7 @@ class TextToImage:
         """Yields a frame per completed block of ``rows_per_frame`` code rows (the first ``num_images``
         candidates, decoded with the rows not sampled yet painted gray), then the final frame, equal to
         ``__call__`` with the same arguments (reranked when ``rerank`` > ``num_images``)."""
-        candidates = self._arguments(num_images, rerank, temperature, top_k)
+        candidates, temperature = self._arguments(num_images, rerank, temperature, top_k)
         guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
