@@ -102,16 +102,17 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     options = read_json(os.path.join(target, "bundle.json")).get("options", {})
     guidance = options.get("guidance_scale")
     if guidance is not None:
-        lines += ["Sampling uses classifier-free guidance by default (`guidance_scale` in `bundle.json`: "
-                  f"{guidance:g}; 1 turns it off), away from the neutral prompt.", ""]
+        lines += [("Sampling uses classifier-free guidance by default (`guidance_scale` in `bundle.json`: "
+                   f"{guidance:g}; 1 turns it off), away from the neutral prompt."), ""]
     if options.get("temperature") is not None:
-        lines += [f"Codes are sampled at temperature {options['temperature']:g} by default (`temperature` in "
-                  "`bundle.json`; a request's own temperature overrides it).", ""]
+        lines += [(f"Codes are sampled at temperature {options['temperature']:g} by default (`temperature` in "
+                   "`bundle.json`; a request's own temperature overrides it)."), ""]
     if options.get("layout"):
-        lines += [f"Prompts with two or more placed objects use regional conditioning (`layout` \"{options['layout']}\" "
-                  "in `bundle.json`): each object's one-object caption conditions its own part of the code map "
-                  "(`vaestudio.pipelines.layout`); the scorer still ranks against the whole prompt. "
-                  "`regions=False` (engine) or `--no-regions` (faithfulness) turns it off.", ""]
+        lines += [(f"Prompts with two or more placed objects use regional conditioning "
+                   f"(`layout` \"{options['layout']}\" in `bundle.json`): each object's one-object caption "
+                   "conditions its own part of the code map (`vaestudio.pipelines.layout`); the scorer still ranks "
+                   "against the whole prompt. `regions=False` (engine) or `--no-regions` (faithfulness) turns it "
+                   "off."), ""]
     return "\n".join(lines)
 
 

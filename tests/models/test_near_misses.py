@@ -18,7 +18,7 @@ def square_image(size: int = 24, top: int = 6, side: int = 12, channels: int = 3
 def reference_disk_median(image: torch.Tensor, diameter: int) -> torch.Tensor:
     """Pixel by pixel: the lower median over the disk, with the border replicated."""
     radius = diameter // 2
-    _, channels, height, width = image.shape
+    height, width = image.shape[-2:]
     result = torch.empty_like(image)
     for row in range(height):
         for column in range(width):

@@ -171,7 +171,9 @@ class TextToImage:
         return {"negative_condition": [negative] * count, "guidance_scale": scale}
 
     # -- sampling ----------------------------------------------------------------------------
-    def _arguments(self, num_images: int, rerank: int | None, temperature: float | None, top_k: int) -> tuple[int, float]:
+    def _arguments(
+        self, num_images: int, rerank: int | None, temperature: float | None, top_k: int
+    ) -> tuple[int, float]:
         """The number of candidates and the temperature (None: the bundle's) of a request, checked."""
         _check_range("num_images", num_images, 1, MAX_IMAGES)
         candidates = num_images if rerank is None else max(_check_range("rerank", rerank, 1, MAX_CANDIDATES), num_images)
