@@ -127,7 +127,8 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
     report["candidates"] = {"sampled_images_right": round(sampled_right / max(sampled, 1), 4),
                             "prompts_with_a_right_candidate": round(any_right / max(len(cases), 1), 4)}
     report["settings"] = {"prompts": len(cases), "images_per_prompt": num_images, "rerank": rerank,
-                          "temperature": pipeline.temperature if temperature is None else temperature, "top_k": top_k, "seed": seed,
+                          "temperature": pipeline.temperature if temperature is None else temperature,
+                          "top_k": top_k, "seed": seed,
                           "guidance_scale": pipeline.guidance_scale if guidance_scale is None else guidance_scale,
                           "regions": regions and pipeline.layout is not None,
                           "seconds": round(time.perf_counter() - started, 1)}

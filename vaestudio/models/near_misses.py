@@ -29,14 +29,14 @@ def round_corners(images: torch.Tensor, diameter: int) -> torch.Tensor:
     if diameter < 1 or diameter % 2 == 0:
         raise ValueError(f"round_corners needs an odd diameter of at least 1 pixel, got {diameter}")
     radius = diameter // 2
-    batch, channels, height, width = images.shape
+    height, width = images.shape[-2:]
     if images.numel() == 0 or radius == 0:
         return images.clone()
     padded = F.pad(images, (radius, radius, radius, radius), mode="replicate")  # (B, C, H + 2r, W + 2r)
-    windows = padded.unfold(2, diameter, 1).unfold(3, diameter, 1)  # (B, C, H, W, d, d)
-    offsets = torch.arange(diameter, device=images.device) - radius  # (d,)
-    inside = (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius).flatten()  # (d * d,)
-    values = windows.reshape(batch, channels, height, width, diameter * diameter)[..., inside]  # (B, C, H, W, n)
+    shifts = [(dy, dx) for dy in range(diameter) for dx in range(diameter)
+              if (dy - radius) ** 2 + (dx - radius) ** 2 <= radius * radius]  # the n offsets inside the disk
+    windows = [padded[..., dy : dy + height, dx : dx + width] for dy, dx in shifts]  # n of (B, C, H, W)
+    values = torch.stack(windows, dim=-1)  # (B, C, H, W, n)
     return values.median(dim=-1).values
 
 
@@ -51,7 +51,8 @@ def wobble(images: torch.Tensor, amplitude: float, generator: torch.Generator | 
     ys = torch.linspace(-1.0, 1.0, height, device=images.device, dtype=images.dtype)  # (H,)
     xs = torch.linspace(-1.0, 1.0, width, device=images.device, dtype=images.dtype)  # (W,)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")  # (H, W) each
-    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=images.device, dtype=images.dtype)
+    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)],
+                         device=images.device, dtype=images.dtype)  # pixels -> grid units, (x, y)
     grid = torch.stack([grid_x, grid_y], dim=-1) + field.permute(0, 2, 3, 1) * scale  # (B, H, W, 2) as (x, y)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
