@@ -15,11 +15,10 @@ bench/results/nearest_code-cuda.json.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import contextlib
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

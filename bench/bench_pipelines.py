@@ -2,7 +2,8 @@
 
     python -m bench.bench_pipelines [--quick] [--threads N]
 
-- text to image: 4 images from a prompt, reranking 16 candidates (goal < 0.5 s), on ``shapes``;
+- text to image: 4 images from a prompt, reranking 16 candidates (goal < 0.5 s), on ``shapes``; also with
+  whole-prompt reranking only (object_score_weight 0), which shows what scoring each object alone costs;
 - slider re-decode: one slider moved, decode only (goal < 30 ms), on ``shapes-vae`` and ``shapes``;
 - encoding a 1024 x 1024 upload (a photo-like JPEG, and incompressible PNG noise as the worst
   case): decode, fit, encode (goal < 100 ms);
@@ -94,6 +95,8 @@ def main() -> None:
     vq_editor.sliders(), vae_editor.sliders()  # per-model precomputation, done once on first use
     results = {
         "text_to_image_4_of_16": bench_text_to_image(pipeline, repeats),
+        "text_to_image_4_of_16_whole_prompt_reranking": bench_text_to_image(
+            TextToImage(shapes, options={"object_score_weight": 0.0}), repeats),
         "slider_decode_shapes_vae": bench_slider(vae_editor, 3 * repeats),
         "slider_decode_shapes_vqvae": bench_slider(vq_editor, 3 * repeats),
         "encode_1024_upload_shapes_vae": bench_upload(vae_editor, repeats),

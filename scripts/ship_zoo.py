@@ -2,7 +2,7 @@
 
     python scripts/ship_zoo.py model RUN_DIR NAME
     python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
-           [--neutral-prompt TEXT] [--guidance-scale S] [--temperature T] [--layout NAME] [--title TEXT] [--evaluation JSON_FILE]
+           [--neutral-prompt TEXT] [--guidance-scale S] [--temperature T] [--layout NAME] [--object-score-weight W] [--title TEXT] [--evaluation JSON_FILE]
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -110,15 +110,19 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     if options.get("layout"):
         lines += [(f"Prompts with two or more placed objects use regional conditioning "
                    f"(`layout` \"{options['layout']}\" in `bundle.json`): each object's one-object caption "
-                   "conditions its own part of the code map (`vaestudio.pipelines.layout`); the scorer still ranks "
-                   "against the whole prompt. `regions=False` (engine) or `--no-regions` (faithfulness) turns it "
-                   "off."), ""]
+                   "conditions its own part of the code map (`vaestudio.pipelines.layout`). `regions=False` (engine) "
+                   "or `--no-regions` (faithfulness) turns it off."), ""]
+    weight = options.get("object_score_weight")
+    if weight:
+        lines += [(f"Candidates of such prompts are reranked by the whole prompt and by each object alone in its "
+                   f"region (`object_score_weight` {weight:g} in `bundle.json`: the worst object's similarity "
+                   "counts that many times the whole prompt's; `vaestudio.pipelines.object_scores`)."), ""]
     return "\n".join(lines)
 
 
 def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict,
                 guidance_scale: float | None = None, layout: str | None = None,
-                temperature: float | None = None) -> None:
+                temperature: float | None = None, object_score_weight: float | None = None) -> None:
     target = os.path.join(REPOSITORY, "pretrained", name)
     if os.path.exists(target):
         shutil.rmtree(target)
@@ -131,6 +135,8 @@ def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, titl
         options["temperature"] = temperature
     if layout is not None:
         options["layout"] = layout
+    if object_score_weight is not None:
+        options["object_score_weight"] = object_score_weight
     document = {"kind": "text_to_image", "components": {role: role for role in components}, "options": options}
     with open(os.path.join(target, "bundle.json"), "w", encoding="utf-8") as stream:
         json.dump(document, stream, indent=2)
@@ -158,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--guidance-scale", type=float, help="the bundle's default classifier-free guidance")
     bundle.add_argument("--temperature", type=float, help="the bundle's default sampling temperature")
     bundle.add_argument("--layout", help="the bundle's layout for regional conditioning (e.g. shapes)")
+    bundle.add_argument("--object-score-weight", type=float,
+                        help="weight of each placed object's own score in the reranking (needs --layout)")
     bundle.add_argument("--title", default="")
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
     arguments = parser.parse_args(argv)
@@ -167,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         components = dict(item.split("=", 1) for item in arguments.component)
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
         ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation,
-                    arguments.guidance_scale, arguments.layout, arguments.temperature)
+                    arguments.guidance_scale, arguments.layout, arguments.temperature, arguments.object_score_weight)
     print(f"shipped pretrained/{arguments.name}")
     return 0
 

@@ -42,7 +42,7 @@ ship bundle emoji --component vqvae="$RUNS/emoji-vqvae" --component prior="$RUNS
   --neutral-prompt "grinning face" --title "Emoji from their names: VQ-VAE (32x32 -> 8x8 codes) + PixelCNN prior."
 SHAPES=(--component vqvae="$RUNS/shapes-vqvae-decoder" --component prior="$RUNS/shapes-prior-regional"
         --component scorer="$RUNS/shapes-scorer-crisp" --neutral-prompt "a shape" --guidance-scale 1.5 --temperature 0.8
-        --layout shapes)
+        --layout shapes --object-score-weight 2)
 ship bundle shapes "${SHAPES[@]}" \
   --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
 "$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"

@@ -81,6 +81,7 @@ class RenderingPipeline:
     guidance_scale = 1.0
     temperature = 0.7  # the bundle's default, reported when a run gives none
     layout = None
+    object_score_weight = 0.5  # reported as the settings' reranking weight
 
     def __init__(self, cases, scored_last=False):
         self.scenes = {case.prompt: index for index, case in enumerate(cases)}
@@ -112,6 +113,7 @@ def test_faithfulness_of_a_perfect_model_and_report_layout():
     assert report["two_objects"]["images"] == 2 * (40 - single)
     assert report["candidates"]["prompts_with_a_right_candidate"] >= 0.97
     assert report["settings"]["temperature"] == 0.7
+    assert report["settings"]["object_score_weight"] == 0.5
     assert faithfulness.faithfulness(RenderingPipeline(cases[:2]), cases[:2], temperature=1.5)["settings"][
         "temperature"] == 1.5
 

@@ -156,8 +156,8 @@ def test_initialize_from_starts_a_fine_tune_from_a_model_s_weights(write_recipe,
         torch.testing.assert_close(ended[name], started[name], rtol=0, atol=1e-9)
     tuned = str(tmp_path / "tuned")
     train(load_recipe(path, [*settings, f"training.initialize_from={start!r}"]), tuned)
-    first_loss = [json.loads(line)["loss"] for line in read_text(os.path.join(tuned, "log.jsonl")).splitlines()][0]
-    scratch_loss = [json.loads(line)["loss"] for line in read_text(os.path.join(start, "log.jsonl")).splitlines()][0]
+    first_loss = json.loads(read_text(os.path.join(tuned, "log.jsonl")).splitlines()[0])["loss"]
+    scratch_loss = json.loads(read_text(os.path.join(start, "log.jsonl")).splitlines()[0])["loss"]
     assert first_loss < scratch_loss  # it goes on from the trained weights, not from a fresh init
 
 
@@ -174,7 +174,7 @@ def test_train_only_fine_tunes_a_vqvae_decoder_and_keeps_its_codes(write_recipe,
     assert changed and any(name.startswith("decoder.") for name in changed)
     # encoder, codebook and EMA state kept bit for bit; only the codebook's usage statistics count on
     assert changed - {name for name in changed if name.startswith("decoder.")} <= {"quantizer.usage_counts"}
-    assert any(name.startswith("quantizer.codebook") or name.startswith("quantizer.") for name in started)
+    assert any(name.startswith(("quantizer.codebook", "quantizer.")) for name in started)
     images = torch.rand(3, 1, 8, 8)  # (B, C, H, W)
     assert torch.equal(load_model(start).encode_codes(images), load_model(tuned).encode_codes(images))
     assert "- trained only: decoder (every other part kept" in read_text(os.path.join(tuned, "README.md"))

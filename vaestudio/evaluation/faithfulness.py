@@ -131,6 +131,7 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
                           "top_k": top_k, "seed": seed,
                           "guidance_scale": pipeline.guidance_scale if guidance_scale is None else guidance_scale,
                           "regions": regions and pipeline.layout is not None,
+                          "object_score_weight": pipeline.object_score_weight,
                           "seconds": round(time.perf_counter() - started, 1)}
     return report
 
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=None,
                         help="classifier-free guidance (1: none; default: the bundle's own)")
+    parser.add_argument("--object-score-weight", type=float, default=None,
+                        help="weight of the worst object's own score in the reranking of regional prompts "
+                        "(0: the whole prompt only; default: the bundle's own)")
     parser.add_argument("--no-regions", action="store_true",
                         help="condition the whole map on the whole prompt (no regional conditioning by the layout)")
     parser.add_argument("--seed", type=int, default=0)
@@ -161,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         from vaestudio.hub import load
         from vaestudio.pipelines.text_to_image import TextToImage
 
-        pipeline = TextToImage(load(arguments.model))
+        options = {} if arguments.object_score_weight is None else {"object_score_weight": arguments.object_score_weight}
+        pipeline = TextToImage(load(arguments.model), options=options)
         report["vqvae_reconstructions"] = reconstruction_ceiling(pipeline.vqvae, arguments.checker_images or 300)
         report["faithfulness"] = faithfulness(
             pipeline, test_prompts(arguments.num_prompts, start=arguments.first_prompt), arguments.images_per_prompt,

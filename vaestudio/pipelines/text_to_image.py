@@ -13,7 +13,8 @@ Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio
 a prompt with several placed objects ("a red circle in the top left and a blue star at the bottom")
 conditions each part of the code map on its own object's one-object caption, which a small prior
 draws far more faithfully than the whole sentence; ``regions=False`` turns it off per request.
-The scorer always reranks against the whole prompt.
+The scorer reranks against the whole prompt and, with the bundle's ``object_score_weight`` above 0 and a
+regional prompt, against each object alone in its region (:mod:`vaestudio.pipelines.object_scores`).
 
 Sampling temperature: ``temperature`` None takes the bundle's default (its ``temperature`` option,
 else 1); below 1 each code's distribution is sharpened, which trades variety for cleaner drawings.
@@ -32,9 +33,11 @@ import torch
 from PIL import Image
 
 from vaestudio.models.base import StudioModel
+from vaestudio.models.regions import RegionalCondition
 from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import to_pil
 from vaestudio.pipelines.layout import DEFAULT_SOFTNESS, get_layout
+from vaestudio.pipelines.object_scores import combined_scores, object_similarities
 from vaestudio.pipelines.prompts import PreparedPrompt, prepare_prompt
 
 MAX_IMAGES = 64
@@ -45,7 +48,7 @@ PENDING_GRAY = 0.5  # value of the pixels whose code rows are not sampled yet
 @dataclasses.dataclass
 class GeneratedImage:
     image: Image.Image
-    score: float | None  # cosine similarity with the prompt in [-1, 1]; None without a scorer
+    score: float | None  # similarity with the prompt in [-1, 1] (object_scores); None without a scorer
     codes: torch.Tensor  # (h, w) int64 code map the image was decoded from
 
 
@@ -94,6 +97,12 @@ def _check_temperature(value) -> float:
     return float(value)
 
 
+def _check_object_score_weight(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 100.0:
+        raise ValueError(f"object_score_weight must be between 0 and 100 (0: whole-prompt reranking), got {value!r}")
+    return float(value)
+
+
 def _check_range(name: str, value: int, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
@@ -112,7 +121,7 @@ class TextToImage:
         options: dict | None = None,
     ) -> None:
         """options: a text_to_image bundle's options (neutral_prompt, negative_prompt, guidance_scale, temperature,
-        layout, layout_softness)."""
+        layout, layout_softness, object_score_weight)."""
         options = dict(options or {})
         if isinstance(vqvae, Bundle):
             bundle = vqvae
@@ -135,6 +144,7 @@ class TextToImage:
         self.temperature = _check_temperature(options.get("temperature", 1.0))
         self.layout = get_layout(options.get("layout")) if prior.config.condition == "text" else None
         self.layout_softness = float(options.get("layout_softness", DEFAULT_SOFTNESS))
+        self.object_score_weight = _check_object_score_weight(options.get("object_score_weight", 0.0))
         self.code_map_shape = tuple(vqvae.code_map_shape)  # (h, w)
 
     # -- prompts -----------------------------------------------------------------------------
@@ -185,15 +195,19 @@ class TextToImage:
         return self.temperature if temperature is None else _check_temperature(temperature)
 
     def decode_and_rank(
-        self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True
+        self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True, condition=None
     ) -> list[GeneratedImage]:
         """Decodes candidate maps (R, h, w), scores them (when there is a scorer and ``rerank``),
-        returns the best ``num_images`` (the first ones, unscored, otherwise)."""
+        returns the best ``num_images`` (the first ones, unscored, otherwise). ``condition``: what the
+        maps were sampled under; a RegionalCondition has each of its objects scored on its own too."""
         images = self.vqvae.decode_codes(codes)  # (R, C, H, W)
         if self.scorer is None or not rerank:
             order, scores = torch.arange(codes.shape[0]), None
         else:
             scores = self.scorer.score(images, text)  # (R,)
+            if isinstance(condition, RegionalCondition) and self.object_score_weight > 0:
+                objects = object_similarities(self.scorer, images, condition)  # (R, objects)
+                scores = combined_scores(scores, objects, self.object_score_weight)  # (R,)
             order = torch.argsort(scores, descending=True, stable=True)  # (R,)
         chosen = order[:num_images]
         pictures = to_pil(images[chosen])
@@ -219,11 +233,12 @@ class TextToImage:
         guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
+        condition = self.condition(prepared.text, candidates, regions)
         codes = self.prior.sample(
-            self.condition(prepared.text, candidates, regions), height, width, float(temperature), int(top_k),
-            int(seed), **guidance,
+            condition, height, width, float(temperature), int(top_k), int(seed), **guidance,
         )  # (R, h, w)
-        return TextToImageResult(self.decode_and_rank(codes, prepared.text, num_images), prepared.text, prepared.warnings)
+        ranked = self.decode_and_rank(codes, prepared.text, num_images, condition=condition)
+        return TextToImageResult(ranked, prepared.text, prepared.warnings)
 
     @torch.no_grad()
     def stream(
@@ -245,9 +260,10 @@ class TextToImage:
         guidance = self.guidance(candidates, guidance_scale)
         prepared = self.prepare(prompt)
         height, width = self.code_map_shape
+        condition = self.condition(prepared.text, candidates, regions)
         rows = self.prior.sample_rows(
-            self.condition(prepared.text, candidates, regions), height, width, float(temperature), int(top_k),
-            int(seed), rows_per_step=rows_per_frame, **guidance,
+            condition, height, width, float(temperature), int(top_k), int(seed), rows_per_step=rows_per_frame,
+            **guidance,
         )
         codes = None
         scale = self.vqvae.config.image_size // height  # image rows per code row
@@ -260,5 +276,5 @@ class TextToImage:
             images[:, :, rows_done * scale :] = PENDING_GRAY
             partial = [GeneratedImage(picture, None, map_.clone()) for picture, map_ in zip(to_pil(images), shown)]
             yield StreamFrame(partial, prepared.text, prepared.warnings, rows_done, height)
-        final = self.decode_and_rank(codes, prepared.text, num_images)
+        final = self.decode_and_rank(codes, prepared.text, num_images, condition=condition)
         yield StreamFrame(final, prepared.text, prepared.warnings, height, height)

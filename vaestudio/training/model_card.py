@@ -82,12 +82,12 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
          f"({recipe.training.lr_schedule} schedule), precision {recipe.training.precision}"),
         f"- training time: {minutes:.1f} min, {training.get('images_per_second', 0.0):.0f} images/s",
         "- machine: " + ", ".join(f"{key} {value}" for key, value in machine.items() if value is not None),
-        *([f"- fine-tuned: started from the weights of `{recipe.training.initialize_from}` (its own card tells "
-           "how that was trained; the time above is this fine-tune's only)"] if recipe.training.initialize_from else []),
-        *([f"- trained only: {', '.join(recipe.training.train_only)} (every other part kept the start model's weights "
-           "and stayed in eval mode)"] if recipe.training.train_only else []),
-        *([f"- regional training: {recipe.training.layout_probability:.0%} of the captions the "
-           f"`{recipe.training.layout}` layout places were trained as its regional conditions"]
+        *([(f"- fine-tuned: started from the weights of `{recipe.training.initialize_from}` (its own card tells "
+            "how that was trained; the time above is this fine-tune's only)")] if recipe.training.initialize_from else []),
+        *([(f"- trained only: {', '.join(recipe.training.train_only)} (every other part kept the start model's weights "
+            "and stayed in eval mode)")] if recipe.training.train_only else []),
+        *([(f"- regional training: {recipe.training.layout_probability:.0%} of the captions the "
+            f"`{recipe.training.layout}` layout places were trained as its regional conditions")]
           if recipe.training.layout else []),
         "",
         "## Metrics",
