@@ -195,7 +195,8 @@ class TextToImage:
         return self.temperature if temperature is None else _check_temperature(temperature)
 
     def decode_and_rank(
-        self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True, condition=None
+        self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True,
+        condition: RegionalCondition | list[str] | int | None = None,
     ) -> list[GeneratedImage]:
         """Decodes candidate maps (R, h, w), scores them (when there is a scorer and ``rerank``),
         returns the best ``num_images`` (the first ones, unscored, otherwise). ``condition``: what the
