@@ -45,13 +45,14 @@ def test_region_masks_give_each_pixel_to_the_heaviest_object_at_its_code_positio
 
 
 class RecordingScorer:
-    """Scores a picture by its mean brightness and keeps what it was shown."""
+    """Scores a picture by its mean brightness and keeps what each call was shown."""
 
     def __init__(self):
-        self.pictures, self.captions = None, None
+        self.pictures, self.captions = [], []
 
     def score(self, images, captions):
-        self.pictures, self.captions = images.clone(), list(captions)
+        self.pictures.append(images.clone())
+        self.captions.append(captions)
         return images.mean(dim=(1, 2, 3))
 
 
@@ -65,8 +66,8 @@ def test_each_object_is_shown_in_its_region_with_the_rest_painted_in_the_backgro
     scorer = RecordingScorer()
     similarities = object_similarities(scorer, images, condition)  # (3, 2)
     assert similarities.shape == (3, 2)
-    assert scorer.captions == ["left caption", "right caption"] * 3
-    pictures = scorer.pictures.view(3, 2, 3, 8, 8)
+    assert scorer.captions == ["left caption", "right caption"]  # each caption once, against every candidate
+    pictures = torch.stack(scorer.pictures, dim=1)  # (B, R, C, H, W)
     assert torch.equal(pictures[:, 0, :, :, :4], images[:, :, :, :4])  # the left object's own pixels kept
     assert torch.all(pictures[:, 0, :, :, 4:] == 0.25)  # the other region blanked
     assert torch.equal(pictures[:, 1, :, :, 4:], images[:, :, :, 4:])

@@ -39,14 +39,13 @@ def region_masks(condition: RegionalCondition, image_size: tuple[int, int]) -> t
 @torch.no_grad()
 def object_similarities(scorer, images: torch.Tensor, condition: RegionalCondition) -> torch.Tensor:
     """Every candidate's similarity with each object's caption, the rest of the picture blanked: (B, R)."""
-    batch, objects = images.shape[0], len(condition.captions)
     masks = region_masks(condition, tuple(images.shape[-2:])).to(images)  # (R, H, W)
     background = border_colour(images)  # (B, C, 1, 1)
-    kept = masks[None, :, None]  # (1, R, 1, H, W)
-    pictures = images[:, None] * kept + background[:, None] * (1.0 - kept)  # (B, R, C, H, W)
-    captions = [caption for _ in range(batch) for caption in condition.captions]  # B * R, object-major per image
-    scores = scorer.score(pictures.flatten(0, 1), captions)  # (B * R,)
-    return scores.view(batch, objects)
+    columns = []
+    for mask, caption in zip(masks, condition.captions):  # one caption, encoded once, against every candidate
+        pictures = images * mask + background * (1.0 - mask)  # (B, C, H, W)
+        columns.append(scorer.score(pictures, caption))  # (B,)
+    return torch.stack(columns, dim=1)  # (B, R)
 
 
 def combined_scores(whole: torch.Tensor, objects: torch.Tensor | None, weight: float) -> torch.Tensor:

@@ -85,22 +85,26 @@ class StreamFrame(TextToImageResult):
 MAX_GUIDANCE = 20.0
 
 
-def _check_guidance(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_GUIDANCE:
-        raise ValueError(f"guidance_scale must be a number in [0, {MAX_GUIDANCE:g}] (1: no guidance), got {value!r}")
+def _checked_number(value, valid, requirement: str) -> float:
+    """``value`` as a float when it is a real number (not a bool) that ``valid`` accepts; else a ValueError
+    saying ``requirement``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not valid(value):
+        raise ValueError(f"{requirement}, got {value!r}")
     return float(value)
+
+
+def _check_guidance(value) -> float:
+    return _checked_number(value, lambda number: 0.0 <= number <= MAX_GUIDANCE,
+                           f"guidance_scale must be a number in [0, {MAX_GUIDANCE:g}] (1: no guidance)")
 
 
 def _check_temperature(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"temperature must be positive, got {value!r}")
-    return float(value)
+    return _checked_number(value, lambda number: number > 0, "temperature must be positive")
 
 
 def _check_object_score_weight(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 100.0:
-        raise ValueError(f"object_score_weight must be between 0 and 100 (0: whole-prompt reranking), got {value!r}")
-    return float(value)
+    return _checked_number(value, lambda number: 0.0 <= number <= 100.0,
+                           "object_score_weight must be between 0 and 100 (0: whole-prompt reranking)")
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> int:
