@@ -51,6 +51,22 @@ class Throughput:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
+def keep_logged_steps_up_to(log_path: str, last_step: int) -> None:
+    """Drops the lines of ``log_path`` logged after ``last_step``.
+
+    A run killed after its last checkpoint logged steps that its resumed session trains again; without this
+    they would be logged twice.
+    """
+    if not os.path.exists(log_path):
+        return
+    with open(log_path, encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    if len(kept) != len(lines):
+        with open(log_path, "w", encoding="utf-8") as stream:
+            stream.writelines(line + "\n" for line in kept)
+
+
 class ProgressReporter:
     """Keeps the bar, the JSON-lines log (``log.jsonl``) and the callback in step.
 
@@ -63,6 +79,8 @@ class ProgressReporter:
         self.total_steps = total_steps
         self.callback = callback
         self.log_path = os.path.join(out_dir, "log.jsonl") if out_dir else None
+        if self.log_path:
+            keep_logged_steps_up_to(self.log_path, start_step)
         self.bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True,
                         disable=not show_bar, file=sys.stderr, smoothing=0.05)
         self._pending: list[dict[str, float]] = []
