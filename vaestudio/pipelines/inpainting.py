@@ -11,7 +11,6 @@ and reranked by the scorer; without one, under the neutral prompt, in seed order
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -20,7 +19,7 @@ from PIL import Image
 
 from vaestudio.data.images import fit_to_square, load_image, to_model_input
 from vaestudio.models.base import StudioModel
-from vaestudio.pipelines.text_to_image import MAX_CANDIDATES, GeneratedImage, TextToImage
+from vaestudio.pipelines.text_to_image import MAX_CANDIDATES, GeneratedImage, ImageSequence, TextToImage
 
 PAINTED = 127  # mask values above this are painted
 TOUCHED = 32  # a model pixel at least 1/8 painted after the resize touches its code cell (resampling
@@ -28,20 +27,11 @@ TOUCHED = 32  # a model pixel at least 1/8 painted after the resize touches its 
 
 
 @dataclasses.dataclass
-class InpaintingResult:
+class InpaintingResult(ImageSequence):
     images: list[GeneratedImage]  # best first when reranked
     code_mask: torch.Tensor  # (h, w) bool: the resampled code cells
     original_codes: torch.Tensor  # (h, w) int64
     warnings: list[str]
-
-    def __iter__(self) -> Iterator[GeneratedImage]:
-        return iter(self.images)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> GeneratedImage:
-        return self.images[index]
 
 
 def mask_picture(mask, size: tuple[int, int]) -> Image.Image:

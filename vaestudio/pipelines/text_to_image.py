@@ -52,13 +52,10 @@ class GeneratedImage:
     codes: torch.Tensor  # (h, w) int64 code map the image was decoded from
 
 
-@dataclasses.dataclass
-class TextToImageResult:
-    """The images (best first) and what the pipeline did with the prompt; iterates over the images."""
+class ImageSequence:
+    """What a result with an ``images`` list shares: it iterates over, counts and indexes its images."""
 
     images: list[GeneratedImage]
-    prompt: str  # the text the models read
-    warnings: list[str]
 
     def __iter__(self) -> Iterator[GeneratedImage]:
         return iter(self.images)
@@ -68,6 +65,15 @@ class TextToImageResult:
 
     def __getitem__(self, index: int) -> GeneratedImage:
         return self.images[index]
+
+
+@dataclasses.dataclass
+class TextToImageResult(ImageSequence):
+    """The images (best first) and what the pipeline did with the prompt; iterates over the images."""
+
+    images: list[GeneratedImage]
+    prompt: str  # the text the models read
+    warnings: list[str]
 
 
 @dataclasses.dataclass
