@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+import tomllib
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED_FILES = ("config.json", "model.safetensors", "README.md", "metrics.json", "recipe.toml")
@@ -55,6 +56,22 @@ def card_line(card: str, prefix: str) -> str:
     return match.group(1) if match else "unknown"
 
 
+def training_stages(run_dir: str) -> list[str]:
+    """The run folders that trained ``run_dir``'s model, first stage first: each run's
+    ``training.initialize_from`` (relative to the repository, or absolute) is the stage before it."""
+    stages: list[str] = []
+    current: str | None = run_dir
+    while current and os.path.isdir(current) and current not in stages:
+        stages.insert(0, current)
+        recipe_path = os.path.join(current, "recipe.toml")
+        if not os.path.isfile(recipe_path):
+            break
+        with open(recipe_path, "rb") as stream:
+            earlier = tomllib.load(stream).get("training", {}).get("initialize_from")
+        current = os.path.join(REPOSITORY, earlier) if earlier else None
+    return stages
+
+
 def flatten(values: dict, prefix: str = "") -> dict:
     flat = {}
     for key, value in values.items():
@@ -71,19 +88,22 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []
-    for role in components:
+    for role, run_dir in components.items():
         card = read_text(os.path.join(target, role, "README.md"))
-        metrics = read_json(os.path.join(target, role, "metrics.json"))
-        seconds = float(metrics.get("training", {}).get("seconds", 0.0))
+        stages = training_stages(run_dir)  # a model fine-tuned from earlier runs counts their time too
+        seconds = sum(float(read_json(os.path.join(stage, "metrics.json")).get("training", {}).get("seconds", 0.0))
+                      for stage in stages)
         total_seconds += seconds
         model_type = read_json(os.path.join(target, role, "config.json")).get("model_type", "?")
-        lines.append(f"| {role} | {model_type} ([card]({role}/README.md)) | {seconds / 60:.1f} min | "
+        stage_note = f" ({len(stages)} stages)" if len(stages) > 1 else ""
+        lines.append(f"| {role} | {model_type} ([card]({role}/README.md)) | {seconds / 60:.1f} min{stage_note} | "
                      f"{card_line(card, 'machine')} |")
-        commands.append(card_line(card, "command").strip("`"))
+        commands += [card_line(read_text(os.path.join(stage, "README.md")), "command").strip("`") for stage in stages]
         sources.append(f"- {role}: {card_line(card, 'source')}")
     lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Data", ""] + sources
     lines += ["", "## Commands", "", "```"]
-    lines += commands + ["```", "", "(`bash scripts/train_zoo.sh` runs them all, in order, and ships the zoo.)", ""]
+    lines += commands + ["```", "", "(each component's stages in order, each starting from the one before with",
+                         "`training.initialize_from`; `bash scripts/train_zoo.sh` runs them all and ships the zoo.)", ""]
     lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
     for role in components:
         evaluated = read_json(os.path.join(target, role, "metrics.json")).get("evaluation", {})

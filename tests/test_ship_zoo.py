@@ -1,0 +1,59 @@
+"""scripts/ship_zoo.py: a bundle's card counts every training stage of a fine-tuned component."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "ship_zoo.py")
+
+
+@pytest.fixture(scope="module")
+def ship_zoo():
+    spec = importlib.util.spec_from_file_location("ship_zoo", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_run(directory, seconds: float, initialize_from: str | None = None) -> str:
+    os.makedirs(directory)
+    training = f'initialize_from = "{initialize_from}"\n' if initialize_from else ""
+    with open(os.path.join(directory, "recipe.toml"), "w", encoding="utf-8") as stream:
+        stream.write(f'[model]\ntype = "vqvae"\n\n[training]\n{training}steps = 10\n')
+    with open(os.path.join(directory, "metrics.json"), "w", encoding="utf-8") as stream:
+        json.dump({"training": {"seconds": seconds}, "evaluation": {"psnr": 30.0}}, stream)
+    with open(os.path.join(directory, "README.md"), "w", encoding="utf-8") as stream:
+        stream.write(f"- command: `vaestudio train {os.path.basename(directory)}.toml`\n- machine: test\n")
+    return str(directory)
+
+
+def test_training_stages_follow_initialize_from_back_to_the_first_run(ship_zoo, tmp_path):
+    first = write_run(tmp_path / "first", 60.0)
+    second = write_run(tmp_path / "second", 120.0, first)
+    third = write_run(tmp_path / "third", 180.0, second)
+    assert ship_zoo.training_stages(third) == [first, second, third]
+    assert ship_zoo.training_stages(first) == [first]
+
+
+def test_a_stage_that_names_a_missing_run_ends_the_chain(ship_zoo, tmp_path):
+    only = write_run(tmp_path / "only", 60.0, str(tmp_path / "deleted"))
+    assert ship_zoo.training_stages(only) == [only]
+
+
+def test_bundle_card_sums_the_stages_time_and_lists_their_commands_in_order(ship_zoo, tmp_path):
+    first = write_run(tmp_path / "first", 60.0)
+    last = write_run(tmp_path / "last", 120.0, first)
+    target = tmp_path / "bundle"
+    os.makedirs(target / "vqvae")
+    for name in ("README.md", "metrics.json"):
+        with open(os.path.join(last, name), encoding="utf-8") as source:
+            (target / "vqvae" / name).write_text(source.read(), encoding="utf-8")
+    (target / "vqvae" / "config.json").write_text('{"model_type": "vqvae"}', encoding="utf-8")
+    (target / "bundle.json").write_text('{"options": {}}', encoding="utf-8")
+    card = ship_zoo.bundle_card("toy", "A toy.", {"vqvae": last}, str(target), {})
+    assert "| 3.0 min (2 stages) |" in card
+    assert "Total training time: 3.0 min." in card
+    commands = card.split("## Commands")[1]
+    assert commands.index("vaestudio train first.toml") < commands.index("vaestudio train last.toml")
