@@ -15,8 +15,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-
 mkdir -p "$RUNS"
 
 # name of the run : recipe (the order matters: priors need their VQ-VAE)
-RUN_LIST="shapes-vqvae:shapes-vqvae shapes-vqvae-decoder:shapes-vqvae-decoder shapes-scorer-crisp:shapes-scorer-crisp shapes-prior:shapes-prior
-shapes-prior-guided:shapes-prior-guided shapes-prior-long:shapes-prior-long shapes-prior-regional:shapes-prior-regional
+RUN_LIST="shapes-vqvae:shapes-vqvae shapes-vqvae-decoder:shapes-vqvae-decoder shapes-vqvae-continued:shapes-vqvae-continued
+shapes-scorer-crisp:shapes-scorer-crisp shapes-prior:shapes-prior shapes-prior-guided:shapes-prior-guided shapes-prior-long:shapes-prior-long
+shapes-prior-regional:shapes-prior-regional shapes-prior-continued:shapes-prior-continued shapes-prior-continued-more:shapes-prior-continued-more
 shapes-vae:shapes-vae
 digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior"
 
@@ -40,9 +41,9 @@ ship model "$RUNS/digits" digits
 ship model "$RUNS/digits-cvae" digits-cvae
 ship bundle emoji --component vqvae="$RUNS/emoji-vqvae" --component prior="$RUNS/emoji-prior" \
   --neutral-prompt "grinning face" --title "Emoji from their names: VQ-VAE (32x32 -> 8x8 codes) + PixelCNN prior."
-SHAPES=(--component vqvae="$RUNS/shapes-vqvae-decoder" --component prior="$RUNS/shapes-prior-regional"
+SHAPES=(--component vqvae="$RUNS/shapes-vqvae-continued" --component prior="$RUNS/shapes-prior-continued-more"
         --component scorer="$RUNS/shapes-scorer-crisp" --neutral-prompt "a shape" --guidance-scale 1.5 --temperature 0.8
-        --layout shapes --object-score-weight 2)
+        --layout shapes --object-score-weight 0.5)
 ship bundle shapes "${SHAPES[@]}" \
   --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
 "$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"
