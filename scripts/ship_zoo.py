@@ -60,7 +60,7 @@ def training_stages(run_dir: str) -> list[str]:
     """The run folders that trained ``run_dir``'s model, first stage first: each run's
     ``training.initialize_from`` (relative to the repository, or absolute) is the stage before it."""
     stages: list[str] = []
-    current: str | None = run_dir
+    current: str | None = os.path.abspath(run_dir)  # one spelling per folder, so a loop of stages ends
     while current and os.path.isdir(current) and current not in stages:
         stages.insert(0, current)
         recipe_path = os.path.join(current, "recipe.toml")
@@ -68,7 +68,7 @@ def training_stages(run_dir: str) -> list[str]:
             break
         with open(recipe_path, "rb") as stream:
             earlier = tomllib.load(stream).get("training", {}).get("initialize_from")
-        current = os.path.join(REPOSITORY, earlier) if earlier else None
+        current = os.path.abspath(os.path.join(REPOSITORY, earlier)) if earlier else None
     return stages
 
 

@@ -15,6 +15,7 @@ from tests.training.conftest import TINY_VAE, TINY_VQVAE, assert_bitwise_equal, 
 from vaestudio.models.base import load_model
 from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
+from vaestudio.training.progress import keep_logged_steps_up_to
 
 
 def test_a_tiny_run_writes_model_card_metrics_pictures_and_checkpoints(write_recipe, tmp_path):
@@ -72,6 +73,17 @@ def test_a_killed_run_resumed_matches_the_uninterrupted_run_bitwise(write_recipe
     resumed_steps = [json.loads(line)["step"] for line in read_text(os.path.join(interrupted, "log.jsonl")).splitlines()]
     # steps 5-6 were trained twice (before the kill and after) but are logged once, as in the whole run
     assert resumed_steps == [json.loads(line)["step"] for line in whole_log] == [2, 4, 6, 8, 10, 12]
+
+
+def test_resuming_drops_later_log_lines_and_a_line_the_kill_cut_off(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 2, "loss": 1.5}\n{"step": 4, "loss": 1.2}\n\n{"step": 6, "loss": 1.0}\n{"step": 8, "lo',
+                   encoding="utf-8")
+    keep_logged_steps_up_to(str(log), 4)
+    assert [json.loads(line) for line in read_text(str(log)).splitlines()] == [{"step": 2, "loss": 1.5},
+                                                                              {"step": 4, "loss": 1.2}]
+    keep_logged_steps_up_to(str(tmp_path / "never-written.jsonl"), 4)  # a run killed before its first log line
+    assert not (tmp_path / "never-written.jsonl").exists()
 
 
 def test_stop_event_stops_early_and_still_saves(write_recipe, tmp_path):

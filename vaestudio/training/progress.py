@@ -12,6 +12,8 @@ from collections.abc import Callable
 from PIL import Image
 from tqdm import tqdm
 
+from vaestudio.models.base import _atomic_write
+
 
 @dataclasses.dataclass
 class ProgressEvent:
@@ -51,20 +53,31 @@ class Throughput:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
+def _logged_step(line: str) -> int | None:
+    """The step of a log.jsonl line; None for a blank line or one the kill cut off mid-write."""
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def keep_logged_steps_up_to(log_path: str, last_step: int) -> None:
-    """Drops the lines of ``log_path`` logged after ``last_step``.
+    """Drops the lines of ``log_path`` logged after ``last_step`` (and any line cut off by a kill).
 
     A run killed after its last checkpoint logged steps that its resumed session trains again; without this
-    they would be logged twice.
+    they would be logged twice. The log is rewritten atomically, so a second kill loses nothing.
     """
     if not os.path.exists(log_path):
         return
     with open(log_path, encoding="utf-8") as stream:
         lines = stream.read().splitlines()
-    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    kept = [line for line in lines if (step := _logged_step(line)) is not None and step <= last_step]
     if len(kept) != len(lines):
-        with open(log_path, "w", encoding="utf-8") as stream:
-            stream.writelines(line + "\n" for line in kept)
+        def write(path: str) -> None:
+            with open(path, "w", encoding="utf-8") as stream:
+                stream.writelines(line + "\n" for line in kept)
+
+        _atomic_write(log_path, write)
 
 
 class ProgressReporter:
