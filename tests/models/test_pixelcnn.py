@@ -97,6 +97,20 @@ def test_training_lowers_the_loss():
     assert prior.training_loss(batch).loss.item() < 0.5 * first
 
 
+def test_training_step_under_bf16_autocast():
+    """The trainer's precision = "bf16" wraps the loss in autocast: the prior's masked convolutions
+    then see bf16 activations and fp32 weights (this failed on a GPU), and the loss stays close to fp32's."""
+    prior = _prior(dtype=torch.float32, condition="class", num_classes=3)
+    codes = torch.randint(12, (4, 5, 5), generator=torch.Generator().manual_seed(1))
+    batch = Batch(images=torch.zeros(4, 1, 10, 10), labels=torch.tensor([0, 1, 2, 1]), codes=codes)
+    full_precision = prior.training_loss(batch).loss
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = prior.training_loss(batch).loss
+    loss.backward()
+    assert torch.isfinite(loss) and abs(loss.item() - full_precision.item()) < 0.05 * full_precision.item()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in prior.parameters() if p.requires_grad)
+
+
 def test_training_loss_needs_codes():
     with pytest.raises(ValueError, match="batch.codes"):
         _prior().training_loss(Batch(images=torch.zeros(1, 1, 4, 4)))

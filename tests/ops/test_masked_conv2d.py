@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -83,6 +85,26 @@ def test_bfloat16(compiled_ops):
         assert output.dtype == torch.bfloat16
         expected = masked_conv2d_reference(x.double(), weight.double(), bias.double(), mask_type)
         torch.testing.assert_close(output.double(), expected, rtol=5e-2, atol=1e-1)
+
+
+@pytest.mark.parametrize("use_reference", [False, True], ids=["compiled", "reference"])
+def test_runs_in_the_autocast_dtype_like_conv2d(compiled_ops, use_reference):
+    """A bf16 autocast training step feeds bf16 activations to fp32 weights (the shapes prior's
+    training step failed so on a GPU): the op casts like F.conv2d and gradients reach fp32 leaves."""
+    x, weight, bias = _inputs(2, 5, 6, 7, 9, (3, 3))
+    x = x.to(torch.bfloat16).requires_grad_(True)  # an activation already in bf16
+    weight.requires_grad_(True)
+    with ops.reference_operators() if use_reference else contextlib.nullcontext():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            output = ops.masked_conv2d(x, weight, bias, "B")
+            expected = masked_conv2d_reference(x, weight, bias, "B")  # F.conv2d under the same autocast
+    assert output.dtype == expected.dtype == torch.bfloat16
+    torch.testing.assert_close(output, expected, rtol=2e-2, atol=5e-2)
+    output.float().sum().backward()
+    assert weight.grad is not None and weight.grad.dtype == torch.float32 and bool(weight.grad.abs().sum() > 0)
+    assert x.grad is not None and x.grad.dtype == torch.bfloat16
+    with pytest.raises(TypeError, match="cast one to the other"):  # outside autocast a mix is still an error
+        ops.masked_conv2d(x.detach(), weight.detach(), bias, "B")
 
 
 @pytest.mark.parametrize("mask_type", MASK_TYPES)

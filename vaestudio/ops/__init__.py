@@ -102,6 +102,20 @@ def ema_update_(
         reference.ema_update_reference_(codebook, cluster_size, embed_sum, counts, sums, decay, eps)
 
 
+def _autocast_convolution_inputs(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Under autocast a convolution runs in the autocast dtype, as F.conv2d does: floating inputs are
+    cast to it (a bf16-autocast training step feeds bf16 activations to fp32 weights). Outside
+    autocast the inputs are returned as they are, and mixed dtypes stay an error."""
+    device_type = x.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype(device_type)
+    cast = [t.to(dtype) if t is not None and t.is_floating_point() else t for t in (x, weight, bias)]
+    return cast[0], cast[1], cast[2]
+
+
 def masked_conv2d(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, mask_type: str = "B"
 ) -> torch.Tensor:
@@ -109,8 +123,10 @@ def masked_conv2d(
 
     x (B, Cin, H, W), weight (Cout, Cin, kh, kw) with odd kh, kw, bias (Cout,) or None.
     mask_type: "A" (centre excluded), "B" (centre kept), "vertical_A" (rows above the
-    centre), "vertical_B" (rows above and the centre row).
+    centre), "vertical_B" (rows above and the centre row). Under autocast it runs in the autocast
+    dtype, like F.conv2d.
     """
+    x, weight, bias = _autocast_convolution_inputs(x, weight, bias)
     _checks.check_masked_conv2d(x, weight, bias, mask_type)
     if _compiled_for(x, weight):
         return torch.ops.vaestudio.masked_conv2d(x, weight, bias, mask_type)
