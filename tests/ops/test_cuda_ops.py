@@ -552,19 +552,24 @@ def test_ops_run_on_the_current_stream(cuda_ops, name):
     expected = _run_op(operator, name, args)
     torch.cuda.synchronize()
     side = torch.cuda.Stream()
-    torch.cuda._sleep(1_000_000_000)  # about half a second of device time, on the default stream only
-    with torch.cuda.stream(side):
-        assert torch.cuda.current_stream() == side
-        result = _run_op(operator, name, args)
-        same = all(
-            bool(torch.isclose(got, wanted, rtol=1e-5, atol=1e-5).all()) if got.is_floating_point()
-            else torch.equal(got, wanted)
-            for got, wanted in zip(result, expected)
-        )  # evaluated on `side`; .item() waits for `side` alone
-    default_still_sleeping = not torch.cuda.default_stream().query()
-    torch.cuda.synchronize()
-    assert same, f"{name} under torch.cuda.stream(side) gave a different (unfinished?) result"
-    assert default_still_sleeping, "inconclusive: the default stream woke up before the check ended"
+    # About 0.5 s of device time first; longer if the check outlasted it (a GPU shared with other
+    # processes time-slices, and an op that synchronises waits for its turn).
+    for sleep_cycles in (1_000_000_000, 4_000_000_000, 16_000_000_000):
+        torch.cuda._sleep(sleep_cycles)  # on the default stream only
+        with torch.cuda.stream(side):
+            assert torch.cuda.current_stream() == side
+            result = _run_op(operator, name, args)
+            same = all(
+                bool(torch.isclose(got, wanted, rtol=1e-5, atol=1e-5).all()) if got.is_floating_point()
+                else torch.equal(got, wanted)
+                for got, wanted in zip(result, expected)
+            )  # evaluated on `side`; .item() waits for `side` alone
+        default_still_sleeping = not torch.cuda.default_stream().query()
+        torch.cuda.synchronize()
+        assert same, f"{name} under torch.cuda.stream(side) gave a different (unfinished?) result"
+        if default_still_sleeping:
+            return
+    pytest.fail("inconclusive: the default stream woke up before the check ended, even after an 8 s sleep")
 
 
 def test_kernels_respect_the_device_guard(cuda_ops):
