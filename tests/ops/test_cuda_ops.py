@@ -9,6 +9,9 @@ Run on a GPU machine:  python -m pytest -q -m cuda tests/ops/test_cuda_ops.py
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -44,6 +47,33 @@ def cuda_ops(compiled_ops):
         "rebuild on this machine: pip install --no-build-isolation -e . && python setup.py build_ext --inplace"
     )
     return compiled_ops
+
+
+KERNEL_ERROR_CALLS = {
+    "cpu": "torch.ops.vaestudio.code_stats(torch.randn(4, 2), torch.tensor([0, 1, 3, 0]), 3)",
+    "cuda": "torch.ops.vaestudio.code_stats(torch.randn(4, 2, device='cuda'), torch.tensor([0, 1, 3, 0], device='cuda'), 3)",
+}
+
+
+@pytest.mark.parametrize("device", sorted(KERNEL_ERROR_CALLS))
+def test_kernel_errors_raise_after_cuda_is_initialised(cuda_ops, device):
+    """A TORCH_CHECK in a kernel must reach Python as a RuntimeError once CUDA is up.
+
+    On the H200 image (torch 2.11.0+cu130, GCC 13.3) every such error crashed the process with a
+    segmentation fault; a minimal extension built there raised cleanly before CUDA was initialised.
+    Run in a child process, so that a crash is this test's failure, not the end of the test run.
+    """
+    code = (
+        "import torch\nfrom vaestudio import ops\nops.backend()\ntorch.cuda.init()\n"
+        f"try:\n    {KERNEL_ERROR_CALLS[device]}\n"
+        "except RuntimeError as error:\n    print('raised:', str(error).splitlines()[0])\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root)
+    assert result.returncode == 0 and "raised: " in result.stdout and "indices must lie in" in result.stdout, (
+        f"exit status {result.returncode} (negative: killed by that signal); stdout {result.stdout[-500:]!r}; "
+        f"stderr {result.stderr[-1500:]!r}"
+    )
 
 
 def on_cuda(value):
