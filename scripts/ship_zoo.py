@@ -130,7 +130,7 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     if options.get("layout"):
         lines += [(f"Prompts with two or more placed objects use regional conditioning "
                    f"(`layout` \"{options['layout']}\" in `bundle.json`): each object's one-object caption "
-                   "conditions its own part of the code map (`vaestudio.pipelines.layout`). `regions=False` (engine) "
+                   "conditions its own part of the code map (`vaestudio.worlds.shapes.layout`). `regions=False` (engine) "
                    "or `--no-regions` (faithfulness) turns it off."), ""]
     weight = options.get("object_score_weight")
     if weight:

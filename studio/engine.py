@@ -85,8 +85,8 @@ KIND_FAMILIES = {
 @contextlib.contextmanager
 def _user_errors():
     """vaestudio's own user-facing errors (bad names, bad arguments, bad files) as StudioErrors."""
+    from vaestudio.checkpoints import CheckpointError
     from vaestudio.hub import ModelNotFoundError
-    from vaestudio.models.base import CheckpointError
 
     try:
         yield

@@ -8,7 +8,7 @@
    installed and the network is allowed (``HF_HUB_OFFLINE``/``VAESTUDIO_OFFLINE`` unset).
 
 A plain model folder loads as its model; a bundle folder (``bundle.json``) loads as a
-:class:`~vaestudio.pipelines.bundle.Bundle` of its components.
+:class:`~vaestudio.checkpoints.Bundle` of its components.
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ import tomllib
 
 import torch
 
-from vaestudio.models.base import CheckpointError, StudioModel, load_model, read_config
-from vaestudio.pipelines.bundle import Bundle, is_bundle, load_bundle, read_bundle_description
+from vaestudio.checkpoints import (
+    Bundle,
+    CheckpointError,
+    is_bundle,
+    load_bundle,
+    load_model,
+    read_bundle_description,
+    read_config,
+)
+from vaestudio.models.base import StudioModel
 
 REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")

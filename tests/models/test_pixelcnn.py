@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.checkpoints import load_model, save_model
+from vaestudio.common.batch import Batch, RegionalCondition
 from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.ops.reference import pixelcnn_logits_reference
 
@@ -182,8 +183,8 @@ def test_text_conditioned_prior():
 
 def test_checkpoint_round_trip(tmp_path):
     prior = _prior(dtype=torch.float32, condition="class", num_classes=3)
-    prior.save_pretrained(str(tmp_path))
-    loaded = StudioModel.from_pretrained(str(tmp_path))
+    save_model(prior, str(tmp_path))
+    loaded = load_model(str(tmp_path))
     assert isinstance(loaded, PixelCNNPrior) and loaded.config == prior.config
     labels = torch.tensor([0, 2])
     assert torch.equal(loaded.sample(labels, height=3, width=3, seed=4), prior.sample(labels, height=3, width=3, seed=4))
@@ -275,8 +276,8 @@ def test_guided_sampling_of_a_spatial_text_prior_matches_the_naive_loop():
 
 def test_spatial_prior_round_trip_and_errors(tmp_path):
     prior, captions = _spatial_text_prior(dtype=torch.float32)
-    prior.save_pretrained(str(tmp_path))
-    loaded = StudioModel.from_pretrained(str(tmp_path))
+    save_model(prior, str(tmp_path))
+    loaded = load_model(str(tmp_path))
     assert loaded.config == prior.config
     assert torch.equal(loaded.sample(captions, 4, 5, seed=3), prior.sample(captions, 4, 5, seed=3))
     with pytest.raises(ValueError, match=r"position-dependent condition is for \(4, 5\) code maps"):
@@ -311,7 +312,6 @@ def test_only_a_spatial_prior_learns_where_each_class_goes(spatial):
 
 
 def test_a_regional_condition_gives_each_region_its_caption_s_bias():
-    from vaestudio.models.regions import RegionalCondition
 
     prior, captions = _spatial_text_prior()
     weights = torch.zeros(2, 4, 5)
@@ -340,7 +340,6 @@ def test_a_regional_condition_gives_each_region_its_caption_s_bias():
 
 
 def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
-    from vaestudio.models.regions import RegionalCondition
     from vaestudio.models.text import build_vocabulary
 
     captions = ["a red circle", "a blue square"]
@@ -370,7 +369,6 @@ def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
 def test_per_map_conditions_mix_captions_and_regional_conditions():
     """Training with regions: one condition per map, each map's bias exactly what its condition alone gives,
     and the loss differentiable through every caption's encoder."""
-    from vaestudio.models.regions import RegionalCondition
 
     prior, captions = _spatial_text_prior()
     weights = torch.zeros(2, 4, 5)

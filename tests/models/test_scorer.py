@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.models.test_vae import overfit
-from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
 

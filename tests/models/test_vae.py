@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.models.base import StudioModel
 from vaestudio.models.text import build_vocabulary
 from vaestudio.models.vae import VAE, VAEConfig
 

@@ -8,9 +8,9 @@ from PIL import Image
 
 from tests.pipelines.conftest import REPOSITORY
 from vaestudio import hub
+from vaestudio.checkpoints import Bundle
 from vaestudio.data.shapes import ShapesSource
 from vaestudio.evaluation.shapes_checker import read_image
-from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.text_to_image import TextToImage
 

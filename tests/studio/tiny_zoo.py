@@ -12,6 +12,7 @@ def write_tiny_zoo(folder: Path) -> Path:
     """folder/tiny-text-to-image (a bundle: VQ-VAE, text prior, scorer) and folder/tiny-vae-2d."""
     import torch
 
+    from vaestudio.checkpoints import save_bundle, save_model
     from vaestudio.models import (
         VAE,
         VQVAE,
@@ -23,7 +24,6 @@ def write_tiny_zoo(folder: Path) -> Path:
         VQVAEConfig,
         build_vocabulary,
     )
-    from vaestudio.pipelines.bundle import save_bundle
 
     torch.manual_seed(0)
     vocabulary = build_vocabulary(CAPTIONS)
@@ -40,7 +40,7 @@ def write_tiny_zoo(folder: Path) -> Path:
     (bundle / "README.md").write_text("# tiny-text-to-image\n\nRandom weights, for tests.\n")
     (bundle / "metrics.json").write_text('{"evaluation": {"bits_per_dim": 4.5, "psnr": 11.0, "seconds": 3.0}, '
                                          '"training": {"steps": 10}}')
-    VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))).save_pretrained(str(folder / "tiny-vae-2d"))
+    save_model(VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))), str(folder / "tiny-vae-2d"))
     # What each was "trained" on: the editor reads its data sample from here (sliders, attributes, scatter).
     (bundle / "vqvae" / "recipe.toml").write_text('[data]\nsource = "shapes"\n')
     (folder / "tiny-vae-2d" / "recipe.toml").write_text('[data]\nsource = "digits"\n')

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tests.training.conftest import TINY_VQVAE, read_json
+from vaestudio.checkpoints import load_model
 from vaestudio.evaluation import evaluate, vqvae_for_prior
-from vaestudio.models.base import load_model
 from vaestudio.training import RecipeError, load_recipe, train
 from vaestudio.training.building import CodeProvider
 

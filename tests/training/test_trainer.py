@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from tests.training.conftest import TINY_VAE, TINY_VQVAE, assert_bitwise_equal, read_json, read_text, weights
-from vaestudio.models.base import load_model
+from vaestudio.checkpoints import load_model
 from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
 from vaestudio.training.progress import keep_logged_steps_up_to

@@ -19,8 +19,9 @@ from typing import Any
 
 import torch
 
+from vaestudio.common.batch import Batch
 from vaestudio.evaluation.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.models.base import StudioModel
 
 VQVAE_REFERENCE = "vqvae_reference.json"
 

@@ -70,8 +70,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaestudio import ops
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
-from vaestudio.models.regions import RegionalCondition, combine_biases
+from vaestudio.common.batch import Batch, RegionalCondition
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
+from vaestudio.models.regions import combine_biases
 from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
 
 CONDITIONS = ("none", "class", "text")

@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
 from vaestudio.models.layers import DownsampleStack
 from vaestudio.models.near_misses import near_misses
 from vaestudio.models.outputs import ContrastiveEmbeddings

@@ -20,8 +20,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
 from vaestudio.models.layers import ACTIVATIONS, MLP, DownsampleStack, UpsampleStack, make_activation
 from vaestudio.models.outputs import Bounds, Posterior, VAEOutput
 from vaestudio.models.text import TextEncoder, TextEncoderConfig

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vaestudio.checkpoints import Bundle
 from vaestudio.data.images import to_model_input
 from vaestudio.models.base import StudioModel
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
-from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.latent_space import latent_space

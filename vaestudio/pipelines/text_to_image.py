@@ -9,7 +9,7 @@ is drawn from ``negative + scale * (conditioned - negative)`` logits, the negati
 prior's reading of the bundle's ``negative_prompt`` (default: its neutral prompt), which pushes
 samples towards what the prompt says beyond a bare "a shape".
 
-Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio.pipelines.layout`):
+Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio.worlds.registry`):
 a prompt with several placed objects ("a red circle in the top left and a blue star at the bottom")
 conditions each part of the code map on its own object's one-object caption, which a small prior
 draws far more faithfully than the whole sentence; ``regions=False`` turns it off per request.
@@ -32,13 +32,13 @@ from collections.abc import Iterator
 import torch
 from PIL import Image
 
+from vaestudio.checkpoints import Bundle
+from vaestudio.common.batch import RegionalCondition
 from vaestudio.models.base import StudioModel
-from vaestudio.models.regions import RegionalCondition
-from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import to_pil
-from vaestudio.pipelines.layout import DEFAULT_SOFTNESS, get_layout
 from vaestudio.pipelines.object_scores import combined_scores, object_similarities
 from vaestudio.pipelines.prompts import PreparedPrompt, prepare_prompt
+from vaestudio.worlds import DEFAULT_SOFTNESS, get_layout
 
 MAX_IMAGES = 64
 MAX_CANDIDATES = 256

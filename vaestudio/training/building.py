@@ -8,7 +8,8 @@ from typing import Any
 
 import torch
 
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.common.batch import Batch
+from vaestudio.models.base import StudioModel
 from vaestudio.training.recipes import Recipe, RecipeError, TrainingSection
 
 # Config fields that the data decides when a recipe leaves them out.
@@ -120,8 +121,8 @@ def regional_captions(recipe: Recipe, model: StudioModel):
 
 def load_initial_model(recipe: Recipe) -> StudioModel:
     """The model that ``training.initialize_from`` names (a model folder or shipped name)."""
+    from vaestudio.checkpoints import load_model
     from vaestudio.hub import resolve
-    from vaestudio.models.base import load_model
 
     name = recipe.training.initialize_from
     try:

@@ -33,6 +33,9 @@ import types
 import typing
 from typing import Any
 
+from vaestudio.models import MODEL_TYPES
+from vaestudio.worlds import LAYOUTS
+
 
 class RecipeError(ValueError):
     """A recipe that cannot be used; the message names the file and the key."""
@@ -251,8 +254,6 @@ def _check_training(training: TrainingSection, path: str) -> None:
         if training.initialize_from is None:
             fail("training.train_only freezes the rest of a trained model; set training.initialize_from to it")
     if training.layout is not None:
-        from vaestudio.pipelines.layout import LAYOUTS
-
         if training.layout not in LAYOUTS:
             fail(f"training.layout = {training.layout!r}; choose one of {sorted(LAYOUTS)} or leave it out")
         if not 0.0 < training.layout_probability <= 1.0:
@@ -325,15 +326,10 @@ def _describe(annotation: Any) -> str:
 
 # -- model types --------------------------------------------------------------------------------
 def known_model_types() -> list[str]:
-    import vaestudio.models  # noqa: F401  (registers every model type)
-    from vaestudio.models.base import MODEL_TYPES
-
     return sorted(MODEL_TYPES)
 
 
 def model_config_class(model_type: str) -> type:
-    from vaestudio.models.base import MODEL_TYPES
-
     return MODEL_TYPES[model_type].config_class
 
 

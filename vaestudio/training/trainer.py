@@ -28,7 +28,10 @@ from typing import Any
 import numpy
 import torch
 
-from vaestudio.models.base import Batch, StudioModel, _atomic_write
+from vaestudio.checkpoints import save_model
+from vaestudio.common.batch import Batch
+from vaestudio.common.files import atomic_write
+from vaestudio.models.base import StudioModel
 from vaestudio.training import building, checkpointing, distributed
 from vaestudio.training.distributed import DeterministicSampler, DistributedContext
 from vaestudio.training.plots import loss_curve
@@ -295,10 +298,10 @@ class Run:
                 picture = getattr(preview, kind)
                 if picture is not None:
                     path = os.path.join(self.out_dir, "samples", f"step-{self.step:08d}-{kind}.png")
-                    _atomic_write(path, lambda temporary, p=picture: p.save(temporary, format="PNG"))
+                    atomic_write(path, lambda temporary, p=picture: p.save(temporary, format="PNG"))
             steps = [int(step) for step, _ in self.history]
             curve = loss_curve(steps, [loss for _, loss in self.history], title=f"{self.recipe.name}: loss")
-            _atomic_write(os.path.join(self.out_dir, "loss_curve.png"), lambda t: curve.save(t, format="PNG"))
+            atomic_write(os.path.join(self.out_dir, "loss_curve.png"), lambda t: curve.save(t, format="PNG"))
         return preview
 
     def _checkpoint(self) -> None:
@@ -338,7 +341,7 @@ class Run:
     def _save_model(self, metrics: dict[str, Any]) -> None:
         from vaestudio.training.model_card import machine_description, render_model_card
 
-        self.model.save_pretrained(self.out_dir)
+        save_model(self.model, self.out_dir)
         if self.vqvae is not None:
             reference = {"vqvae": self.recipe.model.vqvae, "resolved": _resolved_path(self.recipe.model.vqvae)}
             self._write_text(VQVAE_REFERENCE, json.dumps(reference, indent=2) + "\n")
@@ -354,7 +357,7 @@ class Run:
             with open(temporary, "w", encoding="utf-8") as stream:
                 stream.write(text)
 
-        _atomic_write(os.path.join(self.out_dir, name), write)
+        atomic_write(os.path.join(self.out_dir, name), write)
 
 
 def _resolved_path(name_or_path: str) -> str | None:

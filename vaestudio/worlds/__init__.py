@@ -1,0 +1,26 @@
+"""Worlds: one package per synthetic or curated world (``shapes``: grammar, rendering, checker, layout).
+
+Generic code (pipelines, training) never names a world's modules: it looks up what a world registered
+by name in :mod:`vaestudio.worlds.registry`. Importing this package fills the registries.
+"""
+
+from vaestudio.worlds import shapes  # noqa: F401  (registers the shapes world's layout and prompt parser)
+from vaestudio.worlds.registry import (
+    DEFAULT_SOFTNESS,
+    LAYOUTS,
+    PROMPT_PARSERS,
+    get_layout,
+    get_prompt_parser,
+    register_layout,
+    register_prompt_parser,
+)
+
+__all__ = [
+    "DEFAULT_SOFTNESS",
+    "LAYOUTS",
+    "PROMPT_PARSERS",
+    "get_layout",
+    "get_prompt_parser",
+    "register_layout",
+    "register_prompt_parser",
+]
