@@ -30,6 +30,7 @@ import zlib
 import numpy as np
 import PIL
 
+from vaestudio.data import shapes_grammar, shapes_render, shapes_sampling, shapes_world
 from vaestudio.data.cache import ChunkedArrayCache, code_fingerprint, key_folder
 from vaestudio.data.images import pixels_to_tensor, resize_pixels
 from vaestudio.data.shapes_grammar import caption
@@ -43,8 +44,6 @@ CHUNK_SIZE = 1000
 
 def _generator_fingerprint() -> str:
     """The cache key's hash of everything an image depends on: sampling, rendering and this module."""
-    from vaestudio.data import shapes_grammar, shapes_render, shapes_sampling, shapes_world
-
     return code_fingerprint(shapes_world, shapes_sampling, shapes_render, shapes_grammar, sys.modules[__name__])
 DEFAULT_NUM_IMAGES = {"train": 50_000, "test": 5_000}
 CAPTION_SALT = 1  # separates the caption-dropout stream from the scene stream

@@ -72,7 +72,9 @@ from torch import nn
 from vaestudio import ops
 from vaestudio.common.batch import Batch, RegionalCondition
 from vaestudio.models.base import StudioModel, TrainingOutput, register_model
+from vaestudio.models.condition_map import ConditionMap
 from vaestudio.models.regions import combine_biases
+from vaestudio.models.text import TextEncoder, TextEncoderConfig
 from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
 
 CONDITIONS = ("none", "class", "text")
@@ -247,8 +249,6 @@ class PixelCNNPrior(StudioModel):
             self.class_embedding = nn.Embedding(config.num_classes, config.condition_dim)
             self.condition_projection = nn.Linear(config.condition_dim, condition_width)
         elif config.condition == "text":
-            from vaestudio.models.text import TextEncoder, TextEncoderConfig
-
             self.text_encoder = TextEncoder(
                 TextEncoderConfig(
                     vocabulary=list(config.text_vocabulary),
@@ -258,8 +258,6 @@ class PixelCNNPrior(StudioModel):
             )
             self.condition_projection = nn.Linear(config.text_embedding_dim, condition_width)
         if config.spatial_condition:
-            from vaestudio.models.condition_map import ConditionMap
-
             vector_size = config.text_embedding_dim if config.condition == "text" else config.condition_dim
             self.condition_map = ConditionMap(
                 vector_size, config.num_layers, self.network.condition_size, *config.code_map_size,

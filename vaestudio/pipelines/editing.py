@@ -30,8 +30,10 @@ from vaestudio.models.base import StudioModel
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
+from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
+from vaestudio.pipelines.text_to_image import TextToImage
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
 NUM_PRINCIPAL_SLIDERS = 8
@@ -282,8 +284,6 @@ class Editor:
         if self.prior is None:
             raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
         if self._inpainter is None:
-            from vaestudio.pipelines.inpainting import Inpainter
-
             self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt, self.bundle_options)
         return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
 
@@ -301,8 +301,6 @@ class Editor:
             return self.decode_flat(flat, condition)
         if self.prior is None:
             raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
-        from vaestudio.pipelines.text_to_image import TextToImage
-
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
         return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
 

@@ -31,9 +31,13 @@ import torch
 from vaestudio.checkpoints import save_model
 from vaestudio.common.batch import Batch
 from vaestudio.common.files import atomic_write
+from vaestudio.data import collate, make_loader
+from vaestudio.evaluation import evaluate
+from vaestudio.hub import resolve
 from vaestudio.models.base import StudioModel
 from vaestudio.training import building, checkpointing, distributed
 from vaestudio.training.distributed import DeterministicSampler, DistributedContext
+from vaestudio.training.model_card import machine_description, render_model_card
 from vaestudio.training.plots import loss_curve
 from vaestudio.training.previews import Preview, make_preview
 from vaestudio.training.progress import ProgressCallback, ProgressReporter, Throughput
@@ -114,8 +118,6 @@ class Run:
                                                 context.rank, context.world_size)
         except ValueError as error:
             raise RecipeError(f"{recipe.path}: {error}") from error
-        from vaestudio.data import make_loader
-
         self.loader = make_loader(self.source, self.sampler.per_rank_batch_size, shuffle=False, seed=training.seed,
                                   drop_last=True, num_workers=training.num_workers, sampler=self.sampler)
         self.steps_per_epoch = self.sampler.batches_per_epoch
@@ -140,8 +142,6 @@ class Run:
 
     # -- set-up helpers -------------------------------------------------------------------------
     def _preview_batch(self) -> Batch:
-        from vaestudio.data import collate
-
         count = min(self.recipe.training.sample_count, len(self.source))
         batch = collate([self.source[index] for index in range(count)]).to(self.context.device)
         if self.codes is not None:
@@ -327,8 +327,6 @@ class Run:
         return metrics
 
     def _evaluate(self) -> dict[str, Any]:
-        from vaestudio.evaluation import evaluate
-
         settings = self.recipe.evaluation
         try:
             source = building.open_data(self.recipe, settings.split, self.image_size)
@@ -339,8 +337,6 @@ class Run:
         return {"split": getattr(source, "split", settings.split), **result}
 
     def _save_model(self, metrics: dict[str, Any]) -> None:
-        from vaestudio.training.model_card import machine_description, render_model_card
-
         save_model(self.model, self.out_dir)
         if self.vqvae is not None:
             reference = {"vqvae": self.recipe.model.vqvae, "resolved": _resolved_path(self.recipe.model.vqvae)}
@@ -362,8 +358,6 @@ class Run:
 
 def _resolved_path(name_or_path: str) -> str | None:
     try:
-        from vaestudio.hub import resolve
-
         return os.path.abspath(resolve(name_or_path))
     except (OSError, ValueError):  # a Hub id that is not downloaded, a folder that moved: the name alone stays
         return None
