@@ -15,17 +15,9 @@ import sys
 
 # -- info -------------------------------------------------------------------------------------------
 def _info(arguments: argparse.Namespace) -> int:
-    import torch
+    from vaestudio import describe_backend
 
-    from vaestudio import __version__
-    from vaestudio.ops import backend
-
-    active = backend()
-    print(f"vaestudio {__version__}, torch {torch.__version__}")
-    print(f"operators: {active.name} (CUDA kernels: {'yes' if active.cuda else 'no'})")
-    print(f"why: {active.reason}")
-    print(f"CUDA device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
-    print(f"CPU threads: {torch.get_num_threads()}")
+    print(describe_backend())
     return 0
 
 

@@ -1,7 +1,3 @@
-"""Small types and helpers that every package may use: the ``Batch`` a data source yields and a model
-trains on, a regional condition, and atomic file writes. Imports nothing else from vaestudio."""
-
-from vaestudio.common.batch import Batch, RegionalCondition
-from vaestudio.common.files import atomic_write
-
-__all__ = ["Batch", "RegionalCondition", "atomic_write"]
+"""Neutral types and helpers every package may use, importing nothing else from vaestudio: the ``Batch``
+(``batch``), metric arithmetic (``metrics``), request limits (``limits``, no torch) and atomic writes
+(``files``). Import from the submodules; this package itself stays empty so ``limits`` loads without torch."""

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 
 from vaestudio.common.batch import Batch
+from vaestudio.common.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
 from vaestudio.data import collate
-from vaestudio.evaluation.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
 from vaestudio.hub import load
 from vaestudio.models import losses
 from vaestudio.models.base import StudioModel
