@@ -8,9 +8,9 @@ import pytest
 from gradio_client import Client
 
 from studio.engine import Engine
-from vaestudio.hub import pretrained_directory, shipped_names
 from studio.engine_api import Capability
 from tests.studio.support import running_studio
+from vaestudio.hub import pretrained_directory, shipped_names
 
 
 @pytest.fixture(scope="session")

@@ -57,6 +57,19 @@ def test_list_models_describes_the_zoo():
     assert set(SHIPPED) <= set(listed)
     assert listed["shapes"].kind == "text_to_image" and listed["digits"].kind == "vae"
     assert all(listed[name].card for name in SHIPPED)
+    assert listed["shapes"].family == "VQ-VAE + text-conditioned PixelCNN prior" and listed["shapes"].image_size == 64
+    assert listed["shapes-vae"].family == "beta-VAE" and listed["digits-cvae"].family == "conditional VAE"
+    assert listed["digits"].summary == "VAE, 2-D latent, 8x8 images"
+    assert "psnr" in listed["digits"].headline_metrics and "seconds" not in str(listed["digits"].headline_metrics)
+
+
+def test_capabilities_of_the_zoo():
+    from vaestudio.pipelines.capabilities import capabilities
+
+    assert capabilities(hub.load(shipped("shapes"))) >= {"text_to_image", "encode", "inpaint", "codebook"}
+    digits = capabilities(hub.load(shipped("digits")))
+    assert "manifold" in digits and "text_to_image" not in digits
+    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior"}  # no condition input
 
 
 def reads(pictures, attribute: str) -> collections.Counter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_every_shipped_recipe_is_listed_with_its_comment_and_settings():
 
 def test_a_recipe_that_does_not_load_is_skipped(tmp_path):
     (tmp_path / "broken.toml").write_text("[model\n")
-    (tmp_path / "good.toml").write_text(open(os.path.join(RECIPES, "digits-vae-2d.toml")).read())
+    (tmp_path / "good.toml").write_bytes(pathlib.Path(RECIPES, "digits-vae-2d.toml").read_bytes())
     assert [summary.name for summary in list_recipes(str(tmp_path))] == ["good"]
     assert describe_recipe(str(tmp_path / "good.toml")).data == "digits"
 
