@@ -1,4 +1,4 @@
-"""The shapes source follows specs/shapes-world.md: colours, sizes, positions, overlap, captions, splits."""
+"""The shapes source follows docs/specs/shapes-world.md: colours, sizes, positions, overlap, captions, splits."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The built-in ``shapes`` source: the procedural, captioned shapes world (specs/shapes-world.md).
+"""The built-in ``shapes`` source: the procedural, captioned shapes world (docs/specs/shapes-world.md).
 
 Image i of a split is ``render(sample_factors(rng(split, i), split))`` with ``rng(split, i)`` a
 numpy Generator seeded by (CRC-32 of the split name, i): a pure function of (split, i), the same

@@ -1,0 +1,44 @@
+"""The README is for users: short, and every Python example in it runs as written (on the shipped models);
+every `vaestudio` command it shows is a real subcommand."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import shlex
+
+import pytest
+
+from vaestudio.cli import build_parser
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+PYTHON_EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.DOTALL)
+SHELL_EXAMPLES = re.findall(r"```bash\n(.*?)```", README, re.DOTALL)
+
+
+def test_the_readme_is_short_and_has_examples():
+    assert len(README.splitlines()) < 150
+    assert len(PYTHON_EXAMPLES) >= 2 and SHELL_EXAMPLES
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(PYTHON_EXAMPLES)))
+def test_every_python_example_runs(index, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # examples write files (star.png, my-vae/) where they run
+    monkeypatch.delenv("VAESTUDIO_PRETRAINED", raising=False)
+    exec(compile(PYTHON_EXAMPLES[index], f"README.md python example {index + 1}", "exec"), {})
+    assert capsys.readouterr().out.strip(), "each example prints what it shows"
+
+
+def test_every_cli_command_is_a_subcommand():
+    subcommands = set(build_parser()._subparsers._group_actions[0].choices)
+    shown = []
+    for block in SHELL_EXAMPLES:
+        for line in block.splitlines():
+            words = shlex.split(line.split("  #")[0], comments=True)
+            if "vaestudio" in words:
+                shown.append(words[words.index("vaestudio") + 1])
+            elif "vaestudio.cli" in words:
+                shown.append(words[words.index("vaestudio.cli") + 1])
+    assert shown and set(shown) <= subcommands, f"the README shows {set(shown) - subcommands}, which do not exist"
