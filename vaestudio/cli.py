@@ -1,4 +1,4 @@
-"""`vaestudio train | sample | eval | bench | info`.
+"""`vaestudio train | sample | eval | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
 
 Each subcommand is one ``add_<name>(commands)`` function that declares its arguments and
 sets a handler; ``build_parser`` lists them. Heavy imports happen inside the handlers, so
@@ -11,6 +11,8 @@ import argparse
 import json
 import shlex
 import sys
+
+from vaestudio.sample_command import add_sample
 
 
 # -- info -------------------------------------------------------------------------------------------
@@ -116,11 +118,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 
 # -- the parser ---------------------------------------------------------------------------------------
-# `sample` and `bench` join here: write add_sample / add_bench above and list them.
-SUBCOMMANDS = [add_train, add_eval, add_info]
-from vaestudio.sample_command import add_sample
-
-SUBCOMMANDS.insert(1, add_sample)
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_info]
 
 
 def build_parser() -> argparse.ArgumentParser:
