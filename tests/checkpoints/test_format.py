@@ -70,3 +70,35 @@ def test_every_shipped_folder_is_format_zero_and_loads():
         model_type, _ = read_config(folder)
         assert type(load_model(folder)).model_type == model_type
     assert hub.load("shapes").kind == "text_to_image"
+
+
+def test_format_zero_flat_text_fields_nest_into_the_text_encoder(tmp_path):
+    """A format-0 prior (text_vocabulary, text_embedding_dim, text_options) and a format-0 scorer (vocabulary,
+    text_dim, text_layers, text_heads, max_tokens) load with the same weights and a nested text_encoder."""
+    from vaestudio.models import (
+        ContrastiveScorer,
+        ContrastiveScorerConfig,
+        PixelCNNPrior,
+        PixelCNNPriorConfig,
+    )
+
+    torch.manual_seed(0)
+    vocabulary = ["<pad>", "<unk>", "a", "red", "circle"]
+    text = {"vocabulary": vocabulary, "embedding_dim": 8, "num_layers": 1, "num_heads": 2, "max_tokens": 6}
+    models = {
+        "prior": (PixelCNNPrior(PixelCNNPriorConfig(num_codes=8, channels=8, num_layers=2, head_channels=8,
+                                                    condition="text", text_encoder=text)),
+                  {"text_vocabulary": vocabulary, "text_embedding_dim": 8,
+                   "text_options": {"num_layers": 1, "num_heads": 2, "max_tokens": 6}}),
+        "scorer": (ContrastiveScorer(ContrastiveScorerConfig(image_size=16, hidden_sizes=(4,), embedding_dim=8,
+                                                             text_encoder=text)),
+                   {"vocabulary": vocabulary, "text_dim": 8, "text_layers": 1, "text_heads": 2, "max_tokens": 6}),
+    }
+    for name, (model, flat) in models.items():
+        folder = tmp_path / name
+        save_model(model, str(folder))
+        rewrite(folder, lambda document, flat=flat: (document.pop("format_version"), document["config"].pop(
+            "text_encoder"), document["config"].update(flat)))
+        loaded = load_model(str(folder))
+        assert loaded.config == model.config and loaded.config.text_encoder.max_tokens == 6
+        assert all(torch.equal(loaded.state_dict()[key], value) for key, value in model.state_dict().items())

@@ -34,10 +34,7 @@ def make_models() -> dict[str, StudioModel]:
                 hidden_sizes=(8, 8),
                 likelihood="logit_laplace",
                 condition="text",
-                vocabulary=VOCABULARY,
-                text_dim=8,
-                text_layers=1,
-                text_heads=2,
+                text_encoder={"vocabulary": VOCABULARY, "embedding_dim": 8, "num_layers": 1, "num_heads": 2},
             )
         ),
         "vae-class-gaussian": VAE(
@@ -56,13 +53,10 @@ def make_models() -> dict[str, StudioModel]:
         "dvae": DVAE(DVAEConfig(anneal_steps=10, **SMALL_CODE_MODEL)),
         "scorer": ContrastiveScorer(
             ContrastiveScorerConfig(
-                vocabulary=VOCABULARY,
                 image_size=16,
                 hidden_sizes=(8,),
                 embedding_dim=8,
-                text_dim=8,
-                text_layers=1,
-                text_heads=2,
+                text_encoder={"vocabulary": VOCABULARY, "embedding_dim": 8, "num_layers": 1, "num_heads": 2},
             )
         ),
     }

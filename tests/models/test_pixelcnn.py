@@ -170,8 +170,8 @@ def test_text_conditioned_prior():
     text = pytest.importorskip("vaestudio.models.text")
     captions = ["a red circle", "a blue square", "a green triangle"]
     prior = _prior(
-        condition="text", text_vocabulary=text.build_vocabulary(captions), text_embedding_dim=16,
-        text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8},
+        condition="text", text_encoder={"vocabulary": text.build_vocabulary(captions), "embedding_dim": 16,
+                                        "num_layers": 1, "num_heads": 2, "max_tokens": 8},
     )
     codes = torch.randint(12, (3, 3, 3))
     output = prior.training_loss(Batch(images=torch.zeros(3, 1, 6, 6), captions=captions, codes=codes))
@@ -209,8 +209,9 @@ def _spatial_text_prior(seed=0, dtype=torch.float64, height=4, width=5):
 
     captions = ["a red circle in the top left", "a blue square at the bottom", "a green star on the right"]
     prior = _prior(
-        seed, dtype, condition="text", text_vocabulary=build_vocabulary(captions), text_embedding_dim=16,
-        text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 12}, spatial_condition=True,
+        seed, dtype, condition="text", text_encoder={"vocabulary": build_vocabulary(captions), "embedding_dim": 16,
+                                                     "num_layers": 1, "num_heads": 2, "max_tokens": 12},
+        spatial_condition=True,
         code_map_size=[height, width], spatial_options={"hidden_channels": 16, "rank": 8, "num_heads": 2},
     )
     with torch.no_grad():
@@ -343,8 +344,8 @@ def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
     from vaestudio.models.text import build_vocabulary
 
     captions = ["a red circle", "a blue square"]
-    prior = _prior(0, torch.float64, condition="text", text_vocabulary=build_vocabulary(captions),
-                   text_embedding_dim=8, text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8})
+    prior = _prior(0, torch.float64, condition="text", text_encoder={
+        "vocabulary": build_vocabulary(captions), "embedding_dim": 8, "num_layers": 1, "num_heads": 2, "max_tokens": 8})
     weights = torch.zeros(2, 3, 4)
     weights[0, :, :2], weights[1, :, 2:] = 1.0, 1.0
     bias = prior.condition_bias(RegionalCondition(captions, weights, 2), 2)  # (B, L, 4C, h, w)

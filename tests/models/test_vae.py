@@ -94,11 +94,8 @@ def test_iwae_mnist_config_is_the_papers_model():
         {
             "body": "conv",
             "condition": "text",
-            "vocabulary": build_vocabulary(CAPTIONS),
-            "text_dim": 8,
-            "text_layers": 1,
-            "text_heads": 2,
-            "max_tokens": 4,
+            "text_encoder": {"vocabulary": build_vocabulary(CAPTIONS), "embedding_dim": 8, "num_layers": 1,
+                             "num_heads": 2, "max_tokens": 4},
         },
     ],
     ids=[
@@ -258,7 +255,9 @@ def test_conditioning_inputs():
         unconditional.encode(images, torch.tensor([0, 1, 2]))
     text_model = VAE(
         tiny_config(
-            condition="text", vocabulary=build_vocabulary(CAPTIONS), text_dim=8, text_heads=2, text_layers=1
+            condition="text",
+            text_encoder={"vocabulary": build_vocabulary(CAPTIONS), "embedding_dim": 8, "num_heads": 2,
+                          "num_layers": 1},
         )
     ).eval()
     assert text_model.sample(2, condition="red circle").shape == (2, 1, 8, 8)

@@ -126,5 +126,5 @@ def test_the_fake_offers_real_recipes_and_data_sources():
 def test_the_fake_knows_the_shipped_shapes_words():
     from vaestudio import hub
 
-    vocabulary = hub.load("shapes")["prior"].config.text_vocabulary
+    vocabulary = hub.load("shapes")["prior"].config.text_encoder.vocabulary
     assert KNOWN_WORDS == {word for word in vocabulary if not word.startswith("<")}

@@ -30,10 +30,11 @@ def write_tiny_zoo(folder: Path) -> Path:
     vqvae = VQVAE(VQVAEConfig(image_size=16, hidden_channels=8, residual_channels=4, num_residual_blocks=1,
                               downsample_factor=4, num_codes=16, code_dim=4, kmeans_init=False))
     prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=16,
-                                              condition="text", text_vocabulary=vocabulary, text_embedding_dim=8,
-                                              text_options={"num_layers": 1, "num_heads": 2}))
-    scorer = ContrastiveScorer(ContrastiveScorerConfig(vocabulary=vocabulary, image_size=16, hidden_sizes=(4, 8),
-                                                       embedding_dim=8, text_dim=8, text_layers=1, text_heads=2))
+                                              condition="text", text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                                                             "num_layers": 1, "num_heads": 2}))
+    scorer = ContrastiveScorer(ContrastiveScorerConfig(image_size=16, hidden_sizes=(4, 8), embedding_dim=8,
+                                                       text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                                                     "num_layers": 1, "num_heads": 2}))
     bundle = folder / "tiny-text-to-image"
     save_bundle(str(bundle), "text_to_image", {"vqvae": vqvae, "prior": prior, "scorer": scorer},
                 {"neutral_prompt": "a shape", "layout": "shapes"})

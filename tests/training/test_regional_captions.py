@@ -29,7 +29,7 @@ spatial_condition = true
 channels = 8
 num_layers = 2
 head_channels = 8
-text_embedding_dim = 8
+text_embedding_dim = 8  # written flat, as recipes were before the nested text encoder: still reads
 [model.text_options]
 num_layers = 1
 num_heads = 2

@@ -4,9 +4,11 @@
 
     {"format_version": 1, "model_type": "vqvae", "config": {...the model's config dataclass...}}
 
-A folder written before format versions existed (no ``format_version``) is format 0 and still loads:
-:func:`upgrade_config` turns any older form into the current one. The weights are read strictly
-from safetensors; nothing is ever unpickled.
+Format 1 nests the text encoder's settings of every model that reads text (VAE, PixelCNN prior, scorer)
+as one ``text_encoder`` table (:class:`vaestudio.models.text.TextEncoderConfig`). A folder written before
+format versions existed (no ``format_version``) is format 0, with those settings spelled flat and in two
+ways; it still loads: :func:`upgrade_config` turns any older form into the current one. The weights are
+read strictly from safetensors; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -46,12 +48,38 @@ def save_model(model: StudioModel, directory: str) -> None:
                       json.dumps(config_document(model), indent=2, sort_keys=True) + "\n")
 
 
+# format 0's flat text-encoder fields, per model type: old name -> TextEncoderConfig field
+FLAT_TEXT_FIELDS = {
+    "vae": {"vocabulary": "vocabulary", "text_dim": "embedding_dim", "text_layers": "num_layers",
+            "text_heads": "num_heads", "max_tokens": "max_tokens"},
+    "contrastive_scorer": {"vocabulary": "vocabulary", "text_dim": "embedding_dim", "text_layers": "num_layers",
+                           "text_heads": "num_heads", "max_tokens": "max_tokens"},
+    "pixelcnn_prior": {"text_vocabulary": "vocabulary", "text_embedding_dim": "embedding_dim"},
+}
+FLAT_TEXT_OPTIONS = "text_options"  # format 0 of the prior: further TextEncoderConfig fields in a table
+
+
+def nest_text_encoder(model_type: str, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with format 0's flat text-encoder fields (where there are any) moved into ``text_encoder``;
+    values already in the nested form come back unchanged. Also what reads recipes written flat."""
+    renames = FLAT_TEXT_FIELDS.get(model_type, {})
+    flat = {name: values[name] for name in [*renames, FLAT_TEXT_OPTIONS] if name in values}
+    if not flat:
+        return dict(values)
+    values = {name: value for name, value in values.items() if name not in flat}
+    nested = dict(values.get("text_encoder", {}))
+    nested.update(dict(flat.pop(FLAT_TEXT_OPTIONS, {})))
+    nested.update({renames[name]: value for name, value in flat.items()})
+    values["text_encoder"] = nested
+    return values
+
+
 def upgrade_config(model_type: str, values: dict[str, Any], version: int) -> dict[str, Any]:
-    """A config of format ``version`` in the current format's form (format 0 -> 1 changed no field)."""
+    """A config of format ``version`` in the current format's form (0 -> 1: the nested text encoder)."""
     if version > FORMAT_VERSION:
         raise CheckpointError(f"config.json has format_version {version}, newer than this vaestudio reads "
                               f"({FORMAT_VERSION}); upgrade vaestudio")
-    return dict(values)
+    return nest_text_encoder(model_type, values) if version == 0 else dict(values)
 
 
 def read_config(directory: str) -> tuple[str, dict[str, Any]]:

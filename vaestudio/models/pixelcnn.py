@@ -204,9 +204,7 @@ class PixelCNNPriorConfig:
     condition: str = "none"  # "none", "class" or "text"
     num_classes: int = 0  # condition == "class"
     condition_dim: int = 64  # size of the class embedding
-    text_vocabulary: list[str] = dataclasses.field(default_factory=list)  # condition == "text"
-    text_embedding_dim: int = 128
-    text_options: dict = dataclasses.field(default_factory=dict)  # further TextEncoderConfig fields
+    text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
     spatial_condition: bool = False  # add a per-position condition bias (ConditionMap); needs code_map_size
     code_map_size: list[int] = dataclasses.field(default_factory=list)  # (h, w) of the code maps modelled
     spatial_options: dict = dataclasses.field(default_factory=dict)  # hidden_channels, rank, num_heads
@@ -218,8 +216,9 @@ class PixelCNNPriorConfig:
             raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         if self.condition == "class" and self.num_classes < 1:
             raise ValueError("condition='class' needs num_classes >= 1")
-        if self.condition == "text" and not self.text_vocabulary:
-            raise ValueError("condition='text' needs a text_vocabulary (see vaestudio.models.text.build_vocabulary)")
+        self.text_encoder = TextEncoderConfig.of(self.text_encoder)
+        if self.condition == "text" and not self.text_encoder.vocabulary:
+            raise ValueError("condition='text' needs text_encoder.vocabulary (see vaestudio.models.text.build_vocabulary)")
         if self.spatial_condition:
             if self.condition == "none":
                 raise ValueError("spatial_condition needs a condition ('class' or 'text')")
@@ -249,16 +248,10 @@ class PixelCNNPrior(StudioModel):
             self.class_embedding = nn.Embedding(config.num_classes, config.condition_dim)
             self.condition_projection = nn.Linear(config.condition_dim, condition_width)
         elif config.condition == "text":
-            self.text_encoder = TextEncoder(
-                TextEncoderConfig(
-                    vocabulary=list(config.text_vocabulary),
-                    embedding_dim=config.text_embedding_dim,
-                    **config.text_options,
-                )
-            )
-            self.condition_projection = nn.Linear(config.text_embedding_dim, condition_width)
+            self.text_encoder = TextEncoder(config.text_encoder)
+            self.condition_projection = nn.Linear(config.text_encoder.embedding_dim, condition_width)
         if config.spatial_condition:
-            vector_size = config.text_embedding_dim if config.condition == "text" else config.condition_dim
+            vector_size = config.text_encoder.embedding_dim if config.condition == "text" else config.condition_dim
             self.condition_map = ConditionMap(
                 vector_size, config.num_layers, self.network.condition_size, *config.code_map_size,
                 **config.spatial_options,
@@ -296,7 +289,7 @@ class PixelCNNPrior(StudioModel):
             if isinstance(condition, str) or not all(isinstance(caption, str) for caption in condition):
                 raise TypeError("a text-conditioned prior needs a list of caption strings")
             tokens = self.text_encoder.token_features(list(condition))  # (B, T, E) and mask (B, T)
-            vector = self.text_encoder.pool(tokens)  # (B, text_embedding_dim)
+            vector = self.text_encoder.pool(tokens)  # (B, text_encoder.embedding_dim)
         if vector.shape[0] != batch_size:
             raise ValueError(f"got {vector.shape[0]} conditions for {batch_size} code maps")
         bias = self.condition_projection(vector).view(batch_size, layers, width)  # (B, L, 4C)

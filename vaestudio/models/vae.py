@@ -52,15 +52,11 @@ class VAEConfig:
     condition: str = "none"  # "none", "class" or "text"
     num_classes: int = 10
     class_embedding_dim: int = 32
-    vocabulary: list[str] = dataclasses.field(default_factory=list)  # text conditioning: build_vocabulary()
-    text_dim: int = 128
-    text_layers: int = 2
-    text_heads: int = 4
-    max_tokens: int = 32
+    text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
-        self.vocabulary = list(self.vocabulary)
+        self.text_encoder = TextEncoderConfig.of(self.text_encoder)
         for name, value, allowed in (
             ("body", self.body, BODIES),
             ("activation", self.activation, ACTIVATIONS),
@@ -77,8 +73,8 @@ class VAEConfig:
             )
         if self.iwae_samples < 1:
             raise ValueError(f"iwae_samples must be at least 1, got {self.iwae_samples}")
-        if self.condition == "text" and not self.vocabulary:
-            raise ValueError("condition='text' needs a vocabulary (vaestudio.models.text.build_vocabulary)")
+        if self.condition == "text" and not self.text_encoder.vocabulary:
+            raise ValueError("condition='text' needs text_encoder.vocabulary (vaestudio.models.text.build_vocabulary)")
 
     @classmethod
     def iwae_mnist(cls, objective: str = "iwae", iwae_samples: int = 5) -> VAEConfig:
@@ -101,12 +97,7 @@ class VAEConfig:
 
     @property
     def condition_dim(self) -> int:
-        return {"none": 0, "class": self.class_embedding_dim, "text": self.text_dim}[self.condition]
-
-    def text_encoder_config(self) -> TextEncoderConfig:
-        return TextEncoderConfig(
-            self.vocabulary, self.text_dim, self.text_layers, self.text_heads, self.max_tokens
-        )
+        return {"none": 0, "class": self.class_embedding_dim, "text": self.text_encoder.embedding_dim}[self.condition]
 
 
 def _with_condition(features: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
@@ -175,7 +166,7 @@ class VAE(StudioModel):
         if config.condition == "class":
             self.class_embedding = nn.Embedding(config.num_classes, config.class_embedding_dim)
         elif config.condition == "text":
-            self.text_encoder = TextEncoder(config.text_encoder_config())
+            self.text_encoder = TextEncoder(config.text_encoder)
 
     @property
     def device(self) -> torch.device:

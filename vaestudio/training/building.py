@@ -19,7 +19,6 @@ from vaestudio.training.regional_captions import RegionalCaptions
 
 # Config fields that the data decides when a recipe leaves them out.
 CHANNEL_FIELDS = ("image_channels", "in_channels", "num_channels")
-VOCABULARY_FIELDS = ("vocabulary", "text_vocabulary")
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -68,17 +67,18 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None,
         fill("num_codes", vqvae.config.num_codes)
         if values.get("spatial_condition"):
             fill("code_map_size", list(vqvae.code_map_shape))
-    vocabulary_fields = [name for name in VOCABULARY_FIELDS if name in fields]
-    if initial is not None:
-        for name in vocabulary_fields:
-            fill(name, getattr(initial.config, name, None))
+    if "text_encoder" not in fields:
+        return values
+    text_encoder = dict(values.get("text_encoder", {}))
+    if initial is not None and "vocabulary" not in text_encoder:
+        text_encoder["vocabulary"] = list(initial.config.text_encoder.vocabulary)
     # text models (the scorer) and text-conditioned ones (condition = "text") need the captions' vocabulary
-    reads_text = values.get("condition") == "text" if "condition" in fields else bool(vocabulary_fields)
-    if reads_text and not any(values.get(name) for name in vocabulary_fields):
+    reads_text = values.get("condition") == "text" if "condition" in fields else True
+    if reads_text and not text_encoder.get("vocabulary"):
         if not getattr(source, "has_captions", False):
             raise RecipeError(f"{recipe.path}: a text-conditioned model needs a data source with captions")
-        vocabulary = build_vocabulary(source_captions(source))
-        values.update({name: vocabulary for name in vocabulary_fields})
+        text_encoder["vocabulary"] = build_vocabulary(source_captions(source))
+    values["text_encoder"] = text_encoder
     return values
 
 

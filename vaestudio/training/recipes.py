@@ -33,6 +33,7 @@ import types
 import typing
 from typing import Any
 
+from vaestudio.checkpoints.model_folder import nest_text_encoder
 from vaestudio.models import MODEL_TYPES
 from vaestudio.worlds import LAYOUTS
 
@@ -204,6 +205,7 @@ def _build_model_section(table: Any, path: str) -> ModelSection:
     if vqvae is not None and not isinstance(vqvae, str):
         raise RecipeError(f"{path}: model.vqvae must be a string (a path or a shipped name), got {vqvae!r}")
     config = {key: value for key, value in table.items() if key not in MODEL_RESERVED_KEYS}
+    config = nest_text_encoder(model_type, config)  # recipes written before the nested text encoder still read
     config_class = model_config_class(model_type)
     hints = typing.get_type_hints(config_class)
     known = {field.name for field in dataclasses.fields(config_class)}
@@ -313,6 +315,12 @@ def _convert(value: Any, annotation: Any) -> Any:
         return tuple(items) if (origin is tuple or annotation is tuple) else list(items)
     if origin is dict or annotation is dict:
         return dict(value) if isinstance(value, dict) else _MISMATCH
+    if dataclasses.is_dataclass(annotation) and isinstance(value, dict):  # a nested config table
+        hints = typing.get_type_hints(annotation)
+        if set(value) - set(hints):
+            return _MISMATCH
+        fields = {key: _convert(item, hints[key]) for key, item in value.items()}
+        return _MISMATCH if any(item is _MISMATCH for item in fields.values()) else fields
     if isinstance(annotation, type):
         return value if isinstance(value, annotation) else _MISMATCH
     return value  # an annotation this checker does not understand: the config class checks it
