@@ -248,7 +248,7 @@ def test_conditioning_inputs():
     assert model.encode(images, torch.zeros(3, 4)).mean.shape == (3, 4)  # a ready condition vector
     with pytest.raises(ValueError, match="conditioned on class"):
         model.encode(images)
-    with pytest.raises(ValueError, match="a class-conditional VAE trains on batches with labels"):
+    with pytest.raises(ValueError, match="this VAE is class-conditional: it needs data with labels"):
         model.training_loss(Batch(images))
     unconditional = VAE(tiny_config())
     with pytest.raises(ValueError, match="unconditional"):

@@ -25,18 +25,14 @@ from vaestudio.data import collate
 from vaestudio.hub import load
 from vaestudio.models import losses
 from vaestudio.models.base import StudioModel
+from vaestudio.models.conditioning import condition_from_data, condition_kind
 
 VQVAE_REFERENCE = "vqvae_reference.json"
 
 
 def batch_condition(model: StudioModel, batch: Batch):
     """The condition a model's config asks for, taken from a batch (labels or captions), else None."""
-    kind = getattr(model.config, "condition", "none")
-    if kind == "class":
-        return batch.labels
-    if kind == "text":
-        return batch.captions
-    return None
+    return condition_from_data(condition_kind(model), batch.labels, batch.captions, type(model).__name__)
 
 
 def _with_condition(condition) -> dict[str, Any]:

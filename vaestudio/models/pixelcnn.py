@@ -73,11 +73,10 @@ from vaestudio import ops
 from vaestudio.common.batch import Batch, RegionalCondition
 from vaestudio.models.base import StudioModel, TrainingOutput, register_model
 from vaestudio.models.condition_map import ConditionMap
+from vaestudio.models.conditioning import CONDITIONS, condition_from_data
 from vaestudio.models.regions import combine_biases
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
-
-CONDITIONS = ("none", "class", "text")
 
 
 def gate(pre_activation: torch.Tensor) -> torch.Tensor:
@@ -350,13 +349,6 @@ class PixelCNNPrior(StudioModel):
                              f"got a request for {rows} x {width}")
         return bias[..., :rows, :]  # (B, L, 4C, rows, w): a view; the kernels lay it out per row themselves
 
-    def _batch_condition(self, batch: Batch) -> Condition:
-        if self.config.condition == "class":
-            return batch.labels
-        if self.config.condition == "text":
-            return batch.captions
-        return None
-
     # -- likelihood ----------------------------------------------------------------------------
     def logits(self, codes: torch.Tensor, condition: Condition = None) -> torch.Tensor:
         """Logits (B, K, H, W) of every position given the codes before it in raster order."""
@@ -371,7 +363,8 @@ class PixelCNNPrior(StudioModel):
         if batch.codes is None:
             raise ValueError("PixelCNNPrior trains on batch.codes (B, h, w): encode the images with a VQ model first")
         codes = batch.codes  # (B, h, w)
-        loss = F.cross_entropy(self.logits(codes, self._batch_condition(batch)), codes)  # mean nats per code
+        loss = F.cross_entropy(self.logits(codes, condition_from_data(self.config.condition, batch.labels, batch.captions,
+                                                                  "this prior")), codes)  # mean nats per code
         nats = float(loss.detach())
         return TrainingOutput(loss=loss, logs={"loss": nats, "nll_nats_per_code": nats,
                                                "bits_per_code": nats / math.log(2.0)})

@@ -23,13 +23,13 @@ from torch import nn
 from vaestudio.common.batch import Batch
 from vaestudio.models import losses
 from vaestudio.models.base import StudioModel, TrainingOutput, register_model
+from vaestudio.models.conditioning import CONDITIONS, condition_from_data
 from vaestudio.models.layers import ACTIVATIONS, MLP, DownsampleStack, UpsampleStack, make_activation
 from vaestudio.models.outputs import Bounds, Posterior, VAEOutput
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 
 BODIES = ("mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
-CONDITIONS = ("none", "class", "text")
 
 # A condition is a class id per example (int64 (B,)), a prompt per example, or an already embedded
 # condition vector (float (B, condition_dim)); sample() also takes one int or one prompt for all.
@@ -204,17 +204,6 @@ class VAE(StudioModel):
             raise ValueError(f"expected {batch_size} prompts, got {len(prompts)}")
         return self.text_encoder(prompts)  # (B, Cd)
 
-    def _batch_condition(self, batch: Batch) -> Condition:
-        if self.config.condition == "class":
-            if batch.labels is None:
-                raise ValueError("a class-conditional VAE trains on batches with labels")
-            return batch.labels
-        if self.config.condition == "text":
-            if batch.captions is None:
-                raise ValueError("a text-conditional VAE trains on batches with captions")
-            return batch.captions
-        return None
-
     # -- encoder and decoder -----------------------------------------------------------------
     def _encode(self, images: torch.Tensor, condition: torch.Tensor | None) -> Posterior:
         mean, log_variance = self.body.encode(images, condition).chunk(2, dim=1)  # (B, L) each
@@ -297,7 +286,8 @@ class VAE(StudioModel):
     def training_loss(self, batch: Batch) -> TrainingOutput:
         """Negative ELBO (closed-form KL weighted by beta) or negative IWAE-k bound; batch mean."""
         images = batch.images
-        vector = self.condition_vector(self._batch_condition(batch), images.shape[0])
+        vector = self.condition_vector(
+            condition_from_data(self.config.condition, batch.labels, batch.captions, "this VAE"), images.shape[0])
         posterior = self._encode(images, vector)
         kl = posterior.kl()  # (B,)
         beta = self.config.beta

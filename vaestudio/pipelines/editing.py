@@ -28,6 +28,7 @@ from vaestudio.checkpoints import Bundle
 from vaestudio.common import limits, metrics
 from vaestudio.data.images import to_model_input
 from vaestudio.models.base import StudioModel
+from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
@@ -159,12 +160,7 @@ class Editor:
         return cache["sample"]
 
     def _sample_condition(self, sample: DatasetSample):
-        kind = self.space.condition_kind
-        if kind == "class":
-            return sample.labels
-        if kind == "text":
-            return sample.captions
-        return None
+        return condition_from_data(self.space.condition_kind, sample.labels, sample.captions, "this model")
 
     def sample_latents(self) -> torch.Tensor:
         """The data sample's flattened latents (N, F)."""
