@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from vaestudio.checkpoints import Bundle
-from vaestudio.data.shapes import ShapesSource
 from vaestudio.models.pixelcnn import PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
 from vaestudio.models.vae import VAE, VAEConfig
 from vaestudio.models.vqvae import VQVAE, VQVAEConfig
+from vaestudio.worlds.shapes.source import ShapesSource
 
 TINY_SIZE = 16
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -9,10 +9,10 @@ from PIL import Image
 from tests.pipelines.conftest import REPOSITORY
 from vaestudio import hub
 from vaestudio.checkpoints import Bundle
-from vaestudio.data.shapes import ShapesSource
-from vaestudio.evaluation.shapes_checker import read_image
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.text_to_image import TextToImage
+from vaestudio.worlds.shapes.checker import read_image
+from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
@@ -109,7 +109,7 @@ def test_regional_conditioning_draws_two_object_prompts_right_more_often():
     """The shipped shapes bundle's layout: on test captions with two placed objects, the checker finds many
     more fully right candidates when each object's caption conditions its own region."""
     from vaestudio.evaluation.faithfulness import test_prompts
-    from vaestudio.evaluation.shapes_checker import attribute_agreement
+    from vaestudio.worlds.shapes.checker import attribute_agreement
 
     shipped("shapes")
     pipeline = TextToImage(hub.load("shapes"))

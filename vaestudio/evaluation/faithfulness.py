@@ -21,13 +21,13 @@ import json
 import sys
 import time
 
-from vaestudio.data.shapes import ShapesSource, scene_at
-from vaestudio.data.shapes_grammar import caption
-from vaestudio.data.shapes_world import POSITION_PHRASES, Scene
-from vaestudio.evaluation.shapes_checker import attribute_agreement, read_image
 from vaestudio.hub import load
 from vaestudio.pipelines.convert import to_pil
 from vaestudio.pipelines.text_to_image import TextToImage
+from vaestudio.worlds.shapes.checker import attribute_agreement, read_image
+from vaestudio.worlds.shapes.grammar import caption
+from vaestudio.worlds.shapes.source import ShapesSource, scene_at
+from vaestudio.worlds.shapes.world import POSITION_PHRASES, Scene
 
 AGREEMENT_KEYS = ("all", "count", "background", "shape", "color", "size", "position")
 

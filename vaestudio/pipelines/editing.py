@@ -36,11 +36,11 @@ from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
 from vaestudio.pipelines.text_to_image import TextToImage, check_range
+from vaestudio.worlds import LABEL_WORDS
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
 NUM_PRINCIPAL_SLIDERS = 8
 SAMPLE_SIZE = 512
-SCATTER_LABEL_WORDS = {"shapes": ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")}
 
 _PRECOMPUTED: weakref.WeakKeyDictionary[StudioModel, dict] = weakref.WeakKeyDictionary()
 
@@ -355,7 +355,7 @@ class Editor:
             return texts
         if sample.captions is None:
             return [""] * sample.images.shape[0]
-        words = SCATTER_LABEL_WORDS.get(getattr(data, "spec", ""))
+        words = LABEL_WORDS.get(getattr(data, "spec", ""))  # a world names what colours its scatter
         labels = []
         for caption in sample.captions:
             tokens = caption.split()

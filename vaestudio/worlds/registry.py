@@ -1,6 +1,8 @@
 """What worlds provide to generic code, by name: layouts (a prompt -> one region per placed object,
-see :mod:`vaestudio.common.batch`'s RegionalCondition) and prompt parsers (a prompt -> the words the
-world does not know). A bundle names its world's entries in its options (``"layout": "shapes"``)."""
+see :mod:`vaestudio.common.batch`'s RegionalCondition), prompt parsers (a prompt -> the words the
+world does not know) and label words (the caption words that label a data source's points in a latent
+scatter). A bundle names its world's entries in its options (``"layout": "shapes"``); a data source's
+spec names its label words."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ PromptParser = Callable[[str], list[str]]
 
 LAYOUTS: dict[str, Layout] = {}
 PROMPT_PARSERS: dict[str, PromptParser] = {}
+LABEL_WORDS: dict[str, tuple[str, ...]] = {}  # data source spec -> caption words that label its scatter points
 DEFAULT_SOFTNESS = 0.25  # how far a region's weight reaches past its object (see a world's layout)
 
 
@@ -26,6 +29,10 @@ def register_layout(name: str, layout: Layout) -> None:
 
 def register_prompt_parser(name: str, parser: PromptParser) -> None:
     PROMPT_PARSERS[name] = parser
+
+
+def register_label_words(source: str, words: tuple[str, ...]) -> None:
+    LABEL_WORDS[source] = tuple(words)
 
 
 def get_layout(name: str | None) -> Layout | None:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import torch
 
 from vaestudio.common.batch import RegionalCondition
-from vaestudio.data.shapes_grammar import caption, parse_prompt
-from vaestudio.data.shapes_world import CANVAS_SIZE, CELL_CENTERS, COLUMNS, ROWS, SIZE_DIAMETERS, Scene
 from vaestudio.worlds.registry import DEFAULT_SOFTNESS
+from vaestudio.worlds.shapes.grammar import caption, parse_prompt
+from vaestudio.worlds.shapes.world import CANVAS_SIZE, CELL_CENTERS, COLUMNS, ROWS, SIZE_DIAMETERS, Scene
 
 UNSIZED_RADIUS = 10.0  # pixels: between a small (7) and a large (13) object's half-width
 

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from vaestudio.data.shapes_world import (
+from vaestudio.worlds.shapes.world import (
     BACKGROUND_COLORS,
     CANVAS_SIZE,
     CELL_CENTERS,
