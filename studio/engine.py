@@ -1,10 +1,8 @@
 """Engine: the studio's engine protocol over vaestudio. The only studio module that imports vaestudio or torch.
 
-Every method takes and returns plain Python, PIL and numpy values (see :mod:`studio.engine_api`);
-tensors never leave this file. vaestudio's own errors become :class:`studio.engine_api.StudioError`
-subclasses with messages that say what to do.
-
-It is an adapter and does no numeric work: ``vaestudio.hub`` describes models (family, summary, card,
+Every method takes and returns plain Python, PIL and numpy values (see :mod:`studio.engine_api`); tensors
+never leave this file; vaestudio's errors become StudioErrors that say what to do. It is an adapter and does
+no numeric work: ``vaestudio.hub`` describes models (family, summary, card,
 metrics), ``vaestudio.pipelines.capabilities`` says what each can do, the pipelines return their own metrics
 (PSNR, codebook perplexity), ``vaestudio.training.catalogue`` lists and re-sizes recipes, and
 ``vaestudio.describe_backend`` is what ``vaestudio info`` prints. The request limits both engines
@@ -73,13 +71,9 @@ def _user_errors():
     try:
         yield
     except (ModelNotFoundError, CheckpointError) as error:
-        raise ModelError(_sentence(error)) from None
+        raise ModelError(str(error).strip().rstrip(".") + ".") from None
     except ValueError as error:  # the pipelines' argument checks, RecipeError, ImageError: clear messages
-        raise InputError(_sentence(error)) from None
-
-
-def _sentence(error: Exception) -> str:
-    return str(error).strip().rstrip(".") + "."
+        raise InputError(str(error).strip().rstrip(".") + ".") from None
 
 
 class Engine:
@@ -90,30 +84,22 @@ class Engine:
         self.runs_dir = Path(runs_dir) if runs_dir else Path(tempfile.gettempdir()) / "vaestudio-runs"
         self._models: Catalogue[Any] = Catalogue()  # ServedModel by name
         self._jobs = TrainingJobs(max_running=1)
-
         for name in shipped_names(str(self.models_dir)):
             try:
                 self._add(self.models_dir / name, source="shipped")
             except Exception:  # one broken model must not keep the studio from starting
                 log.exception("could not load the model %s; the studio starts without it", name)
 
-
     def _add(self, name_or_path: str | Path, source: str, name: str | None = None) -> ModelInfo:
         from vaestudio.pipelines.served import ServedModel
 
         with _user_errors():
             loaded = ServedModel(str(name_or_path))
-        description = loaded.description
-        info = ModelInfo(
-            name=self._models.unique_name(name or description.name),
-            family=description.family,
-            summary=description.summary,
-            card=description.card or "No model card (README.md) in this model's folder.",
-            metrics=description.headline_metrics,
-            capabilities=frozenset(Capability(name) for name in loaded.capabilities),
-            image_size=description.image_size,
-            source=source,
-        )
+        described = loaded.description
+        info = ModelInfo(self._models.unique_name(name or described.name), described.family, described.summary,
+                         described.card or "No model card (README.md) in this model's folder.",
+                         described.headline_metrics, frozenset(map(Capability, loaded.capabilities)),
+                         described.image_size, source)
         self._models.add(info, loaded)
         return info
 
@@ -219,13 +205,7 @@ class Engine:
         editor = self._editor(model, Capability.SCATTER)
         spec = (data_spec or "").strip() or None  # None: the data the model was trained on
         with _user_errors():
-            try:
-                scatter = editor.latent_scatter(spec, int(n))
-            except RuntimeError as error:  # the source's images do not fit the model (channels, size)
-                if spec is None:
-                    raise
-                raise InputError(f"{model} cannot encode the images of {spec!r} ({error}). Pick the model's "
-                                 "training data, or a source like the one it was trained on.") from None
+            scatter = editor.latent_scatter(spec, int(n))
         return LatentScatter([float(x) for x, _ in scatter.points], [float(y) for _, y in scatter.points],
                              [label or "(no label)" for label in scatter.labels], scatter.x_title, scatter.y_title,
                              state=scatter)  # the state decodes: scatter.decode(x, y)
@@ -270,9 +250,7 @@ class Engine:
         out_dir = self.runs_dir / f"{recipe}-{uuid.uuid4().hex[:8]}"
 
         def run(report, stop_event: threading.Event) -> Path:
-            def on_progress(event) -> None:
-                report(event.step, event.loss, event.sample_grid, event.total_steps)
-
+            on_progress = lambda event: report(event.step, event.loss, event.sample_grid, event.total_steps)
             with _user_errors():
                 result = train(configured, str(out_dir), progress_callback=on_progress, stop_event=stop_event)
             return Path(result.out_dir)
@@ -307,11 +285,9 @@ def _sampling(num_images, seed, temperature, top_k, rerank, guidance=0.0, region
 
 
 def _generation(result) -> Generation:
-    """A TextToImageResult or StreamFrame -> Generation."""
-    images = [ScoredImage(item.image, item.score) for item in result.images]
-    rows_done = getattr(result, "rows_done", 1)
-    total_rows = getattr(result, "total_rows", 1)
-    return Generation(images, result.prompt, tuple(result.warnings), rows_done, total_rows)
+    """A TextToImageResult or StreamFrame (which also counts the rows sampled so far) -> Generation."""
+    return Generation([ScoredImage(item.image, item.score) for item in result.images], result.prompt,
+                      tuple(result.warnings), getattr(result, "rows_done", 1), getattr(result, "total_rows", 1))
 
 
 def _require_state(state) -> None:

@@ -338,7 +338,13 @@ class Editor:
                                  self.space.image_size)
         sample = read_sample(data, int(num_points))
         condition = self._sample_condition(sample)
-        flat = self.space.flatten(self.space.encode(sample.images, condition))  # (N, F)
+        try:
+            flat = self.space.flatten(self.space.encode(sample.images, condition))  # (N, F)
+        except RuntimeError as error:  # another source's images do not fit the model (channels, size)
+            if source is None:
+                raise
+            raise ValueError(f"this model cannot encode the images of {source!r} ({error}). Pick the model's "
+                             "training data, or a source like the one it was trained on") from None
         if flat.shape[1] == 2:
             points, basis, titles = flat, None, ("z1", "z2")
         else:
