@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
         print(f"== python -m bench.{name} {' '.join(argv)}", flush=True)
         if subprocess.call([sys.executable, "-m", f"bench.{name}", *argv]) != 0:
             failures.append(name)
-    subprocess.call([sys.executable, "-m", "bench.summarise"])
+    subprocess.call([sys.executable, "-m", "bench.summarise", "--write"])  # docs/benchmarks.md
     if failures:
         print(f"failed: {', '.join(failures)}", file=sys.stderr)
     return 1 if failures else 0

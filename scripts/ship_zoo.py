@@ -1,8 +1,10 @@
 """Copies trained runs into pretrained/: plain model folders and text-to-image bundles with their cards.
 
     python scripts/ship_zoo.py model RUN_DIR NAME
-    python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
-           [--neutral-prompt TEXT] [--guidance-scale S] [--temperature T] [--layout NAME] [--object-score-weight W] [--title TEXT] [--evaluation JSON_FILE]
+    python scripts/ship_zoo.py bundle recipes/bundles/NAME.toml --runs RUNS_DIR [--evaluation JSON_FILE]
+
+A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``[components]``
+(role -> run name under RUNS_DIR) and ``[options]`` (copied into bundle.json as they are).
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -130,7 +132,7 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     if options.get("layout"):
         lines += [(f"Prompts with two or more placed objects use regional conditioning "
                    f"(`layout` \"{options['layout']}\" in `bundle.json`): each object's one-object caption "
-                   "conditions its own part of the code map (`vaestudio.pipelines.layout`). `regions=False` (engine) "
+                   "conditions its own part of the code map (`vaestudio.worlds.shapes.layout`). `regions=False` (engine) "
                    "or `--no-regions` (faithfulness) turns it off."), ""]
     weight = options.get("object_score_weight")
     if weight:
@@ -140,24 +142,27 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
     return "\n".join(lines)
 
 
-def ship_bundle(name: str, components: dict[str, str], neutral_prompt: str, title: str, evaluation: dict,
-                guidance_scale: float | None = None, layout: str | None = None,
-                temperature: float | None = None, object_score_weight: float | None = None) -> None:
-    target = os.path.join(REPOSITORY, "pretrained", name)
+def read_bundle_settings(path: str) -> dict:
+    """A bundle's settings file: {"name", "kind", "title", "components": {role: run name}, "options": {...}}."""
+    with open(path, "rb") as stream:
+        settings = tomllib.load(stream)
+    unknown = sorted(set(settings) - {"kind", "title", "components", "options"})
+    if unknown or not settings.get("components"):
+        raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name) and [options]; "
+                         f"got {sorted(settings)}")
+    return {"name": os.path.splitext(os.path.basename(path))[0], "kind": settings.get("kind", "text_to_image"),
+            "title": settings.get("title", ""), "components": dict(settings["components"]),
+            "options": dict(settings.get("options", {}))}
+
+
+def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: dict, options: dict,
+                kind: str = "text_to_image", root: str = os.path.join(REPOSITORY, "pretrained")) -> None:
+    target = os.path.join(root, name)
     if os.path.exists(target):
         shutil.rmtree(target)
     for role, run_dir in components.items():
         copy_model(run_dir, os.path.join(target, role))
-    options: dict = {"neutral_prompt": neutral_prompt}
-    if guidance_scale is not None:
-        options["guidance_scale"] = guidance_scale
-    if temperature is not None:
-        options["temperature"] = temperature
-    if layout is not None:
-        options["layout"] = layout
-    if object_score_weight is not None:
-        options["object_score_weight"] = object_score_weight
-    document = {"kind": "text_to_image", "components": {role: role for role in components}, "options": options}
+    document = {"kind": kind, "components": {role: role for role in components}, "options": dict(options)}
     with open(os.path.join(target, "bundle.json"), "w", encoding="utf-8") as stream:
         json.dump(document, stream, indent=2)
         stream.write("\n")
@@ -178,25 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("run_dir")
     model.add_argument("name")
     bundle = commands.add_parser("bundle")
-    bundle.add_argument("name")
-    bundle.add_argument("--component", action="append", required=True, metavar="ROLE=RUN_DIR")
-    bundle.add_argument("--neutral-prompt", default="")
-    bundle.add_argument("--guidance-scale", type=float, help="the bundle's default classifier-free guidance")
-    bundle.add_argument("--temperature", type=float, help="the bundle's default sampling temperature")
-    bundle.add_argument("--layout", help="the bundle's layout for regional conditioning (e.g. shapes)")
-    bundle.add_argument("--object-score-weight", type=float,
-                        help="weight of each placed object's own score in the reranking (needs --layout)")
-    bundle.add_argument("--title", default="")
+    bundle.add_argument("settings", help="the bundle's settings file, recipes/bundles/NAME.toml")
+    bundle.add_argument("--runs", default="runs/zoo", help="the folder holding the component runs")
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
     arguments = parser.parse_args(argv)
     if arguments.command == "model":
-        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", arguments.name))
+        name = arguments.name
+        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", name))
     else:
-        components = dict(item.split("=", 1) for item in arguments.component)
+        settings = read_bundle_settings(arguments.settings)
+        name = settings["name"]
+        components = {role: os.path.join(arguments.runs, run) for role, run in settings["components"].items()}
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
-        ship_bundle(arguments.name, components, arguments.neutral_prompt, arguments.title, evaluation,
-                    arguments.guidance_scale, arguments.layout, arguments.temperature, arguments.object_score_weight)
-    print(f"shipped pretrained/{arguments.name}")
+        ship_bundle(name, components, settings["title"], evaluation, settings["options"], settings["kind"])
+    print(f"shipped pretrained/{name}")
     return 0
 
 

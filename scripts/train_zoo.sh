@@ -39,14 +39,9 @@ ship() { "$PYTHON" scripts/ship_zoo.py "$@"; }
 ship model "$RUNS/shapes-vae" shapes-vae
 ship model "$RUNS/digits" digits
 ship model "$RUNS/digits-cvae" digits-cvae
-ship bundle emoji --component vqvae="$RUNS/emoji-vqvae" --component prior="$RUNS/emoji-prior" \
-  --neutral-prompt "grinning face" --title "Emoji from their names: VQ-VAE (32x32 -> 8x8 codes) + PixelCNN prior."
-SHAPES=(--component vqvae="$RUNS/shapes-vqvae-continued" --component prior="$RUNS/shapes-prior-continued-more"
-        --component scorer="$RUNS/shapes-scorer-crisp" --neutral-prompt "a shape" --guidance-scale 1.5 --temperature 0.8
-        --layout shapes --object-score-weight 0.5)
-ship bundle shapes "${SHAPES[@]}" \
-  --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
+# bundles: which runs make each and its sampling settings are in recipes/bundles/NAME.toml
+ship bundle recipes/bundles/emoji.toml --runs "$RUNS"
+ship bundle recipes/bundles/shapes.toml --runs "$RUNS"
 "$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"
-ship bundle shapes "${SHAPES[@]}" --evaluation "$RUNS/shapes-faithfulness.json" \
-  --title "Shapes world text to image: VQ-VAE (64x64 -> 16x16 codes) + text-conditioned PixelCNN prior + contrastive reranker."
+ship bundle recipes/bundles/shapes.toml --runs "$RUNS" --evaluation "$RUNS/shapes-faithfulness.json"
 du -sh pretrained

@@ -1,8 +1,9 @@
 """FakeEngine: the studio's engine protocol answered with cheap, deterministic PIL drawings.
 
 The fast UI tests, the screenshots and ``bench/bench_studio.py --fake`` run on it. Same inputs,
-same pictures; nothing here imports torch. It checks its inputs the way the real engine does
-(unknown model, missing capability, empty prompt, bad data spec) so the UI's error paths are real.
+same pictures; nothing here imports torch. It refuses what the real engine refuses, with the same
+request limits (``studio.engine.REQUEST_LIMITS``), recipe names, data sources and shapes-world vocabulary:
+``tests/studio/test_engine_contract.py`` runs the same requests against both and requires that.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from studio import pictures
 from studio.catalogue import Catalogue
+from studio.engine import REQUEST_LIMITS as LIMITS
 from studio.engine_api import (
     Capability,
     CodebookUsage,
@@ -42,17 +44,26 @@ from studio.jobs import TrainingJobs
 C = Capability
 COLOURS = {
     "red": (220, 50, 47), "orange": (240, 140, 30), "yellow": (235, 200, 40), "green": (60, 170, 80),
-    "blue": (40, 100, 220), "purple": (140, 70, 190), "pink": (240, 120, 170), "black": (20, 20, 20),
-    "white": (250, 250, 250), "grey": (128, 128, 128),
+    "cyan": (30, 190, 200), "blue": (40, 100, 220), "purple": (140, 70, 190), "pink": (240, 120, 170),
+    "black": (20, 20, 20), "white": (250, 250, 250), "gray": (128, 128, 128),
 }
-SHAPES = ("circle", "square", "triangle")
+SHAPES = ("circle", "square", "triangle")  # what the fake draws; "star" and "heart" are drawn as triangles
 DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "emoji": ("smile", "heart", "star", "cat")}
 DATA_PREFIXES = ("folder:", "idx:", "hf:")
 SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
 NEUTRAL_PROMPT = "a shape"
-MAX_PROMPT_WORDS = 32
-KNOWN_WORDS = {*COLOURS, *SHAPES, *(f"{shape}s" for shape in SHAPES), "a", "an", "the", "two", "three", "small",
-               "big", "large", "above", "below", "left", "right", "of", "on", "in", "and", "shape", "next", "to"}
+# the shipped shapes model's vocabulary (docs/specs/shapes-world.md; a test holds the two together)
+KNOWN_WORDS = {*COLOURS, *SHAPES, "star", "heart", "a", "the", "on", "background", "in", "small", "large", "and",
+               "left", "right", "bottom", "top", "center", "at", "shape"}
+RECIPES = [  # real recipe names and settings (recipes/*.toml; a test holds the two together)
+    Recipe("digits-vae-2d", "A VAE with a 2-D latent space on scikit-learn's 8x8 digits", "digits",
+           TrainingSettings(0, 64, 0.002, 0)),
+    Recipe("shapes-vqvae", "VQ-VAE of the shapes world: 64x64 RGB -> a 16x16 map of 1024 codes", "shapes",
+           TrainingSettings(5000, 32, 0.001, 0)),
+    Recipe("emoji-vqvae", "VQ-VAE of Noto Color Emoji renders: 32x32 RGB -> an 8x8 map of 128 codes", "emoji",
+           TrainingSettings(2500, 32, 0.001, 0)),
+]
+EPOCH_RECIPE_STEPS = 300  # how long the fake runs a recipe that counts epochs (steps 0)
 
 
 @dataclass(frozen=True)
@@ -73,35 +84,11 @@ def _seeded(*parts: object) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def read_image_simply(source: str | bytes, max_pixels: int) -> Image.Image:
-    """A plain upload policy for the fake when vaestudio's `load_image` is not there."""
-    import io
-
-    try:
-        image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-        if image.width * image.height > max_pixels:
-            raise InputError(
-                f"The image is {image.width}x{image.height} pixels; the studio takes at most "
-                f"{max_pixels:,} pixels. Make it smaller and upload it again."
-            )
-        image.seek(0)
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "PA", "P") and ("A" in image.getbands() or "transparency" in image.info):
-            image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image.convert("RGBA"))
-        return image.convert("RGB")
-    except Image.DecompressionBombError:
-        raise InputError(f"The image has far more than {max_pixels:,} pixels. Make it smaller and upload it again.")
-    except (OSError, ValueError, SyntaxError) as error:
-        raise InputError(
-            f"This file could not be read as an image ({error}). Upload a PNG, JPEG, WebP, GIF or BMP file."
-        ) from None
-
-
 def default_image_reader():
-    """vaestudio's upload policy once it exists (through studio.engine), else the plain one above."""
+    """vaestudio's upload policy, through the one studio module that imports vaestudio."""
     from studio import engine
 
-    return engine.read_image if engine.upload_policy_available() else read_image_simply
+    return engine.read_image
 
 
 class FakeEngine:
@@ -157,14 +144,17 @@ class FakeEngine:
     def text_to_image_stream(
         self, model, prompt, num_images, seed, temperature, top_k, rerank, guidance=0.0, regions=True
     ) -> Iterator[Generation]:
-        self._models.require(model, C.TEXT_TO_IMAGE)
-        if not 0.0 <= float(guidance) <= 20.0:
-            raise InputError("Guidance must be between 0 (the model's default) and 20.")
-        prompt = " ".join((prompt or "").split()[:MAX_PROMPT_WORDS]) or NEUTRAL_PROMPT
+        _, fake = self._models.require(model, C.TEXT_TO_IMAGE)
+        if not 0.0 <= float(guidance) <= LIMITS.MAX_GUIDANCE:
+            raise InputError(f"guidance_scale must be a number in [0, {LIMITS.MAX_GUIDANCE:g}] (1: no guidance).")
+        if float(temperature) < 0:
+            raise InputError("temperature must be positive (0: the model's default).")
+        _check_count(top_k, "top_k", 0, fake.num_codes)
+        prompt = " ".join((prompt or "").split())[: LIMITS.MAX_PROMPT_CHARACTERS] or NEUTRAL_PROMPT
         unknown = [word for word in prompt.lower().split() if word not in KNOWN_WORDS]
-        notes = [f"Unknown words (ignored): {', '.join(unknown)}."] if unknown else []
-        num_images = _check_count(num_images, "The number of images", 1, 64)
-        candidates = max(num_images, _check_count(rerank, "Rerank", 1, 256))
+        notes = [f"unknown words ignored by the model: {', '.join(unknown)}"] if unknown else []
+        num_images = _check_count(num_images, "num_images", *LIMITS.IMAGES)
+        candidates = _check_count(max(int(rerank), num_images), "rerank", *LIMITS.RERANK)
         images = [self._draw_prompt(prompt, int(seed), index, float(temperature)) for index in range(candidates)]
         for row in range(1, SAMPLING_ROWS):
             time.sleep(self.step_delay)
@@ -238,9 +228,7 @@ class FakeEngine:
         self._models.require(model, C.INTERPOLATE)
         if mode not in ("linear", "spherical"):
             raise InputError(f"Interpolation mode must be 'linear' or 'spherical', not {mode!r}.")
-        steps = int(steps)
-        if steps < 2:
-            raise InputError("Interpolation needs at least 2 steps.")
+        steps = _check_count(steps, "steps", *LIMITS.INTERPOLATION_STEPS)
         first, last = (ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2) for image in (image_a, image_b))
         weights = np.linspace(0.0, 1.0, steps)
         if mode == "spherical":
@@ -250,11 +238,10 @@ class FakeEngine:
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
         self._models.require(model, C.INPAINT)
+        _check_count(num_candidates, "num_candidates", *LIMITS.INPAINT_CANDIDATES)
         base = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
         region = mask.convert("L").resize(base.size, Image.Resampling.NEAREST).point(lambda v: 255 if v > 127 else 0)
-        if not region.getbbox():
-            raise InputError("The mask is empty. Paint over the part of the image to redraw, then try again.")
-        candidates = []
+        candidates = []  # an empty mask keeps the image, as the real inpainter does (with a warning)
         for index in range(int(num_candidates)):
             fill = self._draw_prompt((prompt or "").strip() or NEUTRAL_PROMPT, int(seed), index, 1.0)
             candidates.append(Image.composite(fill, base, region))
@@ -264,7 +251,7 @@ class FakeEngine:
 
     def manifold_grid(self, model: str, n: int) -> Image.Image:
         self._models.require(model, C.MANIFOLD)
-        n = _check_count(n, "The grid size", 2, 32)
+        n = _check_count(n, "the grid size", *LIMITS.MANIFOLD_GRID)
         return pictures.grid([self._decode_position(x, y) for y in np.linspace(-2, 2, n)
                               for x in np.linspace(-2, 2, n)], columns=n, gap=0)
 
@@ -281,7 +268,7 @@ class FakeEngine:
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         self._models.require(model, C.SCATTER)
         labels_of_source = _data_labels(data_spec)
-        n = _check_count(n, "The number of points", 10, 5000)
+        n = _check_count(n, "num_points", *LIMITS.SCATTER_POINTS)
         rng = _seeded("scatter", model, data_spec, n)
         labels = [labels_of_source[int(i)] for i in rng.integers(0, len(labels_of_source), n)]
         angles = {label: 2 * math.pi * index / len(labels_of_source) for index, label in enumerate(labels_of_source)}
@@ -306,18 +293,13 @@ class FakeEngine:
 
     def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
         self._models.require(model, C.PRIOR)
-        n = _check_count(n, "The number of samples", 1, 64)
+        n = _check_count(n, "num_samples", *LIMITS.PRIOR_SAMPLES)
         return pictures.grid([self._draw_prompt("sample", int(seed), index, 1.0) for index in range(n)])
 
     # ----------------------------------------------------------------- train
 
     def list_recipes(self) -> list[Recipe]:
-        return [
-            Recipe("vae-digits", "Gaussian VAE on 8x8 digits, 2-D latent", "digits", TrainingSettings(300, 64, 1e-3, 0)),
-            Recipe("vqvae-shapes", "VQ-VAE with EMA codebook on procedural shapes", "shapes",
-                   TrainingSettings(500, 32, 2e-4, 0)),
-            Recipe("dvae-emoji", "dVAE with Gumbel-softmax on Noto emoji", "emoji", TrainingSettings(500, 32, 3e-4, 0)),
-        ]
+        return list(RECIPES)
 
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:
         _data_labels(data_spec)
@@ -328,7 +310,7 @@ class FakeEngine:
             raise InputError("Steps must be 0 (the recipe's own) or more, the batch size at least 1, and the "
                              "learning rate above 0.")
         if settings.steps == 0:
-            settings = replace(settings, steps=recipes[recipe].defaults.steps)
+            settings = replace(settings, steps=recipes[recipe].defaults.steps or EPOCH_RECIPE_STEPS)
 
         def run(report, stop_event: threading.Event):
             rng = _seeded("training", recipe, settings.seed)
@@ -432,9 +414,10 @@ def _check_state(state, kind: type, message: str) -> None:
 
 
 def _check_count(value, what: str, low: int, high: int) -> int:
+    """The real engine's rule: the value as an int (sliders send floats), then the pipelines' range check."""
     value = int(value)
     if not low <= value <= high:
-        raise InputError(f"{what} must be between {low} and {high}; got {value}.")
+        raise InputError(f"{what} must be an integer in [{low}, {high}], got {value!r}.")
     return value
 
 

@@ -57,3 +57,38 @@ def test_bundle_card_sums_the_stages_time_and_lists_their_commands_in_order(ship
     assert "Total training time: 3.0 min." in card
     commands = card.split("## Commands")[1]
     assert commands.index("vaestudio train first.toml") < commands.index("vaestudio train last.toml")
+
+
+@pytest.mark.parametrize("name", ["shapes", "emoji"])
+def test_each_shipped_bundle_is_what_its_settings_file_says(ship_zoo, name):
+    """pretrained/NAME/bundle.json: the components and options of recipes/bundles/NAME.toml (no shell flags)."""
+    root = os.path.dirname(os.path.dirname(SCRIPT))
+    settings = ship_zoo.read_bundle_settings(os.path.join(root, "recipes", "bundles", f"{name}.toml"))
+    with open(os.path.join(root, "pretrained", name, "bundle.json"), encoding="utf-8") as stream:
+        shipped = json.load(stream)
+    assert shipped["options"] == settings["options"] and shipped["kind"] == settings["kind"]
+    assert set(shipped["components"]) == set(settings["components"])
+
+
+def test_shipping_a_bundle_from_its_settings_file(ship_zoo, tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs / "codes", 60.0)
+    write_run(runs / "prior", 30.0)
+    for run in ("codes", "prior"):
+        (runs / run / "model.safetensors").write_bytes(b"weights")
+        (runs / run / "config.json").write_text('{"model_type": "vqvae", "config": {}}', encoding="utf-8")
+    settings_file = tmp_path / "toy.toml"
+    settings_file.write_text('title = "A toy."\n[components]\nvqvae = "codes"\nprior = "prior"\n'
+                             '[options]\nneutral_prompt = "a toy"\ntemperature = 0.5\n', encoding="utf-8")
+    settings = ship_zoo.read_bundle_settings(str(settings_file))
+    components = {role: str(runs / run) for role, run in settings["components"].items()}
+    ship_zoo.ship_bundle(settings["name"], components, settings["title"], {}, settings["options"],
+                         root=str(tmp_path / "pretrained"))
+    with open(tmp_path / "pretrained" / "toy" / "bundle.json", encoding="utf-8") as stream:
+        document = json.load(stream)
+    assert document == {"kind": "text_to_image", "components": {"vqvae": "vqvae", "prior": "prior"},
+                        "options": {"neutral_prompt": "a toy", "temperature": 0.5}}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('neutral_prompt = "flat"\n[components]\nvqvae = "codes"\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match="a bundle file has"):
+        ship_zoo.read_bundle_settings(str(bad))

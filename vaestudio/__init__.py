@@ -1,4 +1,8 @@
-"""VAE Studio's engine: operators, models, data, training, evaluation and pipelines."""
+"""VAE Studio's engine: operators, models, data, training, evaluation and pipelines.
+
+The package root offers the two calls most users start with: ``vaestudio.load(name)`` and
+``vaestudio.describe_backend()``. Its imports happen inside them, so ``import vaestudio`` stays light.
+"""
 
 __version__ = "0.1.0"
 
@@ -8,3 +12,20 @@ def load(name_or_path: str, **kwargs):
     from vaestudio.hub import load as _load
 
     return _load(name_or_path, **kwargs)
+
+
+def describe_backend() -> str:
+    """Which operator backend is active and why, with the versions and the device: what ``vaestudio info``
+    prints and the studio's Models tab shows."""
+    import torch
+
+    from vaestudio.ops import backend
+
+    active = backend()
+    return "\n".join([
+        f"vaestudio {__version__}, torch {torch.__version__}",
+        f"operators: {active.name} (CUDA kernels: {'yes' if active.cuda else 'no'})",
+        f"why: {active.reason}",
+        f"CUDA device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}",
+        f"CPU threads: {torch.get_num_threads()}",
+    ])

@@ -1,4 +1,4 @@
-"""`vaestudio train | sample | eval | bench | info`.
+"""`vaestudio train | sample | eval | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
 
 Each subcommand is one ``add_<name>(commands)`` function that declares its arguments and
 sets a handler; ``build_parser`` lists them. Heavy imports happen inside the handlers, so
@@ -12,20 +12,14 @@ import json
 import shlex
 import sys
 
+from vaestudio.sample_command import add_sample
+
 
 # -- info -------------------------------------------------------------------------------------------
 def _info(arguments: argparse.Namespace) -> int:
-    import torch
+    from vaestudio import describe_backend
 
-    from vaestudio import __version__
-    from vaestudio.ops import backend
-
-    active = backend()
-    print(f"vaestudio {__version__}, torch {torch.__version__}")
-    print(f"operators: {active.name} (CUDA kernels: {'yes' if active.cuda else 'no'})")
-    print(f"why: {active.reason}")
-    print(f"CUDA device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
-    print(f"CPU threads: {torch.get_num_threads()}")
+    print(describe_backend())
     return 0
 
 
@@ -124,11 +118,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 
 # -- the parser ---------------------------------------------------------------------------------------
-# `sample` and `bench` join here: write add_sample / add_bench above and list them.
-SUBCOMMANDS = [add_train, add_eval, add_info]
-from vaestudio.sample_command import add_sample
-
-SUBCOMMANDS.insert(1, add_sample)
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_info]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@
    installed and the network is allowed (``HF_HUB_OFFLINE``/``VAESTUDIO_OFFLINE`` unset).
 
 A plain model folder loads as its model; a bundle folder (``bundle.json``) loads as a
-:class:`~vaestudio.pipelines.bundle.Bundle` of its components.
+:class:`~vaestudio.checkpoints.Bundle` of its components.
 """
 
 from __future__ import annotations
@@ -21,8 +21,16 @@ import tomllib
 
 import torch
 
-from vaestudio.models.base import CheckpointError, StudioModel, load_model, read_config
-from vaestudio.pipelines.bundle import Bundle, is_bundle, load_bundle, read_bundle_description
+from vaestudio.checkpoints import (
+    Bundle,
+    CheckpointError,
+    is_bundle,
+    load_bundle,
+    load_model,
+    read_bundle_description,
+    read_config,
+)
+from vaestudio.models.base import StudioModel
 
 REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -32,15 +40,59 @@ class ModelNotFoundError(FileNotFoundError):
     """No shipped model, local folder or reachable Hub repository has that name."""
 
 
+KIND_FAMILIES = {
+    "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
+    "vae": "VAE",
+    "vqvae": "VQ-VAE",
+    "dvae": "dVAE",
+    "pixelcnn_prior": "PixelCNN prior",
+    "contrastive_scorer": "text-image scorer",
+}
+NOT_HEADLINE = ("seconds", "images", "per_second", "_k", "steps", "epochs")  # counts and timings
+
+
 @dataclasses.dataclass
 class ModelInfo:
-    """One entry of :func:`list_models`."""
+    """One entry of :func:`list_models`: what a model folder holds, read without loading its weights."""
 
     name: str
     kind: str  # bundle kind ("text_to_image") or model type ("vae", "vqvae", ...)
     card: str  # README.md markdown ("" when missing)
     metrics: dict  # metrics.json ({} when missing)
     directory: str
+    family: str = ""  # "VAE", "beta-VAE", "conditional VAE", "VQ-VAE-2", ...
+    summary: str = ""  # one line: family, latent size or codes, image size
+    image_size: int = 0  # pixels on a side (0: not an image model)
+
+    @property
+    def headline_metrics(self) -> dict[str, float]:
+        """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings."""
+        table = self.metrics.get("evaluation", self.metrics)
+        return {str(key): float(value) for key, value in table.items()
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+                and not any(word in str(key) for word in NOT_HEADLINE)}
+
+
+def family(kind: str, config: dict) -> str:
+    """The family a model type (or bundle kind) and its config values make: beta-VAE, VQ-VAE-2, ..."""
+    if kind == "vae" and config.get("beta", 1.0) != 1.0:
+        return "beta-VAE"
+    if kind == "vae" and config.get("condition", "none") not in (None, "none"):
+        return "conditional VAE"
+    if kind == "vqvae" and config.get("levels", 1) == 2:
+        return "VQ-VAE-2"
+    return KIND_FAMILIES.get(kind, kind)
+
+
+def _summary(kind: str, config: dict) -> str:
+    parts = [family(kind, config)]
+    if config.get("latent_dim"):
+        parts.append(f"{config['latent_dim']}-D latent")
+    if config.get("num_codes"):
+        parts.append(f"{config['num_codes']} codes")
+    if config.get("image_size"):
+        parts.append(f"{config['image_size']}x{config['image_size']} images")
+    return ", ".join(parts)
 
 
 def pretrained_directory() -> str:
@@ -111,8 +163,9 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> StudioModel |
 FEATURED_ORDER = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
 
 
-def shipped_names() -> list[str]:
-    root = pretrained_directory()
+def shipped_names(root: str | None = None) -> list[str]:
+    """The model and bundle folders directly under ``root`` (default: the shipped zoo), flagships first."""
+    root = root or pretrained_directory()
     if not os.path.isdir(root):
         return []
     names = [entry for entry in os.listdir(root) if _is_model_folder(os.path.join(root, entry))]
@@ -136,24 +189,33 @@ def _read_metrics(path: str) -> dict:
         return {}
 
 
-def describe(directory: str, name: str | None = None) -> ModelInfo:
+def describe(name_or_path: str, name: str | None = None) -> ModelInfo:
+    """A model's name, kind, family, one-line summary, card and metrics, from its folder (no weights loaded).
+    A bundle is described by its kind and its image model (the ``vqvae`` component)."""
+    directory = resolve(name_or_path)
     if is_bundle(directory):
-        kind = read_bundle_description(directory)["kind"]
+        description = read_bundle_description(directory)
+        kind = description["kind"]
+        image_model = description["components"].get("vqvae")
+        config = read_config(os.path.join(directory, image_model))[1] if image_model else {}
     else:
-        kind = read_config(directory)[0]
+        kind, config = read_config(directory)
     return ModelInfo(
         name=name or os.path.basename(os.path.normpath(directory)),
         kind=kind,
         card=_read_text(os.path.join(directory, "README.md")),
         metrics=_read_metrics(os.path.join(directory, "metrics.json")),
         directory=directory,
+        family=family(kind, config),
+        summary=_summary(kind, config),
+        image_size=int(config.get("image_size", 0) or 0),
     )
 
 
-def list_models() -> list[ModelInfo]:
-    """Every shipped model: name, kind, model card markdown and metrics."""
-    root = pretrained_directory()
-    return [describe(os.path.join(root, name), name) for name in shipped_names()]
+def list_models(root: str | None = None) -> list[ModelInfo]:
+    """Every model folder under ``root`` (default: the shipped zoo), described (:func:`describe`)."""
+    root = root or pretrained_directory()
+    return [describe(os.path.join(root, name), name) for name in shipped_names(root)]
 
 
 def training_data(model_or_directory) -> dict | None:

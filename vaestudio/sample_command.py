@@ -15,7 +15,7 @@ import sys
 
 def _images(model, arguments: argparse.Namespace) -> tuple[list, list[str]]:
     """(GeneratedImage-like items with .image and .score, warnings) for any loadable model."""
-    from vaestudio.pipelines.bundle import Bundle
+    from vaestudio.checkpoints import Bundle
 
     if isinstance(model, Bundle) and model.kind == "text_to_image":
         from vaestudio.pipelines.text_to_image import TextToImage

@@ -10,13 +10,14 @@ from studio.errors import user_facing
 from studio.pickers import ModelPickers
 from studio.tabs.shared import ENGINE_QUEUE, show
 
-EXAMPLE_PROMPTS = [
-    "a red circle",
-    "a blue square above a yellow triangle",
-    "a small green triangle on the left",
-    "two purple circles",
-    "smiling face with hearts",
-]
+# shipped model -> prompts it reads in full (tests/studio/test_example_prompts.py parses each with the model's
+# own text encoders and, where the model names a world, that world's prompt parser: no unknown word)
+EXAMPLES_BY_MODEL = {
+    "shapes": ["a red circle", "a blue square in the top left and a yellow triangle in the bottom right",
+               "a small green triangle on the left", "a large purple star on a black background"],
+    "emoji": ["smiling face with hearts"],
+}
+EXAMPLE_PROMPTS = [prompt for prompts in EXAMPLES_BY_MODEL.values() for prompt in prompts]
 
 
 def _caption(item: ScoredImage, done: bool) -> str | None:
@@ -38,7 +39,7 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=300):
                 prompt = gr.Textbox(
-                    label="Prompt", placeholder="a red circle above a blue square", lines=2, max_length=500,
+                    label="Prompt", placeholder="a red circle in the top left and a blue square at the bottom", lines=2, max_length=500,
                     elem_id="prompt",
                 )
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import types
 
-from vaestudio.data import cache, shapes
+from vaestudio.data import cache
+from vaestudio.worlds.shapes import source as shapes
 
 
 def _module(name: str, source: str) -> types.ModuleType:

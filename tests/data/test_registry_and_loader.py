@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from vaestudio.common.batch import Batch
 from vaestudio.data import Example, collate, make_loader, open_source, parse_spec
-from vaestudio.models.base import Batch
 
 
 def test_spec_strings_are_parsed():

@@ -7,14 +7,15 @@ from __future__ import annotations
 import pytest
 from gradio_client import Client
 
-from studio.engine import Engine, pretrained_directory, shipped_model_folders
+from studio.engine import Engine
 from studio.engine_api import Capability
 from tests.studio.support import running_studio
+from vaestudio.hub import pretrained_directory, shipped_names
 
 
 @pytest.fixture(scope="session")
 def real_engine(tmp_path_factory) -> Engine:
-    if not shipped_model_folders(pretrained_directory()):
+    if not shipped_names():
         pytest.fail(f"{pretrained_directory()} has no models: the shipped zoo is missing (train it with make train-zoo)")
     engine = Engine(runs_dir=tmp_path_factory.mktemp("studio-runs"))
     assert engine.list_models(), "pretrained/ has model folders but none loaded: see the log above"

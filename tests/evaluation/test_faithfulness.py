@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 
-from vaestudio.data.shapes import ShapesSource
-from vaestudio.data.shapes_render import render
-from vaestudio.data.shapes_world import Scene, ShapeObject
 from vaestudio.evaluation import faithfulness
-from vaestudio.evaluation.shapes_checker import attribute_agreement, check_description, read_image
+from vaestudio.worlds.shapes.checker import attribute_agreement, check_description, read_image
+from vaestudio.worlds.shapes.render import render
+from vaestudio.worlds.shapes.source import ShapesSource
+from vaestudio.worlds.shapes.world import Scene, ShapeObject
 
 # Measured: 0.9975 of 2,000 test images read right on every attribute (shape 0.9975, the rest 1.0),
 # `python -m vaestudio.evaluation.faithfulness --num-prompts 0 --checker-images 2000`.

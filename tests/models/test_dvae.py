@@ -7,7 +7,7 @@ import torch
 
 from tests.models.test_vae import overfit
 from tests.models.test_vqvae import SMALL_CODE_MODEL, smooth_images
-from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch
 from vaestudio.models.dvae import DVAE, DVAEConfig, categorical_kl_to_uniform, gumbel_softmax
 
 

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.checkpoints import load_model, save_model
+from vaestudio.common.batch import Batch, RegionalCondition
 from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.ops.reference import pixelcnn_logits_reference
 
@@ -183,8 +184,8 @@ def test_text_conditioned_prior():
     text = pytest.importorskip("vaestudio.models.text")
     captions = ["a red circle", "a blue square", "a green triangle"]
     prior = _prior(
-        condition="text", text_vocabulary=text.build_vocabulary(captions), text_embedding_dim=16,
-        text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8},
+        condition="text", text_encoder={"vocabulary": text.build_vocabulary(captions), "embedding_dim": 16,
+                                        "num_layers": 1, "num_heads": 2, "max_tokens": 8},
     )
     codes = torch.randint(12, (3, 3, 3))
     output = prior.training_loss(Batch(images=torch.zeros(3, 1, 6, 6), captions=captions, codes=codes))
@@ -196,8 +197,8 @@ def test_text_conditioned_prior():
 
 def test_checkpoint_round_trip(tmp_path):
     prior = _prior(dtype=torch.float32, condition="class", num_classes=3)
-    prior.save_pretrained(str(tmp_path))
-    loaded = StudioModel.from_pretrained(str(tmp_path))
+    save_model(prior, str(tmp_path))
+    loaded = load_model(str(tmp_path))
     assert isinstance(loaded, PixelCNNPrior) and loaded.config == prior.config
     labels = torch.tensor([0, 2])
     assert torch.equal(loaded.sample(labels, height=3, width=3, seed=4), prior.sample(labels, height=3, width=3, seed=4))
@@ -222,8 +223,9 @@ def _spatial_text_prior(seed=0, dtype=torch.float64, height=4, width=5):
 
     captions = ["a red circle in the top left", "a blue square at the bottom", "a green star on the right"]
     prior = _prior(
-        seed, dtype, condition="text", text_vocabulary=build_vocabulary(captions), text_embedding_dim=16,
-        text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 12}, spatial_condition=True,
+        seed, dtype, condition="text", text_encoder={"vocabulary": build_vocabulary(captions), "embedding_dim": 16,
+                                                     "num_layers": 1, "num_heads": 2, "max_tokens": 12},
+        spatial_condition=True,
         code_map_size=[height, width], spatial_options={"hidden_channels": 16, "rank": 8, "num_heads": 2},
     )
     with torch.no_grad():
@@ -289,8 +291,8 @@ def test_guided_sampling_of_a_spatial_text_prior_matches_the_naive_loop():
 
 def test_spatial_prior_round_trip_and_errors(tmp_path):
     prior, captions = _spatial_text_prior(dtype=torch.float32)
-    prior.save_pretrained(str(tmp_path))
-    loaded = StudioModel.from_pretrained(str(tmp_path))
+    save_model(prior, str(tmp_path))
+    loaded = load_model(str(tmp_path))
     assert loaded.config == prior.config
     assert torch.equal(loaded.sample(captions, 4, 5, seed=3), prior.sample(captions, 4, 5, seed=3))
     with pytest.raises(ValueError, match=r"position-dependent condition is for \(4, 5\) code maps"):
@@ -325,7 +327,6 @@ def test_only_a_spatial_prior_learns_where_each_class_goes(spatial):
 
 
 def test_a_regional_condition_gives_each_region_its_caption_s_bias():
-    from vaestudio.models.regions import RegionalCondition
 
     prior, captions = _spatial_text_prior()
     weights = torch.zeros(2, 4, 5)
@@ -354,12 +355,11 @@ def test_a_regional_condition_gives_each_region_its_caption_s_bias():
 
 
 def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
-    from vaestudio.models.regions import RegionalCondition
     from vaestudio.models.text import build_vocabulary
 
     captions = ["a red circle", "a blue square"]
-    prior = _prior(0, torch.float64, condition="text", text_vocabulary=build_vocabulary(captions),
-                   text_embedding_dim=8, text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 8})
+    prior = _prior(0, torch.float64, condition="text", text_encoder={
+        "vocabulary": build_vocabulary(captions), "embedding_dim": 8, "num_layers": 1, "num_heads": 2, "max_tokens": 8})
     weights = torch.zeros(2, 3, 4)
     weights[0, :, :2], weights[1, :, 2:] = 1.0, 1.0
     bias = prior.condition_bias(RegionalCondition(captions, weights, 2), 2)  # (B, L, 4C, h, w)
@@ -384,7 +384,6 @@ def test_regional_conditions_on_a_plain_text_prior_and_their_errors():
 def test_per_map_conditions_mix_captions_and_regional_conditions():
     """Training with regions: one condition per map, each map's bias exactly what its condition alone gives,
     and the loss differentiable through every caption's encoder."""
-    from vaestudio.models.regions import RegionalCondition
 
     prior, captions = _spatial_text_prior()
     weights = torch.zeros(2, 4, 5)

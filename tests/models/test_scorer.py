@@ -6,25 +6,19 @@ import pytest
 import torch
 
 from tests.models.test_vae import overfit
-from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
 
 CAPTIONS = ["red circle", "blue square", "green triangle", "yellow star"]
 
 
-def tiny_scorer(**overrides) -> ContrastiveScorer:
+def tiny_scorer(vocabulary: list[str] | None = None, text_encoder: dict | None = None,
+                **overrides) -> ContrastiveScorer:
     torch.manual_seed(0)
-    values = {
-        "vocabulary": build_vocabulary(CAPTIONS),
-        "image_size": 16,
-        "hidden_sizes": (8, 16),
-        "embedding_dim": 16,
-        "text_dim": 16,
-        "text_layers": 1,
-        "text_heads": 2,
-        "max_tokens": 8,
-    }
+    text = {"vocabulary": vocabulary or build_vocabulary(CAPTIONS), "embedding_dim": 16, "num_layers": 1,
+            "num_heads": 2, "max_tokens": 8, **(text_encoder or {})}
+    values = {"image_size": 16, "hidden_sizes": (8, 16), "embedding_dim": 16, "text_encoder": text}
     values.update(overrides)
     return ContrastiveScorer(ContrastiveScorerConfig(**values))
 
@@ -75,9 +69,7 @@ def test_reranking_sixteen_candidates_is_fast_on_cpu():
         image_size=64,
         hidden_sizes=(32, 64, 128),
         embedding_dim=128,
-        text_dim=128,
-        text_heads=4,
-        text_layers=2,
+        text_encoder={"embedding_dim": 128, "num_heads": 4, "num_layers": 2},
     ).eval()
     candidates = torch.rand(16, 3, 64, 64)
     threads = torch.get_num_threads()

@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.models.base import StudioModel
 from vaestudio.models.text import build_vocabulary
 from vaestudio.models.vae import VAE, VAEConfig
 
@@ -93,11 +94,8 @@ def test_iwae_mnist_config_is_the_papers_model():
         {
             "body": "conv",
             "condition": "text",
-            "vocabulary": build_vocabulary(CAPTIONS),
-            "text_dim": 8,
-            "text_layers": 1,
-            "text_heads": 2,
-            "max_tokens": 4,
+            "text_encoder": {"vocabulary": build_vocabulary(CAPTIONS), "embedding_dim": 8, "num_layers": 1,
+                             "num_heads": 2, "max_tokens": 4},
         },
     ],
     ids=[
@@ -250,14 +248,16 @@ def test_conditioning_inputs():
     assert model.encode(images, torch.zeros(3, 4)).mean.shape == (3, 4)  # a ready condition vector
     with pytest.raises(ValueError, match="conditioned on class"):
         model.encode(images)
-    with pytest.raises(ValueError, match="a class-conditional VAE trains on batches with labels"):
+    with pytest.raises(ValueError, match="this VAE is class-conditional: it needs data with labels"):
         model.training_loss(Batch(images))
     unconditional = VAE(tiny_config())
     with pytest.raises(ValueError, match="unconditional"):
         unconditional.encode(images, torch.tensor([0, 1, 2]))
     text_model = VAE(
         tiny_config(
-            condition="text", vocabulary=build_vocabulary(CAPTIONS), text_dim=8, text_heads=2, text_layers=1
+            condition="text",
+            text_encoder={"vocabulary": build_vocabulary(CAPTIONS), "embedding_dim": 8, "num_heads": 2,
+                          "num_layers": 1},
         )
     ).eval()
     assert text_model.sample(2, condition="red circle").shape == (2, 1, 8, 8)

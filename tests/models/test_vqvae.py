@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from tests.models.test_vae import overfit
-from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch
 from vaestudio.models.outputs import Hierarchy
 from vaestudio.models.vqvae import VQVAE, VQVAEConfig
 

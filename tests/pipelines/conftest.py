@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
-from vaestudio.data.shapes import ShapesSource
+from vaestudio.checkpoints import Bundle
 from vaestudio.models.pixelcnn import PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
 from vaestudio.models.vae import VAE, VAEConfig
 from vaestudio.models.vqvae import VQVAE, VQVAEConfig
-from vaestudio.pipelines.bundle import Bundle
+from vaestudio.worlds.shapes.source import ShapesSource
 
 TINY_SIZE = 16
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,11 +51,11 @@ def make_tiny_bundle(vocabulary: list[str]) -> Bundle:
     vqvae = VQVAE(VQVAEConfig(image_size=TINY_SIZE, hidden_channels=8, residual_channels=4, num_residual_blocks=1,
                               downsample_factor=4, num_codes=16, code_dim=4, kmeans_init=False))
     prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8,
-                                              condition="text", text_vocabulary=vocabulary, text_embedding_dim=8,
-                                              text_options={"num_layers": 1, "num_heads": 2, "max_tokens": 16}))
-    scorer = ContrastiveScorer(ContrastiveScorerConfig(vocabulary=vocabulary, image_size=TINY_SIZE,
-                                                       hidden_sizes=(8, 8), embedding_dim=8, text_dim=8,
-                                                       text_layers=1, text_heads=2, max_tokens=16))
+                                              condition="text", text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                              "num_layers": 1, "num_heads": 2, "max_tokens": 16}))
+    scorer = ContrastiveScorer(ContrastiveScorerConfig(image_size=TINY_SIZE, hidden_sizes=(8, 8), embedding_dim=8,
+                                                       text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                                                     "num_layers": 1, "num_heads": 2, "max_tokens": 16}))
     components = {"vqvae": vqvae.eval(), "prior": prior.eval(), "scorer": scorer.eval()}
     return Bundle("text_to_image", components, options={"neutral_prompt": "a shape"})
 

@@ -51,6 +51,24 @@ def test_decoding_the_encoded_slider_values_gives_the_reconstruction(request, ed
     assert np.array_equal(np.asarray(same), np.asarray(encoding.reconstruction))
 
 
+@pytest.mark.parametrize("editor_name", ["vq_editor", "gaussian_editor"])
+def test_an_encoding_carries_the_psnr_of_its_reconstruction(request, editor_name):
+    editor = request.getfixturevalue(editor_name)
+    encoding = editor.encode(shapes_picture(3))
+    original = np.asarray(encoding.image, dtype=np.float64) / 255
+    reconstruction = np.asarray(encoding.reconstruction, dtype=np.float64) / 255
+    expected = 10 * np.log10(1 / np.mean((original - reconstruction) ** 2))
+    assert encoding.psnr == pytest.approx(expected, abs=0.05)  # measured before the 8-bit rounding
+
+
+def test_random_slider_values_stay_in_range_and_repeat(vq_editor):
+    encoding = vq_editor.encode(shapes_picture(3))
+    values = vq_editor.random_slider_values(encoding, 5)
+    specs = vq_editor.slider_specs(encoding)
+    assert values == vq_editor.random_slider_values(encoding, 5) != vq_editor.random_slider_values(encoding, 6)
+    assert all(spec.minimum <= value <= spec.maximum for value, spec in zip(values, specs))
+
+
 def test_gaussian_sliders_are_active_dimensions_ordered_by_kl(gaussian_editor):
     sample = gaussian_editor.dataset_sample()
     kl = gaussian_editor.model.kl_per_dimension(sample.images)
@@ -163,6 +181,9 @@ def test_samples_and_codebook_usage(vq_editor, gaussian_editor, tiny_source):
     assert len(gaussian_editor.sample(2, seed=1)) == 2
     usage = vq_editor.codebook_usage(tiny_source, num_images=20)
     assert usage.counts.sum() == 20 * 4 * 4 and 0 < usage.alive_fraction <= 1
+    shares = usage.counts[usage.counts > 0] / usage.counts.sum()
+    assert usage.perplexity == pytest.approx(float(np.exp(-(shares * np.log(shares)).sum())))
+    assert usage.dead_codes == int((usage.counts == 0).sum())
     with pytest.raises(ValueError, match="VQ"):
         gaussian_editor.codebook_usage(tiny_source)
 

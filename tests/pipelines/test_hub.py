@@ -8,9 +8,8 @@ import torch
 from PIL import Image
 
 from vaestudio import hub
+from vaestudio.checkpoints import Bundle, CheckpointError, save_bundle, save_model
 from vaestudio.cli import main as cli_main
-from vaestudio.models.base import CheckpointError
-from vaestudio.pipelines.bundle import Bundle, save_bundle
 
 
 @pytest.fixture()
@@ -20,7 +19,7 @@ def zoo(tmp_path, monkeypatch, tiny_bundle, tiny_vae_2d):
     save_bundle(str(root / "tiny-shapes"), "text_to_image", tiny_bundle.components, {"neutral_prompt": "a shape"})
     (root / "tiny-shapes" / "README.md").write_text("# tiny shapes\n")
     (root / "tiny-shapes" / "metrics.json").write_text(json.dumps({"psnr": 1.5}))
-    tiny_vae_2d.save_pretrained(str(root / "tiny-digits"))
+    save_model(tiny_vae_2d, str(root / "tiny-digits"))
     (root / "tiny-digits" / "recipe.toml").write_text('[data]\nsource = "digits"\n')
     monkeypatch.setenv("VAESTUDIO_PRETRAINED", str(root))
     return root
@@ -65,7 +64,7 @@ def test_unknown_names_and_offline_hub_ids_are_clear_errors(zoo, monkeypatch):
 
 
 def test_bundle_pointing_outside_itself_is_refused(tmp_path, tiny_vae_2d):
-    tiny_vae_2d.save_pretrained(str(tmp_path / "elsewhere"))
+    save_model(tiny_vae_2d, str(tmp_path / "elsewhere"))
     (tmp_path / "bundle").mkdir()
     (tmp_path / "bundle" / "bundle.json").write_text(json.dumps({"kind": "x", "components": {"a": "../elsewhere"}}))
     with pytest.raises(CheckpointError, match="outside"):

@@ -4,11 +4,8 @@ import pytest
 import torch
 
 from vaestudio import hub
-from vaestudio.data.shapes_render import render
-from vaestudio.data.shapes_world import CELL_CENTERS, Scene, ShapeObject
-from vaestudio.models.regions import RegionalCondition
-from vaestudio.pipelines.bundle import Bundle
-from vaestudio.pipelines.layout import shapes_layout
+from vaestudio.checkpoints import Bundle
+from vaestudio.common.batch import RegionalCondition
 from vaestudio.pipelines.object_scores import (
     border_colour,
     combined_scores,
@@ -16,6 +13,9 @@ from vaestudio.pipelines.object_scores import (
     region_masks,
 )
 from vaestudio.pipelines.text_to_image import TextToImage
+from vaestudio.worlds.shapes.layout import shapes_layout
+from vaestudio.worlds.shapes.render import render
+from vaestudio.worlds.shapes.world import CELL_CENTERS, Scene, ShapeObject
 
 PROMPT = "a large red circle in the top left and a small blue star in the bottom right on a white background"
 

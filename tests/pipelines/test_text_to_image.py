@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from tests.pipelines.conftest import TINY_SIZE
-from vaestudio.pipelines.bundle import Bundle
+from vaestudio.checkpoints import Bundle
 from vaestudio.pipelines.prompts import MAX_PROMPT_CHARACTERS
 from vaestudio.pipelines.text_to_image import GeneratedImage, TextToImage
 
@@ -67,7 +67,7 @@ def test_guidance_samples_from_the_mixed_logits(pipeline, tiny_bundle):
 def test_a_layout_conditions_each_object_s_region_on_its_own_caption(tiny_bundle):
     import copy
 
-    from vaestudio.pipelines.layout import shapes_layout
+    from vaestudio.worlds.shapes.layout import shapes_layout
 
     components = dict(tiny_bundle.components, prior=copy.deepcopy(tiny_bundle["prior"]))
     with torch.no_grad():  # an untrained prior barely listens to its prompt: make the words matter

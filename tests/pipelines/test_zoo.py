@@ -8,11 +8,11 @@ from PIL import Image
 
 from tests.pipelines.conftest import REPOSITORY
 from vaestudio import hub
-from vaestudio.data.shapes import ShapesSource
-from vaestudio.evaluation.shapes_checker import read_image
-from vaestudio.pipelines.bundle import Bundle
+from vaestudio.checkpoints import Bundle
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.text_to_image import TextToImage
+from vaestudio.worlds.shapes.checker import read_image
+from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
@@ -57,6 +57,19 @@ def test_list_models_describes_the_zoo():
     assert set(SHIPPED) <= set(listed)
     assert listed["shapes"].kind == "text_to_image" and listed["digits"].kind == "vae"
     assert all(listed[name].card for name in SHIPPED)
+    assert listed["shapes"].family == "VQ-VAE + text-conditioned PixelCNN prior" and listed["shapes"].image_size == 64
+    assert listed["shapes-vae"].family == "beta-VAE" and listed["digits-cvae"].family == "conditional VAE"
+    assert listed["digits"].summary == "VAE, 2-D latent, 8x8 images"
+    assert "psnr" in listed["digits"].headline_metrics and "seconds" not in str(listed["digits"].headline_metrics)
+
+
+def test_capabilities_of_the_zoo():
+    from vaestudio.pipelines.capabilities import capabilities
+
+    assert capabilities(hub.load(shipped("shapes"))) >= {"text_to_image", "encode", "inpaint", "codebook"}
+    digits = capabilities(hub.load(shipped("digits")))
+    assert "manifold" in digits and "text_to_image" not in digits
+    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior"}  # no condition input
 
 
 def reads(pictures, attribute: str) -> collections.Counter:
@@ -96,7 +109,7 @@ def test_regional_conditioning_draws_two_object_prompts_right_more_often():
     """The shipped shapes bundle's layout: on test captions with two placed objects, the checker finds many
     more fully right candidates when each object's caption conditions its own region."""
     from vaestudio.evaluation.faithfulness import test_prompts
-    from vaestudio.evaluation.shapes_checker import attribute_agreement
+    from vaestudio.worlds.shapes.checker import attribute_agreement
 
     shipped("shapes")
     pipeline = TextToImage(hub.load("shapes"))

@@ -55,7 +55,7 @@ def test_text_to_image_reads_an_empty_prompt_as_neutral_and_notes_unknown_words(
     gallery, reading = client.predict("fake-shapes-vqvae", "   ", 2, 0, 1.0, 0, 2, api_name="/text_to_image")
     assert len(gallery) == 2 and "*a shape*" in reading
     _, reading = client.predict("fake-shapes-vqvae", "a red zeppelin", 1, 0, 1.0, 0, 1, api_name="/text_to_image")
-    assert "Unknown words (ignored): zeppelin" in reading
+    assert "unknown words ignored by the model: zeppelin" in reading
 
 
 def test_text_to_image_refuses_a_model_that_cannot(client):
@@ -171,10 +171,10 @@ def test_explore_refusals_name_what_would_work(client):
 
 
 def test_train_start_poll_stop_save_and_load(client, tmp_path):
-    job_id = client.predict("shapes", "vae-digits", 400, 16, 1e-3, 0, api_name="/train_start")
+    job_id = client.predict("shapes", "digits-vae-2d", 400, 16, 1e-3, 0, api_name="/train_start")
     assert job_id
     with pytest.raises(AppError, match="already going"):
-        client.predict("shapes", "vae-digits", 10, 16, 1e-3, 0, api_name="/train_start")
+        client.predict("shapes", "digits-vae-2d", 10, 16, 1e-3, 0, api_name="/train_start")
     deadline = time.monotonic() + 20
     status, loss = "", {"data": []}
     while time.monotonic() < deadline and len(loss["data"]) < 5:
@@ -187,14 +187,14 @@ def test_train_start_poll_stop_save_and_load(client, tmp_path):
     with pytest.raises(AppError, match="already exists"):
         client.predict(job_id, str(tmp_path / "trained"), api_name="/train_save")
     loaded = client.predict(job_id, api_name="/train_load")
-    assert "trained-vae-digits" in loaded
+    assert "trained-digits-vae-2d" in loaded
     pickers = client.predict(*[None] * 4, api_name="/refresh_models")  # the four tabs' model pickers
-    assert any("trained-vae-digits" in str(choice) for choice in pickers[1]["choices"])
-    assert any(row[0].startswith("trained-vae-digits") for row in pickers[-1]["data"])
+    assert any("trained-digits-vae-2d" in str(choice) for choice in pickers[1]["choices"])
+    assert any(row[0].startswith("trained-digits-vae-2d") for row in pickers[-1]["data"])
 
 
 def test_train_watch_streams_until_the_run_ends(client):
-    job_id = client.predict("digits", "vae-digits", 30, 8, 1e-3, 0, api_name="/train_start")
+    job_id = client.predict("digits", "digits-vae-2d", 30, 8, 1e-3, 0, api_name="/train_start")
     job = client.submit(job_id, api_name="/train_watch")
     updates = list(job)
     assert "finished" in job.result()[0]
@@ -223,5 +223,5 @@ def test_models_tab_endpoints(client, tmp_path):
 
 
 def test_recipe_defaults_fill_the_settings(client):
-    note, data, steps, batch_size, learning_rate, _ = client.predict("vqvae-shapes", api_name="/recipe_defaults")
-    assert "VQ-VAE" in note and data == "shapes" and (steps, batch_size, learning_rate) == (500, 32, 2e-4)
+    note, data, steps, batch_size, learning_rate, _ = client.predict("shapes-vqvae", api_name="/recipe_defaults")
+    assert "VQ-VAE" in note and data == "shapes" and (steps, batch_size, learning_rate) == (5000, 32, 1e-3)

@@ -91,19 +91,6 @@ def test_recipes_and_data_sources_come_from_the_repository(engine):
     assert recipes and all(recipe.defaults.batch_size > 0 and recipe.data for recipe in recipes)
 
 
-def test_a_studio_run_overrides_the_recipe_and_reports_often():
-    from studio.engine import REPOSITORY, _configured_recipe
-    from studio.engine_api import TrainingSettings
-    from vaestudio.training import load_recipe
-
-    recipe = load_recipe(str(REPOSITORY / "recipes" / "digits-vae-2d.toml"))
-    configured = _configured_recipe(recipe, "digits", TrainingSettings(200, 16, 1e-3, 7))
-    training = configured.training
-    assert (training.steps, training.epochs, training.batch_size, training.seed) == (200, None, 16, 7)
-    assert training.log_every == 2 and training.sample_every == 40 and configured.data.source == "digits"
-    assert _configured_recipe(recipe, "digits", TrainingSettings(0, 16, 1e-3, 7)).training.epochs == recipe.training.epochs
-
-
 def test_served_text_to_image_through_gradio_client(engine):
     with running_studio(engine) as url:
         client = Client(url, verbose=False)

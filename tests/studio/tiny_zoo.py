@@ -12,6 +12,7 @@ def write_tiny_zoo(folder: Path) -> Path:
     """folder/tiny-text-to-image (a bundle: VQ-VAE, text prior, scorer) and folder/tiny-vae-2d."""
     import torch
 
+    from vaestudio.checkpoints import save_bundle, save_model
     from vaestudio.models import (
         VAE,
         VQVAE,
@@ -23,24 +24,24 @@ def write_tiny_zoo(folder: Path) -> Path:
         VQVAEConfig,
         build_vocabulary,
     )
-    from vaestudio.pipelines.bundle import save_bundle
 
     torch.manual_seed(0)
     vocabulary = build_vocabulary(CAPTIONS)
     vqvae = VQVAE(VQVAEConfig(image_size=16, hidden_channels=8, residual_channels=4, num_residual_blocks=1,
                               downsample_factor=4, num_codes=16, code_dim=4, kmeans_init=False))
     prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=16,
-                                              condition="text", text_vocabulary=vocabulary, text_embedding_dim=8,
-                                              text_options={"num_layers": 1, "num_heads": 2}))
-    scorer = ContrastiveScorer(ContrastiveScorerConfig(vocabulary=vocabulary, image_size=16, hidden_sizes=(4, 8),
-                                                       embedding_dim=8, text_dim=8, text_layers=1, text_heads=2))
+                                              condition="text", text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                                                             "num_layers": 1, "num_heads": 2}))
+    scorer = ContrastiveScorer(ContrastiveScorerConfig(image_size=16, hidden_sizes=(4, 8), embedding_dim=8,
+                                                       text_encoder={"vocabulary": vocabulary, "embedding_dim": 8,
+                                                                     "num_layers": 1, "num_heads": 2}))
     bundle = folder / "tiny-text-to-image"
     save_bundle(str(bundle), "text_to_image", {"vqvae": vqvae, "prior": prior, "scorer": scorer},
                 {"neutral_prompt": "a shape", "layout": "shapes"})
     (bundle / "README.md").write_text("# tiny-text-to-image\n\nRandom weights, for tests.\n")
     (bundle / "metrics.json").write_text('{"evaluation": {"bits_per_dim": 4.5, "psnr": 11.0, "seconds": 3.0}, '
                                          '"training": {"steps": 10}}')
-    VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))).save_pretrained(str(folder / "tiny-vae-2d"))
+    save_model(VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))), str(folder / "tiny-vae-2d"))
     # What each was "trained" on: the editor reads its data sample from here (sliders, attributes, scatter).
     (bundle / "vqvae" / "recipe.toml").write_text('[data]\nsource = "shapes"\n')
     (folder / "tiny-vae-2d" / "recipe.toml").write_text('[data]\nsource = "digits"\n')

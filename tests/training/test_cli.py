@@ -64,3 +64,13 @@ def test_sigkill_after_a_checkpoint_then_resume_matches_an_uninterrupted_run(wri
     assert_bitwise_equal(weights(whole), weights(out))
     card = read_text(os.path.join(out, "README.md"))
     assert "--resume" in card  # the card quotes the exact command
+
+
+def test_the_cli_offers_every_subcommand_it_promises():
+    """The first line of cli.py's docstring (what `vaestudio --help` shows) names exactly the subcommands."""
+    import re
+
+    from vaestudio import cli
+
+    promised = set(re.match(r"`vaestudio ([a-z |]+)`", cli.__doc__).group(1).replace(" ", "").split("|"))
+    assert promised == set(cli.build_parser()._subparsers._group_actions[0].choices)

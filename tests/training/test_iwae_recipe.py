@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.training.conftest import read_json
-from vaestudio.models.base import load_model
+from vaestudio.checkpoints import load_model
 from vaestudio.training import load_recipe, train
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tests.training.conftest import TINY_VQVAE, read_json
+from vaestudio.checkpoints import load_model
 from vaestudio.evaluation import evaluate, vqvae_for_prior
-from vaestudio.models.base import load_model
 from vaestudio.training import RecipeError, load_recipe, train
 from vaestudio.training.building import CodeProvider
 
@@ -22,7 +22,8 @@ channels = 8
 num_layers = 2
 kernel_size = 3
 head_channels = 8
-text_embedding_dim = 8
+[model.text_encoder]
+embedding_dim = 8
 
 [data]
 source = "digits"
@@ -56,7 +57,7 @@ def test_a_prior_trains_on_the_frozen_vqvae_codes_and_refers_to_it(trained_vqvae
     result = train(load_recipe(write_recipe(TINY_PRIOR.format(vqvae=trained_vqvae))), out)
     prior = load_model(out)
     assert prior.model_type == "pixelcnn_prior" and prior.config.num_codes == 16  # from the VQ-VAE
-    assert "digit" in prior.config.text_vocabulary
+    assert "digit" in prior.config.text_encoder.vocabulary
     reference = read_json(os.path.join(out, "vqvae_reference.json"))
     assert reference["vqvae"] == trained_vqvae and os.path.samefile(reference["resolved"], trained_vqvae)
     assert os.path.isfile(os.path.join(out, "samples", "step-00000003-samples.png"))  # decoded prior samples

@@ -105,3 +105,23 @@ def test_warmup_then_cosine_ends_at_the_floor():
     assert learning_rate_at(9, 100, training) == pytest.approx(1.0)
     assert learning_rate_at(10, 100, training) == pytest.approx(1.0)
     assert learning_rate_at(100, 100, training) == pytest.approx(0.1)
+
+
+def test_a_recipe_written_with_flat_text_fields_reads_as_the_nested_text_encoder(write_recipe):
+    """Recipes before checkpoint format 1 spelled the text encoder flat (two ways); they load unchanged."""
+    nested = load_recipe(write_recipe(
+        '[model]\ntype = "contrastive_scorer"\nembedding_dim = 8\n[model.text_encoder]\nembedding_dim = 16\n'
+        'num_layers = 1\nnum_heads = 2\nmax_tokens = 12\n\n[data]\nsource = "digits"\n\n[training]\nsteps = 1\n'))
+    flat = load_recipe(write_recipe(
+        '[model]\ntype = "contrastive_scorer"\nembedding_dim = 8\ntext_dim = 16\ntext_layers = 1\ntext_heads = 2\n'
+        'max_tokens = 12\n\n[data]\nsource = "digits"\n\n[training]\nsteps = 1\n'))
+    assert flat.model.config == nested.model.config
+    assert nested.model.config["text_encoder"] == {"embedding_dim": 16, "num_layers": 1, "num_heads": 2,
+                                                   "max_tokens": 12}
+    prior = load_recipe(write_recipe(
+        '[model]\ntype = "pixelcnn_prior"\ncondition = "text"\ntext_embedding_dim = 8\n[model.text_options]\n'
+        'num_heads = 2\n\n[data]\nsource = "digits"\n\n[training]\nsteps = 1\n'))
+    assert prior.model.config["text_encoder"] == {"embedding_dim": 8, "num_heads": 2}
+    with pytest.raises(RecipeError, match="text_encoder"):
+        load_recipe(write_recipe('[model]\ntype = "contrastive_scorer"\n[model.text_encoder]\nwidth = 3\n\n'
+                                 '[data]\nsource = "digits"\n\n[training]\nsteps = 1\n'))

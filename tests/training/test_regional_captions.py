@@ -8,12 +8,11 @@ import pytest
 import torch
 
 from tests.training.conftest import TINY_VQVAE, read_text
-from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch, RegionalCondition
 from vaestudio.models.pixelcnn import PixelCNNPrior
-from vaestudio.models.regions import RegionalCondition
-from vaestudio.pipelines.layout import shapes_layout
 from vaestudio.training import RecipeError, load_recipe, train
 from vaestudio.training.regional_captions import RegionalCaptions
+from vaestudio.worlds.shapes.layout import shapes_layout
 
 TWO_PLACED = "a small red circle in the top left and a large blue star at the bottom on a white background"
 ONE_PLACED = "a small red circle in the top left on a white background"
@@ -30,7 +29,7 @@ spatial_condition = true
 channels = 8
 num_layers = 2
 head_channels = 8
-text_embedding_dim = 8
+text_embedding_dim = 8  # written flat, as recipes were before the nested text encoder: still reads
 [model.text_options]
 num_layers = 1
 num_heads = 2

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from tests.training.conftest import TINY_VAE, TINY_VQVAE, assert_bitwise_equal, read_json, read_text, weights
-from vaestudio.models.base import load_model
+from vaestudio.checkpoints import load_model
 from vaestudio.training import ProgressEvent, RecipeError, load_recipe, train
 from vaestudio.training.checkpointing import latest_checkpoint
 from vaestudio.training.progress import keep_logged_steps_up_to
@@ -125,9 +125,10 @@ TINY_SCORER = """
 type = "contrastive_scorer"   # its vocabulary comes from the data's captions
 hidden_sizes = [8]
 embedding_dim = 8
-text_dim = 8
-text_layers = 1
-text_heads = 1
+[model.text_encoder]
+embedding_dim = 8
+num_layers = 1
+num_heads = 1
 
 [data]
 source = "digits"
@@ -144,7 +145,7 @@ limit = 32
 
 def test_a_text_model_gets_its_vocabulary_from_the_captions(write_recipe, tmp_path):
     result = train(load_recipe(write_recipe(TINY_SCORER)), str(tmp_path / "scorer"))
-    assert "handwritten" in result.model.config.vocabulary
+    assert "handwritten" in result.model.config.text_encoder.vocabulary
     assert -1 <= result.metrics["evaluation"]["score"] <= 1
 
 

@@ -1,8 +1,9 @@
 """Data sources: one spec string (``shapes``, ``digits``, ``emoji``, ``folder:PATH``, ``idx:PATH``,
 ``hf:NAME``) opens a torch Dataset of ``Example``s; ``make_loader`` batches them into ``Batch``es.
 
-The image-loading policy for uploads and folders is in ``vaestudio.data.images``; the shapes world's
-grammar (captions, prompts, sampling, rendering) in ``vaestudio.data.shapes_grammar``.
+The image-loading policy for uploads and folders is in ``vaestudio.data.images``. The ``shapes`` source
+belongs to its world, ``vaestudio.worlds.shapes`` (grammar, sampling, rendering, source), which the
+registry names like any other source module.
 """
 
 from vaestudio.data.images import ImageError, ImageTooLargeError, load_image, to_model_input

@@ -24,7 +24,7 @@ from vaestudio.data.source import ImageSource
 # name -> (module, class, the argument that the part after "name:" fills, or None when it takes none).
 # Modules are imported only when used, so that e.g. `datasets` is needed only for hf: sources.
 SOURCES: dict[str, tuple[str, str, str | None]] = {
-    "shapes": ("vaestudio.data.shapes", "ShapesSource", None),
+    "shapes": ("vaestudio.worlds.shapes.source", "ShapesSource", None),
     "digits": ("vaestudio.data.digits", "DigitsSource", None),
     "emoji": ("vaestudio.data.emoji", "EmojiSource", None),
     "folder": ("vaestudio.data.folder", "FolderSource", "path"),

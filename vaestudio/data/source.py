@@ -17,14 +17,12 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-if TYPE_CHECKING:
-    from vaestudio.models.base import Batch
+from vaestudio.common.batch import Batch
 
 BINARIZE_MODES = (None, "static", "dynamic")
 
@@ -117,8 +115,6 @@ def holdout_split(keys: Sequence[str], split: str, fraction: float) -> list[int]
 def collate(examples: Sequence[Example]) -> Batch:
     """Examples -> Batch. Labels: all present -> int64 tensor, all absent -> None, mixed -> error.
     Captions: None when no example has one, else a list with "" for the missing ones."""
-    from vaestudio.models.base import Batch  # here, so that `import vaestudio.data` stays light
-
     if not examples:
         raise ValueError("cannot collate an empty list of examples")
     images = torch.stack([example.image for example in examples])  # (B, C, H, W)

@@ -1,4 +1,5 @@
-"""Measuring models: metric arithmetic (``metrics``) and a whole-split report (``evaluate``)."""
+"""Measuring models: a whole-split report (``evaluate``; the metric arithmetic is ``vaestudio.common.metrics``)
+and the shapes faithfulness study."""
 
 from vaestudio.evaluation.report import evaluate, vqvae_for_prior
 

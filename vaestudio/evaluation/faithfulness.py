@@ -21,10 +21,13 @@ import json
 import sys
 import time
 
-from vaestudio.data.shapes import ShapesSource, scene_at
-from vaestudio.data.shapes_grammar import caption
-from vaestudio.data.shapes_world import POSITION_PHRASES, Scene
-from vaestudio.evaluation.shapes_checker import attribute_agreement, read_image
+from vaestudio.hub import load
+from vaestudio.pipelines.convert import to_pil
+from vaestudio.pipelines.text_to_image import TextToImage
+from vaestudio.worlds.shapes.checker import attribute_agreement, read_image
+from vaestudio.worlds.shapes.grammar import caption
+from vaestudio.worlds.shapes.source import ShapesSource, scene_at
+from vaestudio.worlds.shapes.world import POSITION_PHRASES, Scene
 
 AGREEMENT_KEYS = ("all", "count", "background", "shape", "color", "size", "position")
 
@@ -86,8 +89,6 @@ def checker_accuracy(num_images: int = 1000, split: str = "test") -> dict:
 def reconstruction_ceiling(vqvae, num_images: int = 300, split: str = "test") -> dict:
     """The checker on the VQ-VAE's reconstructions of real images: what text to image could reach at best."""
     import torch
-
-    from vaestudio.pipelines.convert import to_pil
 
     source = ShapesSource(split, num_images=num_images)
     tally = Tally()
@@ -162,9 +163,6 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.checker_images:
         report["checker_on_real_images"] = checker_accuracy(arguments.checker_images)
     if arguments.num_prompts:
-        from vaestudio.hub import load
-        from vaestudio.pipelines.text_to_image import TextToImage
-
         options = {} if arguments.object_score_weight is None else {"object_score_weight": arguments.object_score_weight}
         pipeline = TextToImage(load(arguments.model), options=options)
         report["vqvae_reconstructions"] = reconstruction_ceiling(pipeline.vqvae, arguments.checker_images or 300)

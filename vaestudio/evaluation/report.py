@@ -19,20 +19,20 @@ from typing import Any
 
 import torch
 
-from vaestudio.evaluation.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.common.batch import Batch
+from vaestudio.common.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
+from vaestudio.data import collate
+from vaestudio.hub import load
+from vaestudio.models import losses
+from vaestudio.models.base import StudioModel
+from vaestudio.models.conditioning import condition_from_data, condition_kind
 
 VQVAE_REFERENCE = "vqvae_reference.json"
 
 
 def batch_condition(model: StudioModel, batch: Batch):
     """The condition a model's config asks for, taken from a batch (labels or captions), else None."""
-    kind = getattr(model.config, "condition", "none")
-    if kind == "class":
-        return batch.labels
-    if kind == "text":
-        return batch.captions
-    return None
+    return condition_from_data(condition_kind(model), batch.labels, batch.captions, type(model).__name__)
 
 
 def _with_condition(condition) -> dict[str, Any]:
@@ -48,8 +48,6 @@ def _code_levels(codes) -> dict[str, torch.Tensor]:
 
 def vqvae_for_prior(model_directory: str) -> StudioModel:
     """The frozen VQ-VAE a trained prior refers to (``vqvae_reference.json`` beside its weights)."""
-    from vaestudio.hub import load
-
     path = os.path.join(model_directory, VQVAE_REFERENCE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{model_directory} is a prior without {VQVAE_REFERENCE}; pass the VQ-VAE explicitly")
@@ -118,8 +116,6 @@ class Evaluation:
         result: dict[str, Any] = {"model_type": self.model.model_type, "images": self.images}
         result.update({name: mean.value for name, mean in self.means.items()})
         if self.is_vae and "iwae" in result:
-            from vaestudio.models import losses
-
             result["iwae_k"] = self.iwae_k
             result["nll"] = -result["iwae"]
             result["bits_per_dim"] = float(losses.bits_per_dim(
@@ -149,8 +145,6 @@ def evaluate(
     The model is put in eval mode (and back); results depend only on the data, the model and ``seed``.
     """
     from torch.utils.data import DataLoader, Subset
-
-    from vaestudio.data import collate
 
     count = len(source) if limit is None else min(limit, len(source))
     subset = source if count == len(source) else Subset(source, range(count))

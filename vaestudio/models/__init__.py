@@ -1,6 +1,7 @@
-"""The models of VAE Studio. Importing this package registers every model type for ``load_model``."""
+"""The models of VAE Studio: nn.Modules only, one model per file. Importing this package registers every
+model type in ``MODEL_TYPES`` (what :mod:`vaestudio.checkpoints` builds from a ``config.json``)."""
 
-from vaestudio.models.base import Batch, CheckpointError, StudioModel, TrainingOutput, load_model
+from vaestudio.models.base import MODEL_TYPES, StudioModel, TrainingOutput, register_model
 from vaestudio.models.dvae import DVAE, DVAEConfig
 from vaestudio.models.outputs import (
     Bounds,
@@ -22,11 +23,10 @@ from vaestudio.models.vqvae import VQVAE, VQVAEConfig
 
 __all__ = [
     "DVAE",
+    "MODEL_TYPES",
     "VAE",
     "VQVAE",
-    "Batch",
     "Bounds",
-    "CheckpointError",
     "ContrastiveEmbeddings",
     "ContrastiveScorer",
     "ContrastiveScorerConfig",
@@ -52,6 +52,6 @@ __all__ = [
     "VQVAEOutput",
     "VectorQuantizer",
     "build_vocabulary",
-    "load_model",
+    "register_model",
     "tokenize",
 ]

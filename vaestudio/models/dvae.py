@@ -23,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, CodeMapModel, TrainingOutput, register_model
+from vaestudio.models.base import CodeMapModel, TrainingOutput, register_model
 from vaestudio.models.layers import ConvDecoder, ConvEncoder
 from vaestudio.models.outputs import DVAEOutput
 

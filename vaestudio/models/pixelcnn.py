@@ -70,11 +70,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaestudio import ops
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
-from vaestudio.models.regions import RegionalCondition, combine_biases
+from vaestudio.common.batch import Batch, RegionalCondition
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
+from vaestudio.models.condition_map import ConditionMap
+from vaestudio.models.conditioning import CONDITIONS, condition_from_data
+from vaestudio.models.regions import combine_biases
+from vaestudio.models.text import TextEncoder, TextEncoderConfig
 from vaestudio.ops.reference import guided_logits_function, naive_autoregressive_sample
-
-CONDITIONS = ("none", "class", "text")
 
 
 def gate(pre_activation: torch.Tensor) -> torch.Tensor:
@@ -201,9 +203,7 @@ class PixelCNNPriorConfig:
     condition: str = "none"  # "none", "class" or "text"
     num_classes: int = 0  # condition == "class"
     condition_dim: int = 64  # size of the class embedding
-    text_vocabulary: list[str] = dataclasses.field(default_factory=list)  # condition == "text"
-    text_embedding_dim: int = 128
-    text_options: dict = dataclasses.field(default_factory=dict)  # further TextEncoderConfig fields
+    text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
     spatial_condition: bool = False  # add a per-position condition bias (ConditionMap); needs code_map_size
     code_map_size: list[int] = dataclasses.field(default_factory=list)  # (h, w) of the code maps modelled
     spatial_options: dict = dataclasses.field(default_factory=dict)  # hidden_channels, rank, num_heads
@@ -215,8 +215,9 @@ class PixelCNNPriorConfig:
             raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         if self.condition == "class" and self.num_classes < 1:
             raise ValueError("condition='class' needs num_classes >= 1")
-        if self.condition == "text" and not self.text_vocabulary:
-            raise ValueError("condition='text' needs a text_vocabulary (see vaestudio.models.text.build_vocabulary)")
+        self.text_encoder = TextEncoderConfig.of(self.text_encoder)
+        if self.condition == "text" and not self.text_encoder.vocabulary:
+            raise ValueError("condition='text' needs text_encoder.vocabulary (see vaestudio.models.text.build_vocabulary)")
         if self.spatial_condition:
             if self.condition == "none":
                 raise ValueError("spatial_condition needs a condition ('class' or 'text')")
@@ -246,20 +247,10 @@ class PixelCNNPrior(StudioModel):
             self.class_embedding = nn.Embedding(config.num_classes, config.condition_dim)
             self.condition_projection = nn.Linear(config.condition_dim, condition_width)
         elif config.condition == "text":
-            from vaestudio.models.text import TextEncoder, TextEncoderConfig
-
-            self.text_encoder = TextEncoder(
-                TextEncoderConfig(
-                    vocabulary=list(config.text_vocabulary),
-                    embedding_dim=config.text_embedding_dim,
-                    **config.text_options,
-                )
-            )
-            self.condition_projection = nn.Linear(config.text_embedding_dim, condition_width)
+            self.text_encoder = TextEncoder(config.text_encoder)
+            self.condition_projection = nn.Linear(config.text_encoder.embedding_dim, condition_width)
         if config.spatial_condition:
-            from vaestudio.models.condition_map import ConditionMap
-
-            vector_size = config.text_embedding_dim if config.condition == "text" else config.condition_dim
+            vector_size = config.text_encoder.embedding_dim if config.condition == "text" else config.condition_dim
             self.condition_map = ConditionMap(
                 vector_size, config.num_layers, self.network.condition_size, *config.code_map_size,
                 **config.spatial_options,
@@ -297,7 +288,7 @@ class PixelCNNPrior(StudioModel):
             if isinstance(condition, str) or not all(isinstance(caption, str) for caption in condition):
                 raise TypeError("a text-conditioned prior needs a list of caption strings")
             tokens = self.text_encoder.token_features(list(condition))  # (B, T, E) and mask (B, T)
-            vector = self.text_encoder.pool(tokens)  # (B, text_embedding_dim)
+            vector = self.text_encoder.pool(tokens)  # (B, text_encoder.embedding_dim)
         if vector.shape[0] != batch_size:
             raise ValueError(f"got {vector.shape[0]} conditions for {batch_size} code maps")
         bias = self.condition_projection(vector).view(batch_size, layers, width)  # (B, L, 4C)
@@ -358,13 +349,6 @@ class PixelCNNPrior(StudioModel):
                              f"got a request for {rows} x {width}")
         return bias[..., :rows, :]  # (B, L, 4C, rows, w): a view; the kernels lay it out per row themselves
 
-    def _batch_condition(self, batch: Batch) -> Condition:
-        if self.config.condition == "class":
-            return batch.labels
-        if self.config.condition == "text":
-            return batch.captions
-        return None
-
     # -- likelihood ----------------------------------------------------------------------------
     def logits(self, codes: torch.Tensor, condition: Condition = None) -> torch.Tensor:
         """Logits (B, K, H, W) of every position given the codes before it in raster order."""
@@ -379,7 +363,8 @@ class PixelCNNPrior(StudioModel):
         if batch.codes is None:
             raise ValueError("PixelCNNPrior trains on batch.codes (B, h, w): encode the images with a VQ model first")
         codes = batch.codes  # (B, h, w)
-        loss = F.cross_entropy(self.logits(codes, self._batch_condition(batch)), codes)  # mean nats per code
+        loss = F.cross_entropy(self.logits(codes, condition_from_data(self.config.condition, batch.labels, batch.captions,
+                                                                  "this prior")), codes)  # mean nats per code
         nats = float(loss.detach())
         return TrainingOutput(loss=loss, logs={"loss": nats, "nll_nats_per_code": nats,
                                                "bits_per_code": nats / math.log(2.0)})

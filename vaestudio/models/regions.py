@@ -3,7 +3,7 @@
 A text-conditioned PixelCNN adds a condition bias to every layer at every position (per position
 with ``spatial_condition``). A prompt with several objects asks the prior to bind each object's
 words to its place, which a small prior trained on a CPU does poorly; a prompt with one object it
-draws well. A :class:`RegionalCondition` gives each object its own one-object caption and a weight
+draws well. A :class:`vaestudio.common.RegionalCondition` gives each object its own one-object caption and a weight
 map over the code map, and the prior's bias becomes the weighted sum of the captions' biases::
 
     bias[b, l, :, y, x] = sum_r weights[r, y, x] * bias(captions[r])[b, l, :, y, x]
@@ -18,32 +18,7 @@ other regions already hold.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
-
-
-@dataclasses.dataclass
-class RegionalCondition:
-    """``count`` code maps, each conditioned on ``captions[r]`` with weight ``weights[r]`` (R, h, w);
-    at every position the weights are non-negative and sum to 1."""
-
-    captions: list[str]
-    weights: torch.Tensor  # (R, h, w)
-    count: int
-
-    def __post_init__(self) -> None:
-        if not self.captions or len(self.captions) != self.weights.shape[0] or self.weights.dim() != 3:
-            raise ValueError(f"a regional condition needs one (h, w) weight map per caption; got "
-                             f"{len(self.captions)} captions and weights of shape {tuple(self.weights.shape)}")
-        if self.count < 0:
-            raise ValueError(f"count must be non-negative, got {self.count}")
-        total = self.weights.sum(dim=0)  # (h, w)
-        if bool((self.weights < 0).any()) or not torch.allclose(total, torch.ones_like(total), atol=1e-5):
-            raise ValueError("regional weights must be non-negative and sum to 1 at every position")
-
-    def __len__(self) -> int:
-        return self.count
 
 
 def combine_biases(biases: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:

@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
 from vaestudio.models.layers import DownsampleStack
 from vaestudio.models.near_misses import near_misses
 from vaestudio.models.outputs import ContrastiveEmbeddings
@@ -44,15 +45,11 @@ POOLINGS = ("mean", "flatten")
 
 @dataclasses.dataclass
 class ContrastiveScorerConfig:
-    vocabulary: list[str] = dataclasses.field(default_factory=list)  # build_vocabulary(captions)
+    text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # needs a vocabulary
     image_channels: int = 3
     image_size: int = 64
     hidden_sizes: tuple[int, ...] = (32, 64, 128)  # channels of the stride-2 conv stages of the image encoder
     embedding_dim: int = 128  # the shared space
-    text_dim: int = 128
-    text_layers: int = 2
-    text_heads: int = 4
-    max_tokens: int = 32
     initial_temperature: float = 0.07
     max_logit_scale: float = 100.0  # CLIP clips 1 / temperature here
     pooling: str = "mean"  # "mean" (global average) or "flatten" (the whole final map: keeps positions)
@@ -77,18 +74,13 @@ class ContrastiveScorerConfig:
         if any(len(group) < 2 for group in self.negative_word_groups):
             raise ValueError("every group of negative_word_groups needs at least two words to swap between")
         self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
-        self.vocabulary = list(self.vocabulary)
-        if not self.vocabulary:
+        self.text_encoder = TextEncoderConfig.of(self.text_encoder)
+        if not self.text_encoder.vocabulary:
             raise ValueError(
-                "ContrastiveScorerConfig needs a vocabulary (vaestudio.models.text.build_vocabulary)"
+                "ContrastiveScorerConfig needs text_encoder.vocabulary (vaestudio.models.text.build_vocabulary)"
             )
         if not self.hidden_sizes:
             raise ValueError("ContrastiveScorerConfig.hidden_sizes needs at least one stage")
-
-    def text_encoder_config(self) -> TextEncoderConfig:
-        return TextEncoderConfig(
-            self.vocabulary, self.text_dim, self.text_layers, self.text_heads, self.max_tokens
-        )
 
 
 class ImageEncoder(nn.Module):
@@ -135,9 +127,9 @@ class ContrastiveScorer(StudioModel):
         super().__init__(config)
         self.image_encoder = ImageEncoder(config.image_channels, config.hidden_sizes, config.image_size,
                                           config.pooling, config.stem_channels, config.convs_per_stage)
-        self.text_encoder = TextEncoder(config.text_encoder_config())
+        self.text_encoder = TextEncoder(config.text_encoder)
         self.image_projection = nn.Linear(self.image_encoder.output_size, config.embedding_dim, bias=False)
-        self.text_projection = nn.Linear(config.text_dim, config.embedding_dim, bias=False)
+        self.text_projection = nn.Linear(config.text_encoder.embedding_dim, config.embedding_dim, bias=False)
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(1.0 / config.initial_temperature)))
 
     def logit_scale(self) -> torch.Tensor:

@@ -113,11 +113,29 @@ class Tokenizer:
 
 @dataclasses.dataclass
 class TextEncoderConfig:
-    vocabulary: list[str]
+    """The one text-encoder config every model that reads text nests (``text_encoder`` in its config)."""
+
+    vocabulary: list[str] = dataclasses.field(default_factory=list)  # build_vocabulary(captions)
     embedding_dim: int = 128
     num_layers: int = 2
     num_heads: int = 4
     max_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        self.vocabulary = list(self.vocabulary)
+
+    @classmethod
+    def of(cls, value: TextEncoderConfig | dict) -> TextEncoderConfig:
+        """``value`` as a TextEncoderConfig (a dict from config.json or a recipe's ``[model.text_encoder]``)."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise TypeError(f"text_encoder must be a table of TextEncoderConfig fields, got {type(value).__name__}")
+        unknown = sorted(set(value) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"text_encoder has no field(s) {unknown}; its fields are "
+                             f"{[field.name for field in dataclasses.fields(cls)]}")
+        return cls(**value)
 
 
 class TextEncoder(nn.Module):

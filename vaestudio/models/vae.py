@@ -20,15 +20,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput, register_model
+from vaestudio.models.base import StudioModel, TrainingOutput, register_model
+from vaestudio.models.conditioning import CONDITIONS, condition_from_data
 from vaestudio.models.layers import ACTIVATIONS, MLP, DownsampleStack, UpsampleStack, make_activation
 from vaestudio.models.outputs import Bounds, Posterior, VAEOutput
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 
 BODIES = ("mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
-CONDITIONS = ("none", "class", "text")
 
 # A condition is a class id per example (int64 (B,)), a prompt per example, or an already embedded
 # condition vector (float (B, condition_dim)); sample() also takes one int or one prompt for all.
@@ -51,15 +52,11 @@ class VAEConfig:
     condition: str = "none"  # "none", "class" or "text"
     num_classes: int = 10
     class_embedding_dim: int = 32
-    vocabulary: list[str] = dataclasses.field(default_factory=list)  # text conditioning: build_vocabulary()
-    text_dim: int = 128
-    text_layers: int = 2
-    text_heads: int = 4
-    max_tokens: int = 32
+    text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
-        self.vocabulary = list(self.vocabulary)
+        self.text_encoder = TextEncoderConfig.of(self.text_encoder)
         for name, value, allowed in (
             ("body", self.body, BODIES),
             ("activation", self.activation, ACTIVATIONS),
@@ -76,8 +73,8 @@ class VAEConfig:
             )
         if self.iwae_samples < 1:
             raise ValueError(f"iwae_samples must be at least 1, got {self.iwae_samples}")
-        if self.condition == "text" and not self.vocabulary:
-            raise ValueError("condition='text' needs a vocabulary (vaestudio.models.text.build_vocabulary)")
+        if self.condition == "text" and not self.text_encoder.vocabulary:
+            raise ValueError("condition='text' needs text_encoder.vocabulary (vaestudio.models.text.build_vocabulary)")
 
     @classmethod
     def iwae_mnist(cls, objective: str = "iwae", iwae_samples: int = 5) -> VAEConfig:
@@ -100,12 +97,7 @@ class VAEConfig:
 
     @property
     def condition_dim(self) -> int:
-        return {"none": 0, "class": self.class_embedding_dim, "text": self.text_dim}[self.condition]
-
-    def text_encoder_config(self) -> TextEncoderConfig:
-        return TextEncoderConfig(
-            self.vocabulary, self.text_dim, self.text_layers, self.text_heads, self.max_tokens
-        )
+        return {"none": 0, "class": self.class_embedding_dim, "text": self.text_encoder.embedding_dim}[self.condition]
 
 
 def _with_condition(features: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
@@ -174,7 +166,7 @@ class VAE(StudioModel):
         if config.condition == "class":
             self.class_embedding = nn.Embedding(config.num_classes, config.class_embedding_dim)
         elif config.condition == "text":
-            self.text_encoder = TextEncoder(config.text_encoder_config())
+            self.text_encoder = TextEncoder(config.text_encoder)
 
     @property
     def device(self) -> torch.device:
@@ -211,17 +203,6 @@ class VAE(StudioModel):
         if len(prompts) != batch_size:
             raise ValueError(f"expected {batch_size} prompts, got {len(prompts)}")
         return self.text_encoder(prompts)  # (B, Cd)
-
-    def _batch_condition(self, batch: Batch) -> Condition:
-        if self.config.condition == "class":
-            if batch.labels is None:
-                raise ValueError("a class-conditional VAE trains on batches with labels")
-            return batch.labels
-        if self.config.condition == "text":
-            if batch.captions is None:
-                raise ValueError("a text-conditional VAE trains on batches with captions")
-            return batch.captions
-        return None
 
     # -- encoder and decoder -----------------------------------------------------------------
     def _encode(self, images: torch.Tensor, condition: torch.Tensor | None) -> Posterior:
@@ -305,7 +286,8 @@ class VAE(StudioModel):
     def training_loss(self, batch: Batch) -> TrainingOutput:
         """Negative ELBO (closed-form KL weighted by beta) or negative IWAE-k bound; batch mean."""
         images = batch.images
-        vector = self.condition_vector(self._batch_condition(batch), images.shape[0])
+        vector = self.condition_vector(
+            condition_from_data(self.config.condition, batch.labels, batch.captions, "this VAE"), images.shape[0])
         posterior = self._encode(images, vector)
         kl = posterior.kl()  # (B,)
         beta = self.config.beta

@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vaestudio import ops
+from vaestudio.common.batch import Batch
 from vaestudio.models import losses
-from vaestudio.models.base import Batch, CodeMapModel, TrainingOutput, register_model
+from vaestudio.models.base import CodeMapModel, TrainingOutput, register_model
 from vaestudio.models.layers import ConvDecoder, ConvEncoder, UpsampleStack, num_halvings
 from vaestudio.models.outputs import Hierarchy, VQVAEOutput
 from vaestudio.models.quantizer import CodebookUsage, QuantizerConfig, QuantizerOutput, VectorQuantizer

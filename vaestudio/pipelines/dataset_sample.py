@@ -14,6 +14,7 @@ import torch
 
 from vaestudio.data import open_source
 from vaestudio.data.source import ImageSource, collate
+from vaestudio.hub import training_data
 
 TRAINING_ONLY_OPTIONS = ("caption_dropout", "caption_blank")
 CONTIGUOUS_ABOVE = 5000  # larger sources are read from their start (cheap for chunk-cached renders)
@@ -42,8 +43,6 @@ def open_model_source(
         return spec
     options: dict = {}
     if spec is None:
-        from vaestudio.hub import training_data
-
         data = training_data(model)
         if data is None:
             raise ValueError(

@@ -24,21 +24,23 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vaestudio.checkpoints import Bundle
+from vaestudio.common import limits, metrics
 from vaestudio.data.images import to_model_input
 from vaestudio.models.base import StudioModel
+from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
-from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
+from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
+from vaestudio.pipelines.text_to_image import TextToImage, check_range
+from vaestudio.worlds import LABEL_WORDS
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
 NUM_PRINCIPAL_SLIDERS = 8
 SAMPLE_SIZE = 512
-MAX_GRID = 40
-MAX_STEPS = 64
-SCATTER_LABEL_WORDS = {"shapes": ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink")}
 
 _PRECOMPUTED: weakref.WeakKeyDictionary[StudioModel, dict] = weakref.WeakKeyDictionary()
 
@@ -52,6 +54,7 @@ class Encoding:
     reconstruction: Image.Image
     slider_values: list[float]
     condition: object = None  # class id or prompt of a conditional model
+    psnr: float = float("nan")  # dB, of the reconstruction against the model's input (pixels in [0, 1])
 
 
 @dataclasses.dataclass
@@ -88,6 +91,8 @@ class LatentScatter:
 class CodebookUsage:
     counts: np.ndarray  # (K,) how often each code is used
     measured_on: str
+    perplexity: float = float("nan")  # exp(entropy) of the code distribution: the codes in effective use
+    dead_codes: int = 0  # codes never chosen
 
     @property
     def alive_fraction(self) -> float:
@@ -155,12 +160,7 @@ class Editor:
         return cache["sample"]
 
     def _sample_condition(self, sample: DatasetSample):
-        kind = self.space.condition_kind
-        if kind == "class":
-            return sample.labels
-        if kind == "text":
-            return sample.captions
-        return None
+        return condition_from_data(self.space.condition_kind, sample.labels, sample.captions, "this model")
 
     def sample_latents(self) -> torch.Tensor:
         """The data sample's flattened latents (N, F)."""
@@ -213,12 +213,16 @@ class Editor:
 
     def decode_flat(self, flat: torch.Tensor, condition=None) -> list[Image.Image]:
         """Flattened latents (B, F) -> B pictures."""
+        return to_pil(self._decode_pixels(flat, condition))
+
+    def _decode_pixels(self, flat: torch.Tensor, condition=None) -> torch.Tensor:
+        """Flattened latents (B, F) -> images (B, C, H, W) in [0, 1]."""
         latents = self.space.unflatten(flat)
         if condition is not None and self.space.condition_kind == "class" and isinstance(condition, int):
             condition = torch.full((flat.shape[0],), condition, dtype=torch.int64)
         elif condition is not None and isinstance(condition, str):
             condition = [condition] * flat.shape[0]
-        return to_pil(self.space.decode(latents, condition))
+        return self.space.decode(latents, condition)
 
     @torch.no_grad()
     def encode(self, image, condition=None) -> Encoding:
@@ -229,7 +233,16 @@ class Editor:
         flat = self.space.flatten(self.space.encode(pixels, wrapped))  # (1, F)
         sliders = self.sliders()
         values = sliders.values(flat)[0].tolist() if len(sliders) else []
-        return Encoding(to_pil(pixels)[0], flat, self.decode_flat(flat, condition)[0], values, condition)
+        decoded = self._decode_pixels(flat, condition)  # (1, C, S, S)
+        psnr = float(metrics.psnr(metrics.mean_squared_error(pixels, decoded.clamp(0, 1)))[0])
+        return Encoding(to_pil(pixels)[0], flat, to_pil(decoded)[0], values, condition, psnr)
+
+    def random_slider_values(self, encoding: Encoding, seed: int) -> list[float]:
+        """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
+        specs = self.slider_specs(encoding)
+        draws = np.random.default_rng(int(seed)).normal(0.0, 1.0, len(specs))  # (S,)
+        return [round(float(np.clip((spec.minimum + spec.maximum) / 2 + draw * (spec.maximum - spec.minimum) / 6,
+                                    spec.minimum, spec.maximum)), 4) for draw, spec in zip(draws, specs)]
 
     def slider_specs(self, encoding: Encoding | None = None) -> list[SliderSpec]:
         values = encoding.slider_values if encoding is not None else [0.0] * len(self.sliders())
@@ -263,8 +276,7 @@ class Editor:
         """``steps`` frames from image_a's latent to image_b's (both ends included)."""
         if mode not in ("linear", "spherical"):
             raise ValueError(f"mode must be 'linear' or 'spherical', got {mode!r}")
-        if not 2 <= int(steps) <= MAX_STEPS:
-            raise ValueError(f"steps must be in [2, {MAX_STEPS}], got {steps!r}")
+        check_range("steps", steps, *limits.INTERPOLATION_STEPS)
         first = self.encode(image_a, condition).latents[0]  # (F,)
         second = self.encode(image_b, condition).latents[0]  # (F,)
         weights = torch.linspace(0.0, 1.0, int(steps))  # (T,)
@@ -282,16 +294,13 @@ class Editor:
         if self.prior is None:
             raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
         if self._inpainter is None:
-            from vaestudio.pipelines.inpainting import Inpainter
-
             self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt, self.bundle_options)
         return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
 
     @torch.no_grad()
     def sample(self, num_samples: int, seed: int = 0, condition=None) -> list[Image.Image]:
         """Images from the model's prior: z ~ N(0, I) for VAEs, the PixelCNN (neutral prompt) for VQ."""
-        if not 1 <= int(num_samples) <= 256:
-            raise ValueError(f"num_samples must be in [1, 256], got {num_samples!r}")
+        check_range("num_samples", num_samples, *limits.PRIOR_SAMPLES)
         count = int(num_samples)
         if self.space.kind == "gaussian":
             if self.space.condition_kind == "class" and condition is None:
@@ -301,8 +310,6 @@ class Editor:
             return self.decode_flat(flat, condition)
         if self.prior is None:
             raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
-        from vaestudio.pipelines.text_to_image import TextToImage
-
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
         return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
 
@@ -313,8 +320,7 @@ class Editor:
         if self.space.kind != "gaussian" or self.space.latent_shape() != (2,):
             raise ValueError(f"the manifold grid needs a 2-D Gaussian latent; this model's latent is "
                              f"{self.space.latent_shape()}")
-        if not 2 <= int(size) <= MAX_GRID:
-            raise ValueError(f"the grid size must be in [2, {MAX_GRID}], got {size!r}")
+        check_range("the grid size", size, *limits.MANIFOLD_GRID)
         if self.space.condition_kind == "class" and condition is None:
             condition = 0
         count = int(size)
@@ -327,13 +333,18 @@ class Editor:
     def latent_scatter(self, source=None, num_points: int = 500) -> LatentScatter:
         """The latents of ``num_points`` images of ``source`` (default: the training data) in 2-D,
         coloured by label (or by a caption word), with the plane decodable point by point."""
-        if not 2 <= int(num_points) <= 5000:
-            raise ValueError(f"num_points must be in [2, 5000], got {num_points!r}")
+        check_range("num_points", num_points, *limits.SCATTER_POINTS)
         data = open_model_source(self.model, source if source is not None else self.source, "test",
                                  self.space.image_size)
         sample = read_sample(data, int(num_points))
         condition = self._sample_condition(sample)
-        flat = self.space.flatten(self.space.encode(sample.images, condition))  # (N, F)
+        try:
+            flat = self.space.flatten(self.space.encode(sample.images, condition))  # (N, F)
+        except RuntimeError as error:  # another source's images do not fit the model (channels, size)
+            if source is None:
+                raise
+            raise ValueError(f"this model cannot encode the images of {source!r} ({error}). Pick the model's "
+                             "training data, or a source like the one it was trained on") from None
         if flat.shape[1] == 2:
             points, basis, titles = flat, None, ("z1", "z2")
         else:
@@ -350,7 +361,7 @@ class Editor:
             return texts
         if sample.captions is None:
             return [""] * sample.images.shape[0]
-        words = SCATTER_LABEL_WORDS.get(getattr(data, "spec", ""))
+        words = LABEL_WORDS.get(getattr(data, "spec", ""))  # a world names what colours its scatter
         labels = []
         for caption in sample.captions:
             tokens = caption.split()
@@ -366,9 +377,9 @@ class Editor:
         data = open_model_source(self.model, source if source is not None else self.source, "test",
                                  self.space.image_size)
         sample = read_sample(data, num_images)
-        counts = torch.zeros(self.model.config.num_codes, dtype=torch.int64)
+        usage = metrics.CodeUsage(self.model.config.num_codes)
         for start in range(0, sample.images.shape[0], 128):
-            codes = self.model.encode_codes(sample.images[start : start + 128])  # (b, h, w)
-            counts += torch.bincount(codes.reshape(-1), minlength=counts.numel())
-        return CodebookUsage(counts.numpy(), sample.description)
+            usage.add(self.model.encode_codes(sample.images[start : start + 128]))  # (b, h, w) codes
+        summary = usage.summary()
+        return CodebookUsage(usage.counts.numpy(), sample.description, summary["perplexity"], summary["dead_codes"])
 

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from vaestudio.common import limits
 from vaestudio.data.images import fit_to_square, load_image, to_model_input
 from vaestudio.models.base import StudioModel
-from vaestudio.pipelines.text_to_image import MAX_CANDIDATES, GeneratedImage, ImageSequence, TextToImage
+from vaestudio.pipelines.text_to_image import GeneratedImage, ImageSequence, TextToImage, check_range
 
 PAINTED = 127  # mask values above this are painted
 TOUCHED = 32  # a model pixel at least 1/8 painted after the resize touches its code cell (resampling
@@ -82,8 +83,7 @@ class Inpainter:
         num_results: int | None = None,
         guidance_scale: float | None = None,
     ) -> InpaintingResult:
-        if not 1 <= int(num_candidates) <= MAX_CANDIDATES:
-            raise ValueError(f"num_candidates must be in [1, {MAX_CANDIDATES}], got {num_candidates!r}")
+        check_range("num_candidates", num_candidates, *limits.INPAINT_CANDIDATES)
         num_results = int(num_candidates) if num_results is None else min(int(num_results), int(num_candidates))
         temperature = self.generator.sampling_temperature(temperature)
         config = self.vqvae.config

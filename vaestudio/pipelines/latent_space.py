@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from vaestudio.models.base import StudioModel
+from vaestudio.models.conditioning import condition_kind
 
 
 class LatentSpace:
@@ -25,7 +26,7 @@ class LatentSpace:
 
     @property
     def condition_kind(self) -> str:
-        return getattr(self.model.config, "condition", "none")
+        return condition_kind(self.model)
 
     def encode(self, images: torch.Tensor, condition=None) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

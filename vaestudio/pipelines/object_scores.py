@@ -2,7 +2,7 @@
 
 A contrastive scorer reads a one-object image far more precisely than a two-object one (it was
 trained on both, and one object leaves it one thing to check). When a layout has placed the
-prompt's objects (:mod:`vaestudio.pipelines.layout`), each candidate is cut into the layout's
+prompt's objects (:mod:`vaestudio.worlds.registry`), each candidate is cut into the layout's
 regions: region ``r`` keeps the pixels whose code position belongs mostly to object ``r`` and
 paints every other pixel with the candidate's background (the median of its border pixels).
 That picture is scored against object ``r``'s own one-object caption. A candidate is only as
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from vaestudio.models.regions import RegionalCondition
+from vaestudio.common.batch import RegionalCondition
 
 
 def border_colour(images: torch.Tensor) -> torch.Tensor:

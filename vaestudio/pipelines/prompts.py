@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-MAX_PROMPT_CHARACTERS = 1000
+from vaestudio.common.limits import MAX_PROMPT_CHARACTERS
 
 
 @dataclasses.dataclass

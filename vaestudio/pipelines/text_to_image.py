@@ -9,7 +9,7 @@ is drawn from ``negative + scale * (conditioned - negative)`` logits, the negati
 prior's reading of the bundle's ``negative_prompt`` (default: its neutral prompt), which pushes
 samples towards what the prompt says beyond a bare "a shape".
 
-Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio.pipelines.layout`):
+Regional conditioning (a bundle whose options name a ``layout``, :mod:`vaestudio.worlds.registry`):
 a prompt with several placed objects ("a red circle in the top left and a blue star at the bottom")
 conditions each part of the code map on its own object's one-object caption, which a small prior
 draws far more faithfully than the whole sentence; ``regions=False`` turns it off per request.
@@ -27,21 +27,21 @@ listed in ``warnings``; none of them is an error.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Iterator
 
 import torch
 from PIL import Image
 
+from vaestudio.checkpoints import Bundle
+from vaestudio.common import limits
+from vaestudio.common.batch import RegionalCondition
 from vaestudio.models.base import StudioModel
-from vaestudio.models.regions import RegionalCondition
-from vaestudio.pipelines.bundle import Bundle
 from vaestudio.pipelines.convert import to_pil
-from vaestudio.pipelines.layout import DEFAULT_SOFTNESS, get_layout
 from vaestudio.pipelines.object_scores import combined_scores, object_similarities
 from vaestudio.pipelines.prompts import PreparedPrompt, prepare_prompt
+from vaestudio.worlds import DEFAULT_SOFTNESS, get_layout
 
-MAX_IMAGES = 64
-MAX_CANDIDATES = 256
 PENDING_GRAY = 0.5  # value of the pixels whose code rows are not sampled yet
 
 
@@ -88,9 +88,6 @@ class StreamFrame(TextToImageResult):
         return self.rows_done == self.total_rows
 
 
-MAX_GUIDANCE = 20.0
-
-
 def _checked_number(value, valid, requirement: str) -> float:
     """``value`` as a float when it is a real number (not a bool) that ``valid`` accepts; else a ValueError
     saying ``requirement``."""
@@ -100,8 +97,8 @@ def _checked_number(value, valid, requirement: str) -> float:
 
 
 def _check_guidance(value) -> float:
-    return _checked_number(value, lambda number: 0.0 <= number <= MAX_GUIDANCE,
-                           f"guidance_scale must be a number in [0, {MAX_GUIDANCE:g}] (1: no guidance)")
+    return _checked_number(value, lambda number: 0.0 <= number <= limits.MAX_GUIDANCE,
+                           f"guidance_scale must be a number in [0, {limits.MAX_GUIDANCE:g}] (1: no guidance)")
 
 
 def _check_temperature(value) -> float:
@@ -113,10 +110,16 @@ def _check_object_score_weight(value) -> float:
                            "object_score_weight must be between 0 and 100 (0: whole-prompt reranking)")
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+def check_range(name: str, value: int, low: int, high: int) -> int:
+    """``value`` as an int when it is an integer (numpy's too) in [low, high]; else a ValueError naming ``name``
+    and the range."""
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else None
+    except TypeError:
+        number = None
+    if number is None or not low <= number <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return value
+    return number
 
 
 class TextToImage:
@@ -195,9 +198,9 @@ class TextToImage:
         self, num_images: int, rerank: int | None, temperature: float | None, top_k: int
     ) -> tuple[int, float]:
         """The number of candidates and the temperature (None: the bundle's) of a request, checked."""
-        _check_range("num_images", num_images, 1, MAX_IMAGES)
-        candidates = num_images if rerank is None else max(_check_range("rerank", rerank, 1, MAX_CANDIDATES), num_images)
-        _check_range("top_k", top_k, 0, self.prior.config.num_codes)
+        check_range("num_images", num_images, *limits.IMAGES)
+        candidates = num_images if rerank is None else max(check_range("rerank", rerank, *limits.RERANK), num_images)
+        check_range("top_k", top_k, 0, self.prior.config.num_codes)
         return candidates, self.sampling_temperature(temperature)
 
     def sampling_temperature(self, temperature: float | None) -> float:

@@ -8,12 +8,17 @@ from typing import Any
 
 import torch
 
-from vaestudio.models.base import Batch, StudioModel
-from vaestudio.training.recipes import Recipe, RecipeError, TrainingSection
+from vaestudio.checkpoints import load_model
+from vaestudio.common.batch import Batch
+from vaestudio.data import open_source
+from vaestudio.hub import load, resolve
+from vaestudio.models.base import MODEL_TYPES, StudioModel
+from vaestudio.models.text import build_vocabulary
+from vaestudio.training.recipes import Recipe, RecipeError, TrainingSection, model_config_class
+from vaestudio.training.regional_captions import RegionalCaptions
 
 # Config fields that the data decides when a recipe leaves them out.
 CHANNEL_FIELDS = ("image_channels", "in_channels", "num_channels")
-VOCABULARY_FIELDS = ("vocabulary", "text_vocabulary")
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -22,8 +27,6 @@ def open_data(recipe: Recipe, split: str | None = None, image_size: int | None =
 
     image_size: the size to use when the recipe leaves data.image_size out (a prior's VQ-VAE decides it).
     """
-    from vaestudio.data import open_source
-
     data = recipe.data
     options = dict(data.options)
     size = data.image_size if data.image_size is not None else image_size
@@ -48,8 +51,6 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None,
                           initial: StudioModel | None = None) -> dict[str, Any]:
     """The recipe's model config plus what the data and the VQ-VAE decide (only fields the recipe left out);
     a fine-tune (``initial``) keeps the vocabulary of the model it starts from."""
-    from vaestudio.training.recipes import model_config_class
-
     values = dict(recipe.model.config)
     fields = {field.name for field in dataclasses.fields(model_config_class(recipe.model.type))}
 
@@ -66,26 +67,23 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None,
         fill("num_codes", vqvae.config.num_codes)
         if values.get("spatial_condition"):
             fill("code_map_size", list(vqvae.code_map_shape))
-    vocabulary_fields = [name for name in VOCABULARY_FIELDS if name in fields]
-    if initial is not None:
-        for name in vocabulary_fields:
-            fill(name, getattr(initial.config, name, None))
+    if "text_encoder" not in fields:
+        return values
+    text_encoder = dict(values.get("text_encoder", {}))
+    if initial is not None and "vocabulary" not in text_encoder:
+        text_encoder["vocabulary"] = list(initial.config.text_encoder.vocabulary)
     # text models (the scorer) and text-conditioned ones (condition = "text") need the captions' vocabulary
-    reads_text = values.get("condition") == "text" if "condition" in fields else bool(vocabulary_fields)
-    if reads_text and not any(values.get(name) for name in vocabulary_fields):
+    reads_text = values.get("condition") == "text" if "condition" in fields else True
+    if reads_text and not text_encoder.get("vocabulary"):
         if not getattr(source, "has_captions", False):
             raise RecipeError(f"{recipe.path}: a text-conditioned model needs a data source with captions")
-        from vaestudio.models.text import build_vocabulary
-
-        vocabulary = build_vocabulary(source_captions(source))
-        values.update({name: vocabulary for name in vocabulary_fields})
+        text_encoder["vocabulary"] = build_vocabulary(source_captions(source))
+    values["text_encoder"] = text_encoder
     return values
 
 
 def build_model(recipe: Recipe, source, vqvae: StudioModel | None = None) -> StudioModel:
     """The recipe's model; with ``training.initialize_from``, holding that model's weights (a fine-tune)."""
-    from vaestudio.models.base import MODEL_TYPES
-
     cls = MODEL_TYPES[recipe.model.type]
     initial = load_initial_model(recipe) if recipe.training.initialize_from else None
     values = complete_model_config(recipe, source, vqvae, initial)
@@ -113,16 +111,11 @@ def regional_captions(recipe: Recipe, model: StudioModel):
     if getattr(config, "condition", None) != "text" or not getattr(config, "spatial_condition", False):
         raise RecipeError(f"{recipe.path}: training.layout trains a text prior with spatial_condition = true on "
                           f"regional conditions; this {recipe.model.type} is not one")
-    from vaestudio.training.regional_captions import RegionalCaptions
-
     return RegionalCaptions(recipe.training.layout, recipe.training.layout_probability, tuple(config.code_map_size))
 
 
 def load_initial_model(recipe: Recipe) -> StudioModel:
     """The model that ``training.initialize_from`` names (a model folder or shipped name)."""
-    from vaestudio.hub import resolve
-    from vaestudio.models.base import load_model
-
     name = recipe.training.initialize_from
     try:
         return load_model(resolve(name))
@@ -148,8 +141,6 @@ def needs_codes(recipe: Recipe) -> bool:
 
 def load_frozen_vqvae(recipe: Recipe, device: torch.device) -> StudioModel:
     """The VQ-VAE a prior models the codes of, in eval mode with gradients off."""
-    from vaestudio.hub import load
-
     try:
         model = load(recipe.model.vqvae, device=device)
     except (OSError, ValueError) as error:

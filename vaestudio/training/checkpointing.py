@@ -2,7 +2,7 @@
 
 Layout under a run's output folder::
 
-    checkpoints/step-00000500/model.safetensors        the weights and buffers (save_pretrained)
+    checkpoints/step-00000500/model.safetensors        the weights and buffers (save_model)
                              /config.json
                              /training_state.safetensors optimizer state tensors, torch RNG states
                              /trainer_state.json         step, epoch, position in the epoch, numpy and
@@ -26,7 +26,9 @@ import numpy
 import torch
 from safetensors.torch import load_file, save_file
 
-from vaestudio.models.base import StudioModel, _atomic_write
+from vaestudio.checkpoints import load_model, save_model
+from vaestudio.common.files import atomic_write
+from vaestudio.models import StudioModel
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
@@ -112,7 +114,7 @@ def _write_json(path: str, document: dict[str, Any]) -> None:
         with open(temporary, "w", encoding="utf-8") as stream:
             json.dump(document, stream, indent=1)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def save_checkpoint(
@@ -128,10 +130,10 @@ def save_checkpoint(
     name = f"step-{step:08d}"
     directory = os.path.join(root, name)
     os.makedirs(directory, exist_ok=True)
-    model.save_pretrained(directory)
+    save_model(model, directory)
     optimizer_tensors, optimizer_values = flatten_optimizer_state(optimizer)
     tensors = {**optimizer_tensors, **rng_tensors}
-    _atomic_write(os.path.join(directory, TRAINING_STATE),
+    atomic_write(os.path.join(directory, TRAINING_STATE),
                   lambda path: save_file(tensors, path, metadata={"step": str(step)}))
     _write_json(os.path.join(directory, TRAINER_STATE), {**trainer_state, "step": step, "optimizer": optimizer_values})
 
@@ -139,7 +141,7 @@ def save_checkpoint(
         with open(temporary, "w", encoding="utf-8") as stream:
             stream.write(name + "\n")
 
-    _atomic_write(os.path.join(root, LATEST), write_latest)
+    atomic_write(os.path.join(root, LATEST), write_latest)
     for entry in os.listdir(root):
         if entry.startswith("step-") and entry != name:
             shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
@@ -161,7 +163,6 @@ def load_checkpoint(
     directory: str, model: StudioModel, optimizer: torch.optim.Optimizer
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Loads weights and optimizer state in place; returns (trainer_state, RNG tensors)."""
-    from vaestudio.models.base import load_model
 
     saved = load_model(directory)
     if type(saved) is not type(model):

@@ -31,7 +31,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Sampler
 
-from vaestudio.models.base import Batch, StudioModel, TrainingOutput
+from vaestudio.common.batch import Batch
+from vaestudio.models.base import StudioModel, TrainingOutput
 
 
 @dataclasses.dataclass

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from vaestudio.ops import backend
 from vaestudio.training.recipes import Recipe
 
 
@@ -23,8 +24,6 @@ def cpu_model() -> str:
 
 
 def machine_description(world_size: int = 1) -> dict[str, Any]:
-    from vaestudio.ops import backend
-
     active = backend()
     return {
         "cpu": cpu_model(),

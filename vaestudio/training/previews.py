@@ -13,8 +13,9 @@ import dataclasses
 import torch
 from PIL import Image
 
+from vaestudio.common.batch import Batch
 from vaestudio.evaluation.report import batch_condition
-from vaestudio.models.base import Batch, StudioModel
+from vaestudio.models.base import StudioModel
 from vaestudio.training.plots import image_grid, side_by_side
 
 MIN_TILE = 32  # pixels: smaller images are enlarged (nearest neighbour) so a grid stays readable

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from PIL import Image
 from tqdm import tqdm
 
-from vaestudio.models.base import _atomic_write
+from vaestudio.common.files import atomic_write
 
 
 @dataclasses.dataclass
@@ -77,7 +77,7 @@ def keep_logged_steps_up_to(log_path: str, last_step: int) -> None:
             with open(path, "w", encoding="utf-8") as stream:
                 stream.writelines(line + "\n" for line in kept)
 
-        _atomic_write(log_path, write)
+        atomic_write(log_path, write)
 
 
 class ProgressReporter:

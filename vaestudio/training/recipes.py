@@ -33,6 +33,10 @@ import types
 import typing
 from typing import Any
 
+from vaestudio.checkpoints.model_folder import nest_text_encoder
+from vaestudio.models import MODEL_TYPES
+from vaestudio.worlds import LAYOUTS
+
 
 class RecipeError(ValueError):
     """A recipe that cannot be used; the message names the file and the key."""
@@ -201,6 +205,7 @@ def _build_model_section(table: Any, path: str) -> ModelSection:
     if vqvae is not None and not isinstance(vqvae, str):
         raise RecipeError(f"{path}: model.vqvae must be a string (a path or a shipped name), got {vqvae!r}")
     config = {key: value for key, value in table.items() if key not in MODEL_RESERVED_KEYS}
+    config = nest_text_encoder(model_type, config)  # recipes written before the nested text encoder still read
     config_class = model_config_class(model_type)
     hints = typing.get_type_hints(config_class)
     known = {field.name for field in dataclasses.fields(config_class)}
@@ -251,8 +256,6 @@ def _check_training(training: TrainingSection, path: str) -> None:
         if training.initialize_from is None:
             fail("training.train_only freezes the rest of a trained model; set training.initialize_from to it")
     if training.layout is not None:
-        from vaestudio.pipelines.layout import LAYOUTS
-
         if training.layout not in LAYOUTS:
             fail(f"training.layout = {training.layout!r}; choose one of {sorted(LAYOUTS)} or leave it out")
         if not 0.0 < training.layout_probability <= 1.0:
@@ -312,6 +315,12 @@ def _convert(value: Any, annotation: Any) -> Any:
         return tuple(items) if (origin is tuple or annotation is tuple) else list(items)
     if origin is dict or annotation is dict:
         return dict(value) if isinstance(value, dict) else _MISMATCH
+    if dataclasses.is_dataclass(annotation) and isinstance(value, dict):  # a nested config table
+        hints = typing.get_type_hints(annotation)
+        if set(value) - set(hints):
+            return _MISMATCH
+        fields = {key: _convert(item, hints[key]) for key, item in value.items()}
+        return _MISMATCH if any(item is _MISMATCH for item in fields.values()) else fields
     if isinstance(annotation, type):
         return value if isinstance(value, annotation) else _MISMATCH
     return value  # an annotation this checker does not understand: the config class checks it
@@ -325,15 +334,10 @@ def _describe(annotation: Any) -> str:
 
 # -- model types --------------------------------------------------------------------------------
 def known_model_types() -> list[str]:
-    import vaestudio.models  # noqa: F401  (registers every model type)
-    from vaestudio.models.base import MODEL_TYPES
-
     return sorted(MODEL_TYPES)
 
 
 def model_config_class(model_type: str) -> type:
-    from vaestudio.models.base import MODEL_TYPES
-
     return MODEL_TYPES[model_type].config_class
 
 

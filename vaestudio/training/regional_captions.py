@@ -1,6 +1,6 @@
 """Training a text prior the way regional conditioning samples it.
 
-At sampling time a layout (:mod:`vaestudio.pipelines.layout`) conditions each object's part of the code
+At sampling time a layout (:mod:`vaestudio.worlds.registry`) conditions each object's part of the code
 map on that object's one-object caption. A prior trained only on whole captions has learnt that a
 one-object caption goes with one object on the map: drawing the second object of a regional prompt, it
 sees the first already drawn and often draws nothing. ``training.layout`` (with ``layout_probability``)
@@ -15,9 +15,8 @@ import dataclasses
 
 import torch
 
-from vaestudio.models.base import Batch
-from vaestudio.models.regions import RegionalCondition
-from vaestudio.pipelines.layout import get_layout
+from vaestudio.common.batch import Batch, RegionalCondition
+from vaestudio.worlds import get_layout
 
 
 class RegionalCaptions:

@@ -28,9 +28,16 @@ from typing import Any
 import numpy
 import torch
 
-from vaestudio.models.base import Batch, StudioModel, _atomic_write
+from vaestudio.checkpoints import save_model
+from vaestudio.common.batch import Batch
+from vaestudio.common.files import atomic_write
+from vaestudio.data import collate, make_loader
+from vaestudio.evaluation import evaluate
+from vaestudio.hub import resolve
+from vaestudio.models.base import StudioModel
 from vaestudio.training import building, checkpointing, distributed
 from vaestudio.training.distributed import DeterministicSampler, DistributedContext
+from vaestudio.training.model_card import machine_description, render_model_card
 from vaestudio.training.plots import loss_curve
 from vaestudio.training.previews import Preview, make_preview
 from vaestudio.training.progress import ProgressCallback, ProgressReporter, Throughput
@@ -111,8 +118,6 @@ class Run:
                                                 context.rank, context.world_size)
         except ValueError as error:
             raise RecipeError(f"{recipe.path}: {error}") from error
-        from vaestudio.data import make_loader
-
         self.loader = make_loader(self.source, self.sampler.per_rank_batch_size, shuffle=False, seed=training.seed,
                                   drop_last=True, num_workers=training.num_workers, sampler=self.sampler)
         self.steps_per_epoch = self.sampler.batches_per_epoch
@@ -137,8 +142,6 @@ class Run:
 
     # -- set-up helpers -------------------------------------------------------------------------
     def _preview_batch(self) -> Batch:
-        from vaestudio.data import collate
-
         count = min(self.recipe.training.sample_count, len(self.source))
         batch = collate([self.source[index] for index in range(count)]).to(self.context.device)
         if self.codes is not None:
@@ -295,10 +298,10 @@ class Run:
                 picture = getattr(preview, kind)
                 if picture is not None:
                     path = os.path.join(self.out_dir, "samples", f"step-{self.step:08d}-{kind}.png")
-                    _atomic_write(path, lambda temporary, p=picture: p.save(temporary, format="PNG"))
+                    atomic_write(path, lambda temporary, p=picture: p.save(temporary, format="PNG"))
             steps = [int(step) for step, _ in self.history]
             curve = loss_curve(steps, [loss for _, loss in self.history], title=f"{self.recipe.name}: loss")
-            _atomic_write(os.path.join(self.out_dir, "loss_curve.png"), lambda t: curve.save(t, format="PNG"))
+            atomic_write(os.path.join(self.out_dir, "loss_curve.png"), lambda t: curve.save(t, format="PNG"))
         return preview
 
     def _checkpoint(self) -> None:
@@ -324,8 +327,6 @@ class Run:
         return metrics
 
     def _evaluate(self) -> dict[str, Any]:
-        from vaestudio.evaluation import evaluate
-
         settings = self.recipe.evaluation
         try:
             source = building.open_data(self.recipe, settings.split, self.image_size)
@@ -336,9 +337,7 @@ class Run:
         return {"split": getattr(source, "split", settings.split), **result}
 
     def _save_model(self, metrics: dict[str, Any]) -> None:
-        from vaestudio.training.model_card import machine_description, render_model_card
-
-        self.model.save_pretrained(self.out_dir)
+        save_model(self.model, self.out_dir)
         if self.vqvae is not None:
             reference = {"vqvae": self.recipe.model.vqvae, "resolved": _resolved_path(self.recipe.model.vqvae)}
             self._write_text(VQVAE_REFERENCE, json.dumps(reference, indent=2) + "\n")
@@ -354,13 +353,11 @@ class Run:
             with open(temporary, "w", encoding="utf-8") as stream:
                 stream.write(text)
 
-        _atomic_write(os.path.join(self.out_dir, name), write)
+        atomic_write(os.path.join(self.out_dir, name), write)
 
 
 def _resolved_path(name_or_path: str) -> str | None:
     try:
-        from vaestudio.hub import resolve
-
         return os.path.abspath(resolve(name_or_path))
     except (OSError, ValueError):  # a Hub id that is not downloaded, a folder that moved: the name alone stays
         return None

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from vaestudio.data.shapes_grammar import caption, omit_attributes, parse_prompt, render, sample_factors
-from vaestudio.data.shapes_world import HELD_OUT_PAIRS, Scene, ShapeObject
+from vaestudio.worlds.shapes.grammar import caption, omit_attributes, parse_prompt, render, sample_factors
+from vaestudio.worlds.shapes.world import HELD_OUT_PAIRS, Scene, ShapeObject
 
 SPEC_EXAMPLE = "a large red circle in the top left and a small blue star at the bottom on a white background"
 EXAMPLE_SCENE = Scene(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vaestudio.data.shapes_grammar import parse_prompt
-from vaestudio.pipelines.layout import get_layout, shapes_layout
+from vaestudio.worlds import get_layout
+from vaestudio.worlds.shapes.grammar import parse_prompt
+from vaestudio.worlds.shapes.layout import shapes_layout
 
 TWO = "a small blue square in the top right and a large red triangle on the left on a white background"
 

@@ -19,7 +19,9 @@ from typing import Any
 
 import torch
 
-from vaestudio.models.base import CheckpointError, StudioModel, load_model
+from vaestudio.checkpoints.model_folder import CheckpointError, load_model, save_model
+from vaestudio.common.files import atomic_write_text
+from vaestudio.models import StudioModel
 
 BUNDLE_FILE = "bundle.json"
 
@@ -91,8 +93,6 @@ def save_bundle(
     """Writes each component to ``directory/ROLE`` and the ``bundle.json`` naming them."""
     os.makedirs(directory, exist_ok=True)
     for role, model in components.items():
-        model.save_pretrained(os.path.join(directory, role))
+        save_model(model, os.path.join(directory, role))
     document = {"kind": kind, "components": {role: role for role in components}, "options": dict(options or {})}
-    with open(os.path.join(directory, BUNDLE_FILE), "w", encoding="utf-8") as stream:
-        json.dump(document, stream, indent=2, sort_keys=True)
-        stream.write("\n")
+    atomic_write_text(os.path.join(directory, BUNDLE_FILE), json.dumps(document, indent=2, sort_keys=True) + "\n")

@@ -1,4 +1,4 @@
-"""The vocabulary and factor types of the shapes world (contract: /work/shared/specs/shapes-world.md).
+"""The vocabulary and factor types of the shapes world (contract: docs/specs/shapes-world.md).
 
 A ``Scene`` is one image's ground truth: a background and one or two ``ShapeObject``s. Every field may
 be None, which makes the same types describe a *partial* scene: what a prompt says, with the rest left

@@ -1,4 +1,5 @@
-"""Metric arithmetic, accumulated over a whole split: means, PSNR, bits, codebook usage."""
+"""Metric arithmetic every package may use (evaluation reports, pipeline results): means, MSE and PSNR, bits,
+codebook usage over a whole split."""
 
 from __future__ import annotations
 

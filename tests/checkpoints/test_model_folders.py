@@ -8,8 +8,10 @@ import torch
 
 from tests.models.test_scorer import CAPTIONS, coloured_images
 from tests.models.test_vqvae import SMALL_CODE_MODEL, smooth_images
-from vaestudio.models import DVAE, VAE, VQVAE, ContrastiveScorer, load_model
-from vaestudio.models.base import Batch, CheckpointError, StudioModel
+from vaestudio.checkpoints import CheckpointError, load_model, save_model
+from vaestudio.common.batch import Batch
+from vaestudio.models import DVAE, VAE, VQVAE, ContrastiveScorer
+from vaestudio.models.base import StudioModel
 from vaestudio.models.dvae import DVAEConfig
 from vaestudio.models.scorer import ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
@@ -32,10 +34,7 @@ def make_models() -> dict[str, StudioModel]:
                 hidden_sizes=(8, 8),
                 likelihood="logit_laplace",
                 condition="text",
-                vocabulary=VOCABULARY,
-                text_dim=8,
-                text_layers=1,
-                text_heads=2,
+                text_encoder={"vocabulary": VOCABULARY, "embedding_dim": 8, "num_layers": 1, "num_heads": 2},
             )
         ),
         "vae-class-gaussian": VAE(
@@ -54,13 +53,10 @@ def make_models() -> dict[str, StudioModel]:
         "dvae": DVAE(DVAEConfig(anneal_steps=10, **SMALL_CODE_MODEL)),
         "scorer": ContrastiveScorer(
             ContrastiveScorerConfig(
-                vocabulary=VOCABULARY,
                 image_size=16,
                 hidden_sizes=(8,),
                 embedding_dim=8,
-                text_dim=8,
-                text_layers=1,
-                text_heads=2,
+                text_encoder={"vocabulary": VOCABULARY, "embedding_dim": 8, "num_layers": 1, "num_heads": 2},
             )
         ),
     }
@@ -96,7 +92,7 @@ def test_round_trip_is_exact(name, tmp_path):
     model = make_models()[name]
     images = smooth_images() if not isinstance(model, ContrastiveScorer) else coloured_images()
     train_a_little(model, images)
-    model.save_pretrained(str(tmp_path))
+    save_model(model, str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == ["config.json", "model.safetensors"]  # no temporary files left
 
     loaded = load_model(str(tmp_path))
@@ -106,15 +102,15 @@ def test_round_trip_is_exact(name, tmp_path):
     for key, tensor in expected_state.items():
         assert loaded_state[key].dtype == tensor.dtype and torch.equal(loaded_state[key], tensor), key
     assert torch.equal(deterministic_output(loaded, images), deterministic_output(model, images))
-    assert type(model).from_pretrained(str(tmp_path)).config == model.config
-    assert type(StudioModel.from_pretrained(str(tmp_path))) is type(model)
+    assert load_model(str(tmp_path), expected=type(model)).config == model.config
+    assert type(load_model(str(tmp_path))) is type(model)
 
 
 @pytest.fixture
 def saved_vae(tmp_path):
     torch.manual_seed(0)
     model = VAE(VAEConfig(image_size=8, latent_dim=4, hidden_sizes=(16,)))
-    model.save_pretrained(str(tmp_path))
+    save_model(model, str(tmp_path))
     return tmp_path
 
 
@@ -176,4 +172,4 @@ def test_corrupt_config_json(saved_vae):
 
 def test_loading_as_the_wrong_class(saved_vae):
     with pytest.raises(CheckpointError, match="holds a VAE, not a VQVAE"):
-        VQVAE.from_pretrained(str(saved_vae))
+        load_model(str(saved_vae), expected=VQVAE)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vaestudio.evaluation.metrics import CodeUsage, Mean, mean_squared_error, psnr
+from vaestudio.common.metrics import CodeUsage, Mean, mean_squared_error, psnr
 
 
 def test_psnr_of_known_errors():

@@ -22,9 +22,9 @@ import dataclasses
 import re
 from collections.abc import Iterable
 
-from vaestudio.data.shapes_render import render
-from vaestudio.data.shapes_sampling import sample_factors
-from vaestudio.data.shapes_world import (
+from vaestudio.worlds.shapes.render import render
+from vaestudio.worlds.shapes.sampling import sample_factors
+from vaestudio.worlds.shapes.world import (
     BACKGROUND_COLORS,
     OBJECT_COLORS,
     POSITION_PHRASES,

@@ -1,4 +1,4 @@
-"""The built-in ``shapes`` source: the procedural, captioned shapes world (specs/shapes-world.md).
+"""The built-in ``shapes`` source: the procedural, captioned shapes world (docs/specs/shapes-world.md).
 
 Image i of a split is ``render(sample_factors(rng(split, i), split))`` with ``rng(split, i)`` a
 numpy Generator seeded by (CRC-32 of the split name, i): a pure function of (split, i), the same
@@ -32,20 +32,22 @@ import PIL
 
 from vaestudio.data.cache import ChunkedArrayCache, code_fingerprint, key_folder
 from vaestudio.data.images import pixels_to_tensor, resize_pixels
-from vaestudio.data.shapes_grammar import caption
-from vaestudio.data.shapes_render import render
-from vaestudio.data.shapes_sampling import sample_factors
-from vaestudio.data.shapes_world import CANVAS_SIZE, SPLITS, Scene
 from vaestudio.data.source import Example, ImageSource
+from vaestudio.worlds.shapes import grammar as grammar_module
+from vaestudio.worlds.shapes import render as render_module
+from vaestudio.worlds.shapes import sampling as sampling_module
+from vaestudio.worlds.shapes import world as world_module
+from vaestudio.worlds.shapes.grammar import caption
+from vaestudio.worlds.shapes.render import render
+from vaestudio.worlds.shapes.sampling import sample_factors
+from vaestudio.worlds.shapes.world import CANVAS_SIZE, SPLITS, Scene
 
 CHUNK_SIZE = 1000
 
 
 def _generator_fingerprint() -> str:
     """The cache key's hash of everything an image depends on: sampling, rendering and this module."""
-    from vaestudio.data import shapes_grammar, shapes_render, shapes_sampling, shapes_world
-
-    return code_fingerprint(shapes_world, shapes_sampling, shapes_render, shapes_grammar, sys.modules[__name__])
+    return code_fingerprint(world_module, sampling_module, render_module, grammar_module, sys.modules[__name__])
 DEFAULT_NUM_IMAGES = {"train": 50_000, "test": 5_000}
 CAPTION_SALT = 1  # separates the caption-dropout stream from the scene stream
 

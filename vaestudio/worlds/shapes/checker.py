@@ -1,6 +1,6 @@
 """Reads shape, colour, size, position and background off a 64 x 64 shapes-world image.
 
-Analytic, no learned weights (see ``/work/shared/specs/shapes-world.md``):
+Analytic, no learned weights (see ``docs/specs/shapes-world.md``):
 
 - background: the majority of the border pixels, snapped to the nearest background colour;
 - objects: connected components (8-neighbourhood) of pixels far from the background colour,
@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from vaestudio.data.shapes_world import (
+from vaestudio.worlds.shapes.world import (
     BACKGROUND_COLORS,
     CANVAS_SIZE,
     CELL_CENTERS,

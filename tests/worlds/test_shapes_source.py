@@ -1,13 +1,13 @@
-"""The shapes source follows specs/shapes-world.md: colours, sizes, positions, overlap, captions, splits."""
+"""The shapes source follows docs/specs/shapes-world.md: colours, sizes, positions, overlap, captions, splits."""
 
 import numpy as np
 import pytest
 
 from vaestudio.data import open_source
-from vaestudio.data.shapes import scene_at
-from vaestudio.data.shapes_grammar import parse_prompt
-from vaestudio.data.shapes_render import expected_extent, render
-from vaestudio.data.shapes_world import (
+from vaestudio.worlds.shapes.grammar import parse_prompt
+from vaestudio.worlds.shapes.render import expected_extent, render
+from vaestudio.worlds.shapes.source import scene_at
+from vaestudio.worlds.shapes.world import (
     BACKGROUND_COLORS,
     CELL_CENTERS,
     COLUMNS,

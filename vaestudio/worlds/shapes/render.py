@@ -19,7 +19,7 @@ from functools import cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from vaestudio.data.shapes_world import BACKGROUND_COLORS, CANVAS_SIZE, OBJECT_COLORS, Scene, ShapeObject
+from vaestudio.worlds.shapes.world import BACKGROUND_COLORS, CANVAS_SIZE, OBJECT_COLORS, Scene, ShapeObject
 
 SUPERSAMPLE = 4
 STAR_INNER_RATIO = 0.45

@@ -1,10 +1,9 @@
-"""Layouts: a multi-object prompt split into one-object captions, each with its region of the code map.
+"""The shapes world's layout: a multi-object prompt split into one-object captions, each with its region
+of the code map (a :class:`vaestudio.common.RegionalCondition` for the prior, or None when regional
+conditioning does not apply: then the whole prompt conditions every position). Registered as the
+``shapes`` layout (:mod:`vaestudio.worlds.registry`), which a bundle names in its options.
 
-A layout turns a prompt into a :class:`vaestudio.models.regions.RegionalCondition` for the prior,
-or None when regional conditioning does not apply (then the whole prompt conditions every position).
-Layouts are named in a bundle's options (``"layout": "shapes"``) and chosen per request.
-
-``shapes`` (the grammar of ``/work/shared/specs/shapes-world.md``): a prompt with two or more
+The grammar is that of ``docs/specs/shapes-world.md``: a prompt with two or more
 objects, each with a position phrase (distinct cells), gives each object the caption
 ``a {size} {color} {shape} {position} on a {background} background`` (the words the prompt gave;
 the background shared). A code position belongs to the objects softly, by its distance to each
@@ -18,15 +17,13 @@ so a large object's region reaches further than a small neighbour's; ``softness`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from vaestudio.data.shapes_grammar import caption, parse_prompt
-from vaestudio.data.shapes_world import CANVAS_SIZE, CELL_CENTERS, COLUMNS, ROWS, SIZE_DIAMETERS, Scene
-from vaestudio.models.regions import RegionalCondition
+from vaestudio.common.batch import RegionalCondition
+from vaestudio.worlds.registry import DEFAULT_SOFTNESS
+from vaestudio.worlds.shapes.grammar import caption, parse_prompt
+from vaestudio.worlds.shapes.world import CANVAS_SIZE, CELL_CENTERS, COLUMNS, ROWS, SIZE_DIAMETERS, Scene
 
-DEFAULT_SOFTNESS = 0.25
 UNSIZED_RADIUS = 10.0  # pixels: between a small (7) and a large (13) object's half-width
 
 
@@ -55,15 +52,3 @@ def shapes_layout(prompt: str, code_map_shape: tuple[int, int], count: int,
     weights = torch.softmax(scaled, dim=0).to(torch.float32)  # (R, h, w)
     captions = [caption(Scene(objects=(item,), background=scene.background)) for item in objects]
     return RegionalCondition(captions, weights, count)
-
-
-LAYOUTS: dict[str, Callable[..., RegionalCondition | None]] = {"shapes": shapes_layout}
-
-
-def get_layout(name: str | None) -> Callable[..., RegionalCondition | None] | None:
-    """The layout a bundle names (None: no regional conditioning)."""
-    if name is None:
-        return None
-    if name not in LAYOUTS:
-        raise ValueError(f"unknown layout {name!r} in the bundle's options; known layouts: {sorted(LAYOUTS)}")
-    return LAYOUTS[name]

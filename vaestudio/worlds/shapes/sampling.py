@@ -18,7 +18,7 @@ from functools import cache
 
 import numpy as np
 
-from vaestudio.data.shapes_world import (
+from vaestudio.worlds.shapes.world import (
     BACKGROUND_COLORS,
     CELL_CENTERS,
     COLUMNS,
