@@ -26,6 +26,12 @@ def _info(arguments: argparse.Namespace) -> int:
     print(f"why: {active.reason}")
     print(f"CUDA device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}")
     print(f"CPU threads: {torch.get_num_threads()}")
+    from vaestudio.ops.cpu_capability import cpu_capability
+
+    capability = cpu_capability()
+    if capability is not None:
+        print(f"CPU kernel path: {capability.path}")
+        print(f"why this path: {capability.reason}; cap it with VAESTUDIO_CPU_CAPABILITY=<path>")
     return 0
 
 

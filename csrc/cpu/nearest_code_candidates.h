@@ -88,6 +88,11 @@ inline void recheck(const float* row, const float* codes, int64_t dim, const Row
       best_code = candidate.code;
     }
   }
+  if (best_code < 0) {  // no candidate: the scores were not finite (NaN input); report code 0 and its distance
+    best_code = 0;
+    best_distance = 0.0;
+    for (int64_t d = 0; d < dim; ++d) best_distance += (static_cast<double>(row[d]) - codes[d]) * (row[d] - codes[d]);
+  }
   *index = best_code;
   *sqdist = static_cast<float>(best_distance);
 }
