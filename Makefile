@@ -15,7 +15,7 @@ studio: $(STAMP)/built
 	@if [ -f $(STAMP)/build-failed ]; then cat $(STAMP)/build-failed; fi
 	VAESTUDIO_NO_JIT=$$([ -f $(STAMP)/build-failed ] && echo 1 || echo 0) $(PY) -m studio --host $(HOST) --port $(PORT)
 
-test: $(STAMP)/built $(STAMP)/browser
+test: $(STAMP)/built $(STAMP)/browser $(STAMP)/compilers
 	$(PY) -m pytest -q
 
 test-fast: $(STAMP)/built
@@ -64,6 +64,16 @@ $(STAMP)/browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji >/dev/null) \
 	  || echo "warning: could not install chromium; the browser tests will say so"; \
 	else echo "warning: chromium and chromedriver are missing; install them for the browser tests"; fi
+	@touch $@
+
+# clang and the ARM64 cross compiler for the portability tests (tests/ops/test_portable_builds.py).
+$(STAMP)/compilers:
+	@mkdir -p $(STAMP)
+	@if command -v clang++ >/dev/null && command -v aarch64-linux-gnu-g++ >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang g++-aarch64-linux-gnu >/dev/null) \
+	  || echo "warning: could not install clang and g++-aarch64-linux-gnu; the portability tests will say so"; \
+	else echo "warning: clang++ and aarch64-linux-gnu-g++ are missing; install them for the portability tests"; fi
 	@touch $@
 
 train-zoo: $(STAMP)/built

@@ -11,46 +11,33 @@ operators still build and run, single-threaded.
 """
 
 import glob
+import importlib.util
 import os
-import subprocess
 import sys
-import tempfile
 
 from setuptools import setup
 from torch.utils import cpp_extension
 
-OPENMP_PROBE = "#include <omp.h>\nint main() { return omp_get_max_threads() > 0 ? 0 : 1; }\n"
 
-
-def openmp_flags() -> list[str]:
-    """The OpenMP flag of this compiler, or [] (with a note) when it has none, e.g. Apple clang."""
-    if sys.platform == "win32":
-        return ["/openmp"]
-    compiler = os.environ.get("CXX", "c++")
-    with tempfile.TemporaryDirectory() as folder:
-        source = os.path.join(folder, "probe.cpp")
-        with open(source, "w") as stream:
-            stream.write(OPENMP_PROBE)
-        try:
-            probe = subprocess.run([*compiler.split(), "-fopenmp", source, "-o", os.path.join(folder, "probe")],
-                                   capture_output=True, timeout=120)
-            if probe.returncode == 0:
-                return ["-fopenmp"]
-        except (OSError, subprocess.SubprocessError):
-            pass
-    print(f"vaestudio: {compiler} has no OpenMP (-fopenmp failed): the operators build without it and run "
-          "single-threaded; install OpenMP (e.g. `brew install libomp`, or g++) for threads", file=sys.stderr)
-    return []
+def _build_flags():
+    """vaestudio/ops/build_flags.py, loaded by path (the package itself is not importable during a build)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vaestudio", "ops", "build_flags.py")
+    spec = importlib.util.spec_from_file_location("vaestudio_build_flags", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def extension():
     root = os.path.dirname(os.path.abspath(__file__))
     sources = [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "*.cpp")))]
     sources += [os.path.relpath(p, root) for p in sorted(glob.glob(os.path.join(root, "csrc", "cpu", "*.cpp")))]
-    openmp = openmp_flags()
-    cxx_flags = (["/O2"] if sys.platform == "win32" else ["-O3"]) + openmp
-    if os.environ.get("VAESTUDIO_NATIVE", "0") == "1":  # a build only for the CPU it is built on
-        cxx_flags.append("-march=native")
+    build_flags = _build_flags()
+    openmp = build_flags.openmp_flags()
+    if not openmp:
+        print(f"vaestudio: {build_flags.default_compiler()} has no OpenMP (-fopenmp failed): the operators build "
+              "without it and run single-threaded; install OpenMP (libomp, or use g++) for threads", file=sys.stderr)
+    cxx_flags = build_flags.compile_flags(openmp, native=os.environ.get("VAESTUDIO_NATIVE", "0") == "1")
     link_flags = [flag for flag in openmp if flag.startswith("-")]
     with_cuda = cpp_extension.CUDA_HOME is not None and __import__("torch").version.cuda is not None
     with_cuda = with_cuda and os.environ.get("VAESTUDIO_NO_CUDA", "0") != "1"
