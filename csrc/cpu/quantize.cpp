@@ -39,12 +39,17 @@ namespace {
 
 using nearest_code_candidates::RowCandidates;
 
-// Smaller codebooks go to the register kernel: the screen's and the tiles' per-row work (norm,
-// candidates, re-check) and the GEMM calls do not pay off there. Measured per path, D = 64 and 256
-// (docs/benchmarks-cpu.md).
+// Which algorithm each path runs, measured with bench/bench_nearest_code.py (docs/benchmarks-cpu.md):
+// - avx512: the bf16 screen where the CPU has AVX512-BF16 and the codebook is large enough (screen over
+//   the fp32 register kernel on a 2-core Zen 4, D = 64: 0.97x at K = 512, 1.19x at 1024, 1.43x at 2048;
+//   D = 256, K = 512: 1.29x), else the register kernel (about 2x the tiles: MKL runs AVX2 GEMMs on AMD).
+// - avx2 (and neon, not measured here: its register kernel has 32 registers and FMA): the register kernel, near the FMA
+//   peak of one core (100-115 GFLOP/s single-threaded on Zen 4 capped to AVX2), 1.3-2x the tiles.
+// - default: the tiles (torch's GEMM is tuned per ISA; 16-byte vectors without FMA in the register
+//   kernel reach about half of it), except for codebooks too small for a GEMM call to pay off.
 constexpr int64_t kScreenMinCodes = 64;
 constexpr int64_t kScreenMinWork = 32 * 1024;  // K x D
-constexpr int64_t kTilesMinCodes = 256;
+constexpr int64_t kTilesMinCodes = 128;
 constexpr int64_t kTileRows = 128;   // rows of x per GEMM tile (and per parallel task)
 constexpr int64_t kTileCodes = 512;  // codes per GEMM tile: kTileRows x kTileCodes fp32 = 256 KiB of dots
 
@@ -81,7 +86,8 @@ Algorithm choose(const at::Tensor& x, const at::Tensor& codebook) {
     return asked == Algorithm::kTiles && !matmul_is_fp32() ? Algorithm::kRegister : asked;
   }
   if (num_codes >= kScreenMinCodes && num_codes * dim > kScreenMinWork && screen_runs_here()) return Algorithm::kScreen;
-  if (num_codes >= kTilesMinCodes && matmul_is_fp32()) return Algorithm::kTiles;
+  const bool default_path = cpu::active_capability() == cpu::Capability::kDefault;
+  if (default_path && num_codes >= kTilesMinCodes && matmul_is_fp32()) return Algorithm::kTiles;
   return Algorithm::kRegister;
 }
 
