@@ -23,8 +23,9 @@ import torch
 from vaestudio import ops
 from vaestudio.ops import cpu_capability
 
-# Modules whose compiled-operator tests do not depend on the CPU path (they run on the GPU).
-_PATH_INDEPENDENT_MODULES = ("test_cuda_ops",)
+# Modules whose compiled-operator tests are not run once per CPU path: the GPU's, and the path tests
+# themselves (they switch paths on their own).
+_PATH_INDEPENDENT_MODULES = ("test_cuda_ops", "test_cpu_capability")
 
 
 def _runnable_paths() -> list[str]:
