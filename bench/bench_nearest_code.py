@@ -1,13 +1,15 @@
 """nearest_code: ours against the torch reference, torch.cdist + argmin and (on CPU) faiss IndexFlatL2.
 
-On a CPU with AVX512-BF16, "ours" is the bf16 screen with an exact float64 re-check
-(csrc/cpu/nearest_code_screen.h) and "ours, fp32 kernel" the fp32 kernel it replaces
-(VAESTUDIO_NEAREST_CODE_SCREEN=0 around the call).
+"ours" is the op as it chooses (csrc/cpu/quantize.cpp); on CPU each of its algorithms is timed as well
+(VAESTUDIO_NEAREST_CODE_KERNEL around the call): "ours, register kernel" (the per-path register-blocked
+fp32 kernel), "ours, GEMM tiles" (at::mm tiles, candidate scan, exact float64 re-check) and, on the
+avx512 path of a CPU with AVX512-BF16, "ours, bf16 screen" (nearest_code_screen.h). The CPU path is
+our kernels' (VAESTUDIO_CPU_CAPABILITY; run through bench.cpu_paths to cap torch's kernels alike).
 
     python -m bench.bench_nearest_code [--quick] [--threads N] [--device {cpu,cuda}]
 
 Every method runs in this one process on the same inputs. A method's GFLOP/s counts 2 N K D flops.
-CPU: the compute limit is this run's square sgemm (2048^3); writes bench/results/nearest_code-cpu.json.
+CPU: the compute limit is this run's square sgemm (2048^3); writes bench/results/nearest_code-cpu-<path>.json.
 CUDA: the GPU shapes, no faiss, and the limit is the GPU's FP32 non-tensor-core peak (datasheet for
 H100/H200/A100, else a measured 8192^3 fp32 matmul with TF32 off; the JSON says which); writes
 bench/results/nearest_code-cuda.json.
@@ -32,35 +34,45 @@ CUDA_SHAPES = [*SHAPES, (524288, 64, 512), (65536, 256, 16384)]
 
 
 def cpu_has_bf16_screen() -> bool:
+    """Whether the op can screen in bf16 here: the avx512 path on a CPU with AVX512-BF16."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
-            return "avx512_bf16" in cpuinfo.read() and os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") != "0"
+            has_bf16 = "avx512_bf16" in cpuinfo.read()
     except OSError:
         return False
+    return has_bf16 and harness.cpu_path() == "avx512" and os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") != "0"
 
 
 @contextlib.contextmanager
-def _without_screen():
-    previous = os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN")
-    os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"] = "0"
+def _algorithm(name: str):
+    previous = os.environ.get("VAESTUDIO_NEAREST_CODE_KERNEL")
+    os.environ["VAESTUDIO_NEAREST_CODE_KERNEL"] = name
     try:
         yield
     finally:
         if previous is None:
-            del os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"]
+            del os.environ["VAESTUDIO_NEAREST_CODE_KERNEL"]
         else:
-            os.environ["VAESTUDIO_NEAREST_CODE_SCREEN"] = previous
+            os.environ["VAESTUDIO_NEAREST_CODE_KERNEL"] = previous
 
 
-def _fp32_kernel(x: torch.Tensor, codebook: torch.Tensor):
-    with _without_screen():
-        return ops.nearest_code(x, codebook)
+def _forced(name: str, x: torch.Tensor, codebook: torch.Tensor) -> Callable[[], Any]:
+    def call():
+        with _algorithm(name):
+            return ops.nearest_code(x, codebook)
+
+    return call
+
+
+ALGORITHM_METHODS = {"register": "ours, register kernel", "tiles": "ours, GEMM tiles", "screen": "ours, bf16 screen"}
 
 
 def _methods(x: torch.Tensor, codebook: torch.Tensor) -> dict[str, Callable[[], Any]]:
     methods: dict[str, Callable[[], Any]] = {"ours": lambda: ops.nearest_code(x, codebook)}
-    if x.device.type == "cpu" and cpu_has_bf16_screen():
-        methods["ours, fp32 kernel"] = lambda: _fp32_kernel(x, codebook)
+    if x.device.type == "cpu" and ops.backend().compiled:
+        for algorithm, label in ALGORITHM_METHODS.items():
+            if algorithm != "screen" or cpu_has_bf16_screen():
+                methods[label] = _forced(algorithm, x, codebook)
     methods |= {
         "torch reference": lambda: reference.nearest_code_reference(x, codebook),
         "cdist+argmin": lambda: torch.cdist(x, codebook).argmin(1),
@@ -128,9 +140,10 @@ def main() -> None:
                          entry["peak_extra_mb"]])
     harness.print_table("nearest_code (N x D x K)", ["shape", "method", "best s", "GFLOP/s", limit_column,
                                                      "ours faster x", "peak extra MB"], rows)
-    kernel = "bf16 screen + exact float64 re-check" if not harness.on_cuda() and cpu_has_bf16_screen() else "fp32"
+    kernel = "cuda" if harness.on_cuda() else f"CPU path {harness.cpu_path()}"
     print(f"ours: {kernel}")
     harness.write_results("nearest_code", {"quick": arguments.quick, **limits, "ours_kernel": kernel,
+                                           "cpu_path": None if harness.on_cuda() else harness.cpu_path(),
                                            "results": results})
 
 

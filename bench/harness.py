@@ -293,6 +293,27 @@ def _gpu_description() -> dict[str, Any]:
     }
 
 
+def cpu_path() -> str | None:
+    """Our CPU kernel path in this process (avx512, avx2, neon, default); None without the compiled operators."""
+    from vaestudio.ops.cpu_capability import cpu_capability
+
+    capability = cpu_capability()
+    return None if capability is None else capability.path
+
+
+def _cpu_paths_block() -> dict[str, Any]:
+    from bench.cpu_paths import recorded_environment
+    from vaestudio.ops.cpu_capability import cpu_capability
+
+    capability = cpu_capability()
+    return {
+        "cpu_kernel_path": None if capability is None else capability.path,
+        "cpu_kernel_path_reason": None if capability is None else capability.reason,
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "capping_environment": recorded_environment(),
+    }
+
+
 def machine() -> dict[str, Any]:
     from vaestudio import ops
 
@@ -307,6 +328,7 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "operators": f"{ops.backend().name} ({ops.backend().reason})",
+        **_cpu_paths_block(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
         "note": "machine shared with other engineers' jobs: timings are best-of-N and may be noisy",
     }
@@ -326,11 +348,20 @@ def results_dir() -> str:
     return os.environ.get("BENCH_RESULTS_DIR") or RESULTS
 
 
+def results_file_name(name: str) -> str:
+    """``<name>-cuda.json`` on cuda; on cpu ``<name>-cpu-<path>.json`` with our CPU kernel path (e.g.
+    nearest_code-cpu-avx2.json), or ``<name>-cpu.json`` without the compiled operators."""
+    if on_cuda():
+        return f"{name}-cuda.json"
+    path = cpu_path()
+    return f"{name}-cpu.json" if path is None else f"{name}-cpu-{path}.json"
+
+
 def write_results(name: str, payload: dict[str, Any]) -> str:
-    """Writes ``<name>-<device type>.json`` (e.g. nearest_code-cpu.json) into :func:`results_dir`."""
+    """Writes :func:`results_file_name` into :func:`results_dir`."""
     folder = results_dir()
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{name}-{_device.type}.json")
+    path = os.path.join(folder, results_file_name(name))
     memory_method = CUDA_MEMORY_METHOD if on_cuda() else MEMORY_METHOD
     with open(path, "w", encoding="utf-8") as stream:
         json.dump({"machine": machine(), "memory_method": memory_method, **payload}, stream, indent=2)

@@ -32,7 +32,7 @@ TORCH_LIBRARY(vaestudio, m) {
 // (importing it runs the registrations above). The JIT build loads the same
 // library with torch.ops.load_library instead and never calls this.
 #include <Python.h>
-extern "C" PyObject* PyInit__C(void) {
+PyMODINIT_FUNC PyInit__C(void) {  // PyMODINIT_FUNC: extern "C" and, on Windows, exported
   static struct PyModuleDef module_definition = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
   return PyModule_Create(&module_definition);
 }

@@ -21,11 +21,18 @@ def describe_backend() -> str:
 
     from vaestudio.ops import backend
 
+    from vaestudio.ops.cpu_capability import cpu_capability
+
     active = backend()
-    return "\n".join([
+    lines = [
         f"vaestudio {__version__}, torch {torch.__version__}",
         f"operators: {active.name} (CUDA kernels: {'yes' if active.cuda else 'no'})",
         f"why: {active.reason}",
         f"CUDA device: {torch.cuda.get_device_name() if torch.cuda.is_available() else 'none'}",
         f"CPU threads: {torch.get_num_threads()}",
-    ])
+    ]
+    capability = cpu_capability()
+    if capability is not None:
+        lines.append(f"CPU kernel path: {capability.path}")
+        lines.append(f"why this path: {capability.reason}; cap it with VAESTUDIO_CPU_CAPABILITY=<path>")
+    return "\n".join(lines)

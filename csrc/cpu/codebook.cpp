@@ -25,6 +25,8 @@
 #include <memory>
 #include <vector>
 
+#include "isa_config.h"
+
 namespace vaestudio {
 namespace {
 
@@ -54,13 +56,13 @@ std::vector<int64_t> rows_per_code(const int64_t* codes, int64_t num_rows, int64
 inline void prefetch(const void* start, int64_t bytes) {
   const auto first = reinterpret_cast<uintptr_t>(start), end = first + static_cast<uintptr_t>(bytes);
   for (uintptr_t line = first & ~uintptr_t(CACHE_LINE - 1); line < end; line += CACHE_LINE) {
-    __builtin_prefetch(reinterpret_cast<const void*>(line));
+    VAESTUDIO_PREFETCH(reinterpret_cast<const void*>(line));
   }
 }
 
 // sum_row (D,) += x_row (D,) in float32; column_stride is x's stride between features.
 template <typename scalar_t>
-inline void add_row(float* __restrict__ sum_row, const scalar_t* __restrict__ x_row, int64_t dim,
+inline void add_row(float* VAESTUDIO_RESTRICT sum_row, const scalar_t* VAESTUDIO_RESTRICT x_row, int64_t dim,
                     int64_t column_stride) {
   if (column_stride == 1) {
     for (int64_t c = 0; c < dim; ++c) sum_row[c] += static_cast<float>(x_row[c]);

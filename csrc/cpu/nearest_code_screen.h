@@ -21,13 +21,17 @@
 // candidate lists of a chunk of rows (a few entries per row once the thresholds are tight).
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#include "isa_config.h"
+
+#if defined(VAESTUDIO_X86_PATHS)
 #define VAESTUDIO_BF16_SCREEN 1
 #include <immintrin.h>
 #endif
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+
+#include "nearest_code_candidates.h"
 
 #include <algorithm>
 #include <cmath>
@@ -103,45 +107,24 @@ inline ScreenCodebook pack_screen_codebook(const float* codes, int64_t num_codes
   return packed;
 }
 
-struct Candidate {
-  float approx;
-  int32_t code;
-};
+using nearest_code_candidates::RowCandidates;
 
-// Screen state of one row: its bf16 pairs live in the chunk's row buffer; here the threshold and
-// the pushed candidates.
-struct RowScreen {
-  float best = std::numeric_limits<float>::infinity();  // smallest approx seen so far
-  float margin = 0.0f;                                   // 2e of the header
-  float threshold = std::numeric_limits<float>::infinity();
-  std::vector<Candidate> candidates;
-  size_t compacted_size = 0;  // size after the last compaction
-
-  // Pushes the codes of a block whose approx is <= the threshold (mask bit j: code first_code + j), after
-  // tightening the threshold with the block's own best: a code above the new threshold can never be
-  // within the final one (thresholds only decrease).
-  void push(const float* scores, uint32_t mask, int32_t first_code) {
-    for (uint32_t bits = mask; bits; bits &= bits - 1) best = std::min(best, scores[__builtin_ctz(bits)]);
-    // one ulp up covers the rounding of the sum, so the threshold is never below best + margin
-    threshold = std::nextafter(best + margin, std::numeric_limits<float>::infinity());
-    for (uint32_t bits = mask; bits; bits &= bits - 1) {
-      const int j = __builtin_ctz(bits);
-      if (scores[j] <= threshold) candidates.push_back({scores[j], first_code + j});
-    }
-    if (candidates.size() >= 2 * compacted_size + 64) {  // drop what the tighter threshold excludes
-      const float limit = threshold;
-      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
-                                      [limit](const Candidate& candidate) { return candidate.approx > limit; }),
-                       candidates.end());
-      compacted_size = candidates.size();
-    }
+// Adds the codes of a block whose approx is <= the row's threshold (mask bit j: code first_code + j), after
+// tightening the threshold with the block's own best: a code above the new threshold can never be
+// within the final one (thresholds only decrease).
+inline void push(RowCandidates& row, const float* scores, uint32_t mask, int32_t first_code) {
+  for (uint32_t bits = mask; bits; bits &= bits - 1) row.lower(scores[__builtin_ctz(bits)]);
+  for (uint32_t bits = mask; bits; bits &= bits - 1) {
+    const int j = __builtin_ctz(bits);
+    row.add(scores[j], first_code + j);
   }
-};
+  row.compact();
+}
 
 // Approx scores of ROW_COUNT rows against one block of 32 codes; pushes what passes each row's threshold.
 template <int ROW_COUNT>
 VAESTUDIO_BF16_TARGET inline void screen_block(const uint32_t* row_pairs, int64_t num_pairs, const uint32_t* block_pairs,
-                                               const float* block_half_norms, int32_t first_code, RowScreen* rows) {
+                                               const float* block_half_norms, int32_t first_code, RowCandidates* rows) {
   __m512 low[ROW_COUNT], high[ROW_COUNT];
 #pragma GCC unroll 16
   for (int r = 0; r < ROW_COUNT; ++r) {
@@ -171,14 +154,14 @@ VAESTUDIO_BF16_TARGET inline void screen_block(const uint32_t* row_pairs, int64_
       alignas(64) float scores[kBlock];
       _mm512_store_ps(scores, score_low);
       _mm512_store_ps(scores + kLanes, score_high);
-      rows[r].push(scores, mask, first_code);
+      push(rows[r], scores, mask, first_code);
     }
   }
 }
 
 template <int ROW_COUNT>
 VAESTUDIO_BF16_TARGET inline void screen_tile(const uint32_t* row_pairs, const ScreenCodebook& packed,
-                                              int64_t first_block, int64_t end_block, RowScreen* rows) {
+                                              int64_t first_block, int64_t end_block, RowCandidates* rows) {
   for (int64_t block = first_block; block < end_block; ++block) {
     screen_block<ROW_COUNT>(row_pairs, packed.num_pairs, packed.pairs.data() + block * packed.num_pairs * kBlock,
                             packed.half_norms.data() + block * kBlock, static_cast<int32_t>(block * kBlock), rows);
@@ -188,7 +171,7 @@ VAESTUDIO_BF16_TARGET inline void screen_tile(const uint32_t* row_pairs, const S
 template <int ROW_COUNT = kRows - 1>
 VAESTUDIO_BF16_TARGET inline void screen_tile_tail(int row_count, const uint32_t* row_pairs,
                                                    const ScreenCodebook& packed, int64_t first_block,
-                                                   int64_t end_block, RowScreen* rows) {
+                                                   int64_t end_block, RowCandidates* rows) {
   if constexpr (ROW_COUNT > 0) {
     if (row_count == ROW_COUNT) {
       screen_tile<ROW_COUNT>(row_pairs, packed, first_block, end_block, rows);
@@ -201,7 +184,7 @@ VAESTUDIO_BF16_TARGET inline void screen_tile_tail(int row_count, const uint32_t
 // All codes against a chunk of rows: rows[r] ends with row r's candidates.
 VAESTUDIO_BF16_TARGET __attribute__((noinline)) inline void screen_chunk(const uint32_t* row_pairs, int64_t row_count,
                                                                           const ScreenCodebook& packed,
-                                                                          RowScreen* rows) {
+                                                                          RowCandidates* rows) {
   const int64_t blocks_per_tile =
       std::max<int64_t>(1, kTileBytes / std::max<int64_t>(1, packed.num_pairs * kBlock * int64_t(sizeof(uint32_t))));
   const int64_t full_rows = row_count / kRows * kRows;
@@ -240,29 +223,6 @@ VAESTUDIO_BF16_TARGET inline double prepare_row(const float* row, int64_t dim, u
   return std::sqrt(_mm512_reduce_add_pd(squares));
 }
 
-// Step 3 for one row: the exact nearest among the candidates within the final threshold.
-inline void recheck(const float* row, const RowScreen& screen, const ScreenCodebook& packed, int64_t* index,
-                    float* sqdist) {
-  double best_distance = std::numeric_limits<double>::infinity();
-  int64_t best_code = -1;
-  const int64_t dim = packed.dim;
-  for (const Candidate& candidate : screen.candidates) {
-    if (!(candidate.approx <= screen.threshold)) continue;
-    const float* code = packed.codes + static_cast<int64_t>(candidate.code) * dim;
-    double distance = 0.0;
-    for (int64_t d = 0; d < dim; ++d) {
-      const double difference = static_cast<double>(row[d]) - code[d];
-      distance += difference * difference;
-    }
-    if (distance < best_distance || (distance == best_distance && candidate.code < best_code)) {
-      best_distance = distance;
-      best_code = candidate.code;
-    }
-  }
-  *index = best_code;
-  *sqdist = static_cast<float>(best_distance);
-}
-
 // Whether this call runs the screen: the CPU has AVX512-BF16 (checked once) and the environment does
 // not say VAESTUDIO_NEAREST_CODE_SCREEN=0 (read at every call, so one process can compare both kernels).
 inline bool available() {
@@ -280,31 +240,23 @@ inline void nearest_code(const float* x, int64_t num_rows, const float* codes, i
                          int64_t* indices, float* sqdist) {
   const ScreenCodebook packed = pack_screen_codebook(codes, num_codes, dim);
   const double eps = std::ldexp(1.0, -8) + std::ldexp(1.0, -18) + static_cast<double>(dim + 2) * std::ldexp(1.0, -24);
-  const double rounding = static_cast<double>(dim + 4) * std::ldexp(1.0, -24);
   const int64_t per_thread = (num_rows + at::get_num_threads() - 1) / at::get_num_threads();
   const int64_t chunk_rows = std::clamp<int64_t>((per_thread + kRows - 1) / kRows * kRows, kRows, kChunkRows);
   const int64_t num_chunks = (num_rows + chunk_rows - 1) / chunk_rows;
   at::parallel_for(0, num_chunks, 1, [&](int64_t chunk_begin, int64_t chunk_end) {
     std::vector<uint32_t> row_pairs(chunk_rows * packed.num_pairs);  // (chunk_rows, pairs)
-    std::vector<RowScreen> rows(chunk_rows);
+    std::vector<RowCandidates> rows(chunk_rows);
     for (int64_t chunk = chunk_begin; chunk < chunk_end; ++chunk) {
       const int64_t first_row = chunk * chunk_rows;
       const int64_t row_count = std::min(chunk_rows, num_rows - first_row);
       for (int64_t r = 0; r < row_count; ++r) {
         const double norm = prepare_row(x + (first_row + r) * dim, dim, row_pairs.data() + r * packed.num_pairs);
-        const double error = eps * norm * packed.max_norm +
-                             rounding * (packed.max_norm * packed.max_norm + norm * packed.max_norm);
-        RowScreen& screen = rows[r];
-        screen.best = std::numeric_limits<float>::infinity();
-        screen.threshold = std::numeric_limits<float>::infinity();
-        // 2e, rounded up to a float
-        screen.margin = std::nextafter(static_cast<float>(2.0 * error), std::numeric_limits<float>::infinity());
-        screen.candidates.clear();
-        screen.compacted_size = 0;
+        rows[r].reset(nearest_code_candidates::margin(norm, packed.max_norm, dim, eps));
       }
       screen_chunk(row_pairs.data(), row_count, packed, rows.data());
       for (int64_t r = 0; r < row_count; ++r) {
-        recheck(x + (first_row + r) * dim, rows[r], packed, indices + first_row + r, sqdist + first_row + r);
+        nearest_code_candidates::recheck(x + (first_row + r) * dim, packed.codes, dim, rows[r], indices + first_row + r,
+                                         sqdist + first_row + r);
       }
     }
   });

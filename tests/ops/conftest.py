@@ -4,6 +4,10 @@
 extension did not load (so a broken build can never pass as skipped tests), and skips only when
 ``VAESTUDIO_FORCE_REFERENCE=1`` asks for the references on purpose.
 
+Every test of a compiled CPU operator runs once per CPU kernel path this machine can run
+(``cpu_path``: avx512, avx2, default here; neon on ARM64), the path set through
+``vaestudio::set_cpu_capability`` for the test and restored after it.
+
 ``sample_inputs(op_name)`` returns a list of argument tuples for an operator, shared by the
 correctness tests and ``torch.library.opcheck``. Add a factory to ``SAMPLE_FACTORIES`` for a new op.
 """
@@ -17,6 +21,35 @@ import pytest
 import torch
 
 from vaestudio import ops
+from vaestudio.ops import cpu_capability
+
+# Modules whose compiled-operator tests are not run once per CPU path: the GPU's, and the path tests
+# themselves (they switch paths on their own).
+_PATH_INDEPENDENT_MODULES = ("test_cuda_ops", "test_cpu_capability")
+
+
+def _runnable_paths() -> list[str]:
+    if os.environ.get("VAESTUDIO_FORCE_REFERENCE", "0") == "1":
+        return ["reference"]
+    paths = cpu_capability.runnable_cpu_capabilities()
+    return list(paths) if paths else ["not-compiled"]  # compiled_ops then fails and says why
+
+
+def pytest_generate_tests(metafunc):
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "compiled_ops" in metafunc.fixturenames and module not in _PATH_INDEPENDENT_MODULES:
+        metafunc.parametrize("cpu_path", _runnable_paths(), indirect=True, ids=lambda path: f"cpu-{path}")
+
+
+@pytest.fixture(autouse=True)
+def cpu_path(request):
+    """The CPU kernel path of this test (parametrised for compiled-operator tests), else None."""
+    path = getattr(request, "param", None)
+    if path is None or path in ("reference", "not-compiled"):
+        yield None
+        return
+    with cpu_capability.use_cpu_capability(path):
+        yield path
 
 
 def _generator(seed: int = 0) -> torch.Generator:

@@ -10,6 +10,11 @@ import torch
 from vaestudio import ops
 from vaestudio.ops import reference
 
+# The kernel's algorithms (csrc/cpu/quantize.cpp), forced through VAESTUDIO_NEAREST_CODE_KERNEL; "auto" is
+# the op's own choice. "tiles" and "screen" give the exact nearest code; "screen" needs AVX512-BF16.
+ALGORITHMS = ["auto", "register", "tiles"]
+EXACT_ALGORITHMS = ["tiles", "screen"]
+
 SHAPES = [(0, 5, 3), (1, 5, 1), (1, 67, 1031), (37, 67, 1031), (250, 64, 512), (13, 3, 7), (1000, 20, 70)]
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
 
@@ -46,9 +51,31 @@ def assert_same_choice(x, codebook, indices, other_indices) -> None:
     assert bool(((indices == other_indices) | (gap <= tolerance(x, codebook))).all())
 
 
+def _cpu_has_bf16_screen() -> bool:
+    """Whether this CPU has AVX512-BF16 (the screen then runs on the avx512 path unless turned off)."""
+    if os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") == "0":
+        return False
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return "avx512_bf16" in cpuinfo.read()
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def algorithm(request, monkeypatch, cpu_path):
+    """Forces one of the kernel's algorithms for this test (the parameter), "auto" leaves the choice to it."""
+    name = request.param
+    if name == "screen" and not (cpu_path == "avx512" and _cpu_has_bf16_screen()):
+        pytest.skip("the bf16 screen runs only on the avx512 path of a CPU with AVX512-BF16")
+    monkeypatch.setenv("VAESTUDIO_NEAREST_CODE_KERNEL", name)
+    return name
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS, indirect=True)
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "N{}-D{}-K{}".format(*s))
-def test_compiled_matches_brute_force_and_reference(compiled_ops, shape, dtype):
+def test_compiled_matches_brute_force_and_reference(compiled_ops, shape, dtype, algorithm):
     num_rows, dim, num_codes = shape
     generator = torch.Generator().manual_seed(num_rows * 7 + num_codes)
     x = torch.randn(num_rows, dim, generator=generator).to(dtype)  # (N, D)
@@ -78,8 +105,9 @@ def test_non_contiguous_inputs_give_the_contiguous_result(compiled_ops, generato
     assert torch.equal(sqdist, expected_sqdist)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS, indirect=True)
 @pytest.mark.parametrize("num_distinct", [16, 40, 700])
-def test_ties_go_to_the_lowest_index(compiled_ops, generator, num_distinct):
+def test_ties_go_to_the_lowest_index(compiled_ops, generator, num_distinct, algorithm):
     distinct = torch.randn(num_distinct, 9, generator=generator)  # (K, D)
     codebook = torch.cat([distinct, distinct, distinct])  # (3K, D): each code three times, K and 2K apart
     x = torch.cat([distinct, torch.randn(200, 9, generator=generator)])  # (K + 200, D), exact hits first
@@ -91,26 +119,17 @@ def test_ties_go_to_the_lowest_index(compiled_ops, generator, num_distinct):
     assert bool((sqdist[:num_distinct] == 0).all())
 
 
-def _cpu_has_bf16_screen() -> bool:
-    """Whether the compiled kernel screens in bf16 here (an AVX512-BF16 CPU, not turned off)."""
-    if os.environ.get("VAESTUDIO_NEAREST_CODE_SCREEN") == "0":
-        return False
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            return "avx512_bf16" in cpuinfo.read()
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _cpu_has_bf16_screen(), reason="no AVX512-BF16 on this CPU: the fp32 kernel serves all calls")
-@pytest.mark.parametrize("num_rows, dim, num_codes, offset, dtype", [  # K x D > 32768: the op screens these
+@pytest.mark.parametrize("algorithm", EXACT_ALGORITHMS, indirect=True)
+@pytest.mark.parametrize("num_rows, dim, num_codes, offset, dtype", [
     (300, 64, 8192, 0.0, torch.float32), (257, 67, 1031, 0.0, torch.float32), (100, 9, 4000, 0.0, torch.float32),
     (1, 1, 40000, 0.0, torch.float32), (400, 64, 700, 100.0, torch.float32), (200, 16, 2100, 0.0, torch.bfloat16),
     (120, 33, 1031, 0.0, torch.float16), (0, 64, 1031, 0.0, torch.float32),
 ])
-def test_bf16_screen_finds_the_exact_nearest_code(compiled_ops, generator, num_rows, dim, num_codes, offset, dtype):
-    """The screen's bf16 bound and float64 re-check give the exact nearest code, even where the fp32
-    squared-norm expansion cannot tell codes apart (offset 100: norms ~800, gaps ~0.01)."""
+def test_exact_algorithms_find_the_exact_nearest_code(compiled_ops, generator, num_rows, dim, num_codes, offset, dtype,
+                                                      algorithm):
+    """The candidates' rounding bound (bf16 screen, fp32 GEMM tiles) and the float64 re-check give the exact
+    nearest code, even where the fp32 squared-norm expansion cannot tell codes apart (offset 100: norms ~800,
+    gaps ~0.01), on every CPU path."""
     spread = 0.05 if offset else 1.0
     codebook = (offset + spread * torch.randn(num_codes, dim, generator=generator)).to(dtype)  # (K, D)
     x = (offset + spread * torch.randn(num_rows, dim, generator=generator)).to(dtype)  # (N, D)
@@ -178,7 +197,8 @@ def test_memory_stays_bounded_for_a_large_codebook(compiled_ops, generator):
     assert growth < 64 * 2**20, f"nearest_code grew the peak RSS by {growth / 2**20:.0f} MiB"
 
 
-def test_opcheck(compiled_ops, sample_inputs):
+@pytest.mark.parametrize("algorithm", ALGORITHMS, indirect=True)
+def test_opcheck(compiled_ops, sample_inputs, algorithm):
     for args in sample_inputs("nearest_code"):
         torch.library.opcheck(compiled_ops.nearest_code.default, args)
 

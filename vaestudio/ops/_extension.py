@@ -73,13 +73,16 @@ def _jit_build() -> None:
         file=sys.stderr,
         flush=True,
     )
+    from vaestudio.ops import build_flags
+
+    openmp = build_flags.openmp_flags()  # the same flags as setup.py: a generic build, OpenMP where it exists
     cpp_extension.load(
         name="vaestudio_jit",
         sources=sources,
         build_directory=build_directory,
-        extra_cflags=["-O3", "-fopenmp", "-march=native"],
+        extra_cflags=build_flags.compile_flags(openmp),
         extra_cuda_cflags=["-O3", "--use_fast_math", "-lineinfo"],
-        extra_ldflags=["-fopenmp"],
+        extra_ldflags=[flag for flag in openmp if flag.startswith("-")],
         is_python_module=False,
         verbose=False,
     )
