@@ -1,4 +1,4 @@
-"""`vaestudio train | sample | eval | bench | info`.
+"""`vaestudio train | sample | eval | data | info`.
 
 Each subcommand is one ``add_<name>(commands)`` function that declares its arguments and
 sets a handler; ``build_parser`` lists them. Heavy imports happen inside the handlers, so
@@ -126,9 +126,11 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 # -- the parser ---------------------------------------------------------------------------------------
 # `sample` and `bench` join here: write add_sample / add_bench above and list them.
 SUBCOMMANDS = [add_train, add_eval, add_info]
+from vaestudio.data_command import add_data
 from vaestudio.sample_command import add_sample
 
 SUBCOMMANDS.insert(1, add_sample)
+SUBCOMMANDS.insert(3, add_data)
 
 
 def build_parser() -> argparse.ArgumentParser:
