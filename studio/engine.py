@@ -31,6 +31,7 @@ from studio.catalogue import Catalogue
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    DataSourceStatus,
     Encoding,
     Generation,
     InputError,
@@ -323,6 +324,12 @@ class Engine:
         return grid(samples, columns=int(np.ceil(np.sqrt(len(samples)))), gap=2)
 
     # ----------------------------------------------------------------- train
+
+    def data_source_statuses(self) -> list[DataSourceStatus]:
+        from vaestudio.data.catalogue import describe, list_sources
+
+        return [DataSourceStatus(entry["name"], entry["title"], entry["installed"], describe(entry))
+                for entry in list_sources()]
 
     def list_recipes(self) -> list[Recipe]:
         recipes = []

@@ -147,6 +147,16 @@ class TrainingSettings:
 
 
 @dataclass(frozen=True)
+class DataSourceStatus:
+    """One data source as the Train tab lists it: here or not, and how to get it."""
+
+    name: str  # the spec, e.g. "mnist" or "folder:PATH"
+    title: str
+    installed: bool
+    note: str  # "installed in FOLDER", "not installed: get it with `COMMAND`", or what is damaged
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     description: str
@@ -229,6 +239,7 @@ class StudioEngine(Protocol):
 
     # Train
     def list_recipes(self) -> list[Recipe]: ...
+    def data_source_statuses(self) -> list[DataSourceStatus]: ...
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str: ...
     def training_status(self, job_id: str) -> TrainingStatus: ...
     def stop_training(self, job_id: str) -> TrainingStatus: ...

@@ -24,6 +24,7 @@ from studio.catalogue import Catalogue
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    DataSourceStatus,
     Encoding,
     Generation,
     InputError,
@@ -46,7 +47,11 @@ COLOURS = {
     "white": (250, 250, 250), "grey": (128, 128, 128),
 }
 SHAPES = ("circle", "square", "triangle")
-DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "emoji": ("smile", "heart", "star", "cat")}
+DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "mnist": tuple("0123456789"),
+                "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                                  "Bag", "Ankle boot"),
+                "emoji": ("smile", "heart", "star", "cat")}
+NOT_INSTALLED = {"mnist": "vaestudio data get mnist"}  # the fake's one source to get, so the UI shows both states
 DATA_PREFIXES = ("folder:", "idx:", "hf:")
 SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
 NEUTRAL_PROMPT = "a shape"
@@ -277,6 +282,11 @@ class FakeEngine:
 
     def list_data_sources(self) -> list[str]:
         return list(DATA_SOURCES)
+
+    def data_source_statuses(self) -> list[DataSourceStatus]:
+        return [DataSourceStatus(name, name, name not in NOT_INSTALLED,
+                                 f"not installed: get it with `{NOT_INSTALLED[name]}`" if name in NOT_INSTALLED
+                                 else "available") for name in DATA_SOURCES]
 
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         self._models.require(model, C.SCATTER)
