@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from studio.engine_api import InputError, StudioEngine
+from studio.engine_api import Capability, InputError, StudioEngine
 from studio.errors import user_facing
 from studio.pickers import ModelPickers
 from studio.plots import PlotFrame, codebook_table, draw_scatter
@@ -27,7 +27,8 @@ class ScatterSession:
 def build(engine: StudioEngine, pickers: ModelPickers) -> None:
     with gr.Tab("Explore", id="explore"):
         scatter_session = gr.State(None)
-        model = pickers.dropdown(None, info="Each panel says which kinds of model it needs.")
+        model = pickers.dropdown(None, prefer=Capability.MANIFOLD,  # opens on a 2-D VAE (mnist-vae-2d)
+                                 info="Each panel says which kinds of model it needs.")
         with gr.Row():
             with gr.Column():
                 gr.Markdown("### Manifold\nDecodes of a grid over a 2-D latent (a VAE with a 2-D latent).")

@@ -7,11 +7,13 @@ it is not, they fail with the message that names the command that gets it.
 
 from __future__ import annotations
 
+import gradio as gr
 import pytest
 from PIL import Image
 
 from studio.engine import Engine, pretrained_directory, shipped_model_folders
 from studio.engine_api import Capability, InputError
+from studio.pickers import ModelPickers
 from vaestudio.data.catalogue import PACKAGED, packaged_dataset
 from vaestudio.data.packaged import installed_folder
 from vaestudio.hub import training_data
@@ -39,9 +41,13 @@ def _picture(size: int, shade: int) -> Image.Image:
     return picture
 
 
-def test_the_real_models_are_shipped_and_the_studio_leads_with_them():
-    assert set(REAL_MODELS[:3]) <= set(SHIPPED)
-    assert SHIPPED[0] == "mnist-vae-2d"  # the Explore tab (any model) opens on it
+def test_the_real_models_are_shipped_and_the_explore_tab_opens_on_the_2d_vae(engine):
+    assert set(REAL_MODELS) <= set(SHIPPED)
+    assert SHIPPED[:2] == ["shapes", "mnist-vae-2d"]  # the text-to-image bundle, then the real-data zoo
+    with gr.Blocks():
+        explore = ModelPickers(engine).dropdown(None, prefer=Capability.MANIFOLD)
+        edit = ModelPickers(engine).dropdown(Capability.ENCODE)
+    assert explore.value == "mnist-vae-2d" and edit.value == "shapes"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
