@@ -225,21 +225,33 @@ class Engine:
         with _user_errors():
             return loaded.pipeline("editor")
 
-    def encode(self, model: str, image: Image.Image) -> Encoding:
+    def model_classes(self, model: str) -> list[str]:
+        infos = {info.name: info for info in self.list_models()}
+        if model not in infos or not infos[model].capabilities:
+            return []
+        _, loaded = self._models.require(model, next(iter(infos[model].capabilities)))
+        try:
+            return loaded.pipeline("editor").class_names()
+        except (TypeError, ValueError):  # nothing to edit: no classes to pick
+            return []
+
+    def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
-            encoded = editor.encode(image)
+            encoded = editor.encode(image, _class_index(editor, label, default_first=True))
             specs = _slider_specs(editor, encoded)
             attributes = tuple(editor.attribute_names())
         psnr = _psnr(encoded.image, encoded.reconstruction)
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
                         f"{len(specs)} latent sliders; reconstruction PSNR {psnr:.1f} dB")
 
-    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
+    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
+                       label: str = ""):
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
         with _user_errors():
-            return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths))
+            return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths),
+                                 _class_index(editor, label))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
@@ -272,10 +284,10 @@ class Engine:
 
     # ----------------------------------------------------------------- explore
 
-    def manifold_grid(self, model: str, n: int) -> Image.Image:
+    def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
         editor = self._editor(model, Capability.MANIFOLD)
         with _user_errors():
-            return editor.manifold_grid(int(n))
+            return editor.manifold_grid(int(n), _class_index(editor, label))
 
     def list_data_sources(self) -> list[str]:
         from vaestudio.data import KNOWN_SPECS
@@ -315,12 +327,12 @@ class Engine:
         perplexity = float(np.exp(-(probabilities * np.log(probabilities)).sum())) if probabilities.size else 0.0
         return CodebookUsage(counts, round(perplexity, 1), counts.count(0), usage.measured_on)
 
-    def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
+    def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image:
         from vaestudio.pipelines.convert import grid
 
         editor = self._editor(model, Capability.PRIOR)
         with _user_errors():
-            samples = editor.sample(int(n), seed=int(seed))
+            samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor, label))
         return grid(samples, columns=int(np.ceil(np.sqrt(len(samples)))), gap=2)
 
     # ----------------------------------------------------------------- train
@@ -436,13 +448,14 @@ EDITOR_CAPABILITIES = {
     "manifold": (Capability.MANIFOLD,),
 }
 NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition for these
+CLASS_PICKED = {"encode"}  # a class-conditional model takes the class from the Edit tab's pickers
 
 
 def _capabilities(loaded: _Loaded) -> frozenset[Capability]:
     """Text to image for text_to_image bundles, plus what the editor says it can do with the model.
 
-    The studio has no condition input, so conditional models are offered only where the editor
-    chooses a condition itself (scatter, manifold, class-conditional samples)."""
+    Class-conditional models take their class from the tabs' class pickers (encode, samples, manifold);
+    other conditional models are offered only where the editor chooses a condition itself."""
     capabilities = {Capability.TEXT_TO_IMAGE} if loaded.kind == "text_to_image" else set()
     try:
         editor = loaded.pipeline("editor")
@@ -450,7 +463,8 @@ def _capabilities(loaded: _Loaded) -> frozenset[Capability]:
         return frozenset(capabilities)
     condition = editor.space.condition_kind
     for name in editor.capabilities:
-        if condition == "none" or (name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
+        if condition == "none" or (condition == "class" and name in CLASS_PICKED) or (
+                name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
             capabilities.update(EDITOR_CAPABILITIES.get(name, ()))
     return frozenset(capabilities)
 
@@ -521,6 +535,20 @@ def _psnr(first: Image.Image, second: Image.Image) -> float:
     b = np.asarray(second.convert("RGB"), dtype=np.float32)
     error = float(np.mean((a - b) ** 2))
     return 10 * np.log10(255.0**2 / max(error, 1e-6))
+
+
+def _class_index(editor, label: str, default_first: bool = False) -> int | None:
+    """A class picker's label -> the class index a class-conditional model takes. "" -> None (the editor
+    chooses: every class in turn for samples, the first for a manifold), or the first class where one is
+    needed (encoding); other models take no class and ignore the label."""
+    names = editor.class_names()
+    if not names:
+        return None
+    if not label:
+        return 0 if default_first else None
+    if label not in names:
+        raise InputError(f"This model draws the classes {', '.join(names)}; pick one of them, not {label!r}.")
+    return names.index(label)
 
 
 def _require_state(state) -> None:

@@ -83,3 +83,14 @@ def provenance(spec: str) -> str | None:
         if entry["name"] == name:
             return f"{entry['title']}, {entry['origin']}; licence: {entry['licence']}"
     return None
+
+
+def label_names(spec: str | None) -> list[str] | None:
+    """The label names of a packaged or built-in labelled source, known without reading its files (the
+    studio's class pickers); None for other sources."""
+    name = (spec or "").strip().lower()
+    if name in PACKAGED:
+        return list(packaged_dataset(name).label_names)
+    if name == "digits":
+        return [str(digit) for digit in range(10)]
+    return None
