@@ -2,7 +2,7 @@
 (vaestudio.evaluation.label_classifier), and draws the cards' figures.
 
     python scripts/real_zoo_checks.py mnist --vae-2d runs/zoo/mnist-vae-2d --cvae runs/zoo/mnist-cvae \
-        --vqvae-prior runs/zoo/mnist-vqvae-prior --out runs/zoo/checks
+        --out runs/zoo/checks
     python scripts/real_zoo_checks.py fashion-mnist --attributes runs/zoo/fashion-vae --attribute Trouser \
         --out runs/zoo/checks
 
@@ -11,8 +11,7 @@ Writes OUT/MODEL/checks.json and OUT/MODEL/*.png (the cards' figures), per model
   manifold and the test set's latent scatter (5,000 points);
 - CVAE: test digits encoded with their own label and decoded with each of the ten (the share the
   classifier reads as the new label), samples per class, and the style-transfer figure;
-- attribute vectors: P(attribute) of test images without it as the vector is added at strengths 0..2;
-- class-conditional prior: the share of samples of each class read as that class.
+- attribute vectors: P(attribute) of test images without it as the vector is added at strengths 0..2.
 """
 
 from __future__ import annotations
@@ -132,24 +131,6 @@ def check_attributes(model_dir: str, classifier: LabelClassifier, spec: str, att
     return result
 
 
-def check_prior(prior_dir: str, classifier: LabelClassifier, out: str, per_class: int = 50) -> dict:
-    from vaestudio.evaluation import vqvae_for_prior
-    from vaestudio.pipelines.text_to_image import TextToImage
-
-    prior = load(prior_dir)
-    vqvae = vqvae_for_prior(prior_dir)
-    generator = TextToImage(vqvae, prior, None, "")
-    hits, pictures = [], []
-    for target in range(len(classifier.label_names)):
-        drawn = [item.image for item in generator(target, num_images=per_class, rerank=per_class, seed=target)]
-        hits.append(float((classifier.predict(pictures_to_tensor(drawn)) == target).float().mean()))
-        pictures += drawn[:10]
-    figure = grid(pictures, columns=10, gap=2)
-    figure.resize((figure.width * 2, figure.height * 2), Image.NEAREST).save(os.path.join(out, "class_samples.png"))
-    return {"class_samples_accuracy": float(np.mean(hits)), "class_samples_per_class": per_class,
-            "class_samples_accuracy_per_class": dict(zip(classifier.label_names, hits))}
-
-
 def save(out: str, name: str, result: dict, classifier: LabelClassifier) -> None:
     folder = os.path.join(out, name)
     result = {"classifier_test_accuracy": classifier.test_accuracy, **result}
@@ -166,7 +147,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cvae")
     parser.add_argument("--attributes")
     parser.add_argument("--attribute", default="Trouser")
-    parser.add_argument("--vqvae-prior")
     parser.add_argument("--out", default="runs/zoo/checks")
     arguments = parser.parse_args(argv)
     torch.manual_seed(0)
@@ -175,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [("vae_2d", arguments.vae_2d, lambda path, out: check_manifold(path, classifier, arguments.data, out)),
             ("cvae", arguments.cvae, lambda path, out: check_cvae(path, classifier, arguments.data, out)),
             ("attributes", arguments.attributes,
-             lambda path, out: check_attributes(path, classifier, arguments.data, arguments.attribute, out)),
-            ("prior", arguments.vqvae_prior, lambda path, out: check_prior(path, classifier, out))]
+             lambda path, out: check_attributes(path, classifier, arguments.data, arguments.attribute, out))]
     for _, path, check in jobs:
         if not path:
             continue

@@ -12,7 +12,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 RUNS=${RUNS:-runs/zoo}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 mkdir -p "$RUNS"
-NAMES=${*:-mnist-vae-2d mnist-cvae fashion-vae mnist-vae mnist-iwae mnist-vqvae mnist-vqvae-prior}
+NAMES=${*:-mnist-vae-2d mnist-cvae fashion-vae mnist-vae mnist-iwae}
 for name in $NAMES; do
   out="$RUNS/$name" resume=()
   if [ -f "$out/model.safetensors" ] && [ -f "$out/metrics.json" ]; then echo "== $name: done"; continue; fi
