@@ -59,16 +59,6 @@ class PackagedDataset:
     def total_size(self) -> int:
         return sum(entry.size for entry in self.files)
 
-    def file_for(self, split: str, kind: str) -> DatasetFile:
-        """The file of a split ("train" or "test") and kind ("images" or "labels")."""
-        if split not in SPLIT_PREFIXES:
-            raise ValueError(f"{self.name} has splits {list(SPLIT_PREFIXES)}, not {split!r}")
-        prefix = SPLIT_PREFIXES[split]
-        for entry in self.files:
-            if entry.name.startswith(prefix + "-") and f"-{kind}" in entry.name:
-                return entry
-        raise AssertionError(f"{self.name} declares no {split} {kind} file")  # a bad declaration
-
 
 _verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, for this process
 
