@@ -28,6 +28,7 @@ from studio.catalogue import Catalogue
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    DataSourceStatus,
     Encoding,
     Generation,
     InputError,
@@ -151,20 +152,32 @@ class Engine:
         with _user_errors():
             return loaded.pipeline("editor")
 
-    def encode(self, model: str, image: Image.Image) -> Encoding:
+    def model_classes(self, model: str) -> list[str]:
+        infos = {info.name: info for info in self.list_models()}
+        if model not in infos or not infos[model].capabilities:
+            return []
+        _, loaded = self._models.require(model, next(iter(infos[model].capabilities)))
+        try:
+            return loaded.pipeline("editor").class_names()
+        except (TypeError, ValueError):  # nothing to edit: no classes to pick
+            return []
+
+    def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
-            encoded = editor.encode(image)
+            encoded = editor.encode(image, _class_index(editor, label, default_first=True))
             specs = _slider_specs(editor, encoded)
             attributes = tuple(editor.attribute_names())
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
                         f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB")
 
-    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
+    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
+                       label: str = ""):
         editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
         with _user_errors():
-            return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths))
+            return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths),
+                                 _class_index(editor, label))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
@@ -191,10 +204,10 @@ class Engine:
         return [item.image for item in result]
 
 
-    def manifold_grid(self, model: str, n: int) -> Image.Image:
+    def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
         editor = self._editor(model, Capability.MANIFOLD)
         with _user_errors():
-            return editor.manifold_grid(int(n))
+            return editor.manifold_grid(int(n), _class_index(editor, label))
 
     def list_data_sources(self) -> list[str]:
         from vaestudio.data import KNOWN_SPECS
@@ -224,14 +237,20 @@ class Engine:
         return CodebookUsage([int(count) for count in usage.counts], round(usage.perplexity, 1), usage.dead_codes,
                              usage.measured_on)
 
-    def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
+    def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image:
         from vaestudio.pipelines.convert import grid
 
         editor = self._editor(model, Capability.PRIOR)
         with _user_errors():
-            samples = editor.sample(int(n), seed=int(seed))
+            samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor, label))
         return grid(samples, columns=math.isqrt(len(samples) - 1) + 1, gap=2)
 
+
+    def data_source_statuses(self) -> list[DataSourceStatus]:
+        from vaestudio.data.catalogue import describe, list_sources
+
+        return [DataSourceStatus(entry["name"], entry["title"], entry["installed"], describe(entry))
+                for entry in list_sources()]
 
     def list_recipes(self) -> list[Recipe]:
         from vaestudio.training.catalogue import list_recipes
@@ -288,6 +307,20 @@ def _generation(result) -> Generation:
     """A TextToImageResult or StreamFrame (which also counts the rows sampled so far) -> Generation."""
     return Generation([ScoredImage(item.image, item.score) for item in result.images], result.prompt,
                       tuple(result.warnings), getattr(result, "rows_done", 1), getattr(result, "total_rows", 1))
+
+
+def _class_index(editor, label: str, default_first: bool = False) -> int | None:
+    """A class picker's label -> the class index a class-conditional model takes. "" -> None (the editor
+    chooses: every class in turn for samples, the first for a manifold), or the first class where one is
+    needed (encoding); other models take no class and ignore the label."""
+    names = editor.class_names()
+    if not names:
+        return None
+    if not label:
+        return 0 if default_first else None
+    if label not in names:
+        raise InputError(f"This model draws the classes {', '.join(names)}; pick one of them, not {label!r}.")
+    return names.index(label)
 
 
 def _require_state(state) -> None:

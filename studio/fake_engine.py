@@ -26,6 +26,7 @@ from studio.engine import REQUEST_LIMITS as LIMITS
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    DataSourceStatus,
     Encoding,
     Generation,
     InputError,
@@ -48,7 +49,11 @@ COLOURS = {
     "black": (20, 20, 20), "white": (250, 250, 250), "gray": (128, 128, 128),
 }
 SHAPES = ("circle", "square", "triangle")  # what the fake draws; "star" and "heart" are drawn as triangles
-DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "emoji": ("smile", "heart", "star", "cat")}
+DATA_SOURCES = {"shapes": SHAPES, "digits": tuple("0123456789"), "mnist": tuple("0123456789"),
+                "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                                  "Bag", "Ankle boot"),
+                "emoji": ("smile", "heart", "star", "cat")}
+NOT_INSTALLED = {"mnist": "vaestudio data get mnist"}  # the fake's one source to get, so the UI shows both states
 DATA_PREFIXES = ("folder:", "idx:", "hf:")
 SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
 NEUTRAL_PROMPT = "a shape"
@@ -71,12 +76,14 @@ class FakeModel:
     latent_dims: int
     attributes: tuple[str, ...]
     num_codes: int  # 0 for a continuous latent
+    classes: tuple[str, ...] = ()  # a class-conditional model's classes
 
 
 @dataclass(frozen=True)
 class FakeEncoding:
     pixels: np.ndarray  # (size, size, 3) float32, 0..255: the model input
     values: tuple[float, ...]  # the encoded latent values
+    class_index: int = 0  # the class it was encoded as (class-conditional models)
 
 
 def _seeded(*parts: object) -> np.random.Generator:
@@ -180,13 +187,20 @@ class FakeEngine:
 
     # ----------------------------------------------------------------- edit
 
-    def encode(self, model: str, image: Image.Image) -> Encoding:
+    def model_classes(self, model: str) -> list[str]:
+        infos = {info.name: info for info in self._models.infos()}
+        if model not in infos or not infos[model].capabilities:
+            return []
+        return list(self._models.require(model, next(iter(infos[model].capabilities)))[1].classes)
+
+    def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         _, fake = self._models.require(model, C.ENCODE)
+        class_index = _fake_class(fake, label) or 0
         model_input = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
         pixels = np.asarray(model_input, dtype=np.float32)
         bands = np.array_split(pixels.mean(axis=2), fake.latent_dims, axis=0)
         values = tuple(round(float(band.mean()) / 64.0 - 2.0, 2) for band in bands)
-        state = FakeEncoding(pixels, values)
+        state = FakeEncoding(pixels, values, class_index)
         reconstruction = self._decode(fake, state, values, {})
         sliders = [SliderSpec(f"z{index}", -3.0, 3.0, 0.01, value) for index, value in enumerate(values)]
         error = float(np.mean((np.asarray(reconstruction, dtype=np.float32) - pixels) ** 2))
@@ -194,11 +208,15 @@ class FakeEngine:
         return Encoding(state, model_input, reconstruction, sliders, fake.attributes,
                         f"{fake.latent_dims} latent dimensions; reconstruction PSNR {psnr:.1f} dB")
 
-    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float]):
+    def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
+                       label: str = ""):
         _, fake = self._models.require(model, C.ENCODE)
         _check_state(state, FakeEncoding, "Upload an image to edit first.")
         if len(slider_values) < fake.latent_dims:
             raise InputError(f"{model} needs {fake.latent_dims} slider values; got {len(slider_values)}.")
+        drawn_as = _fake_class(fake, label)
+        if drawn_as is not None and drawn_as != state.class_index:  # another class: a tint per class
+            state = FakeEncoding(state.pixels + 12.0 * (drawn_as - state.class_index), state.values, drawn_as)
         return self._decode(fake, state, slider_values[: fake.latent_dims], attribute_strengths)
 
     def _decode(self, fake: FakeModel, state: FakeEncoding, values, strengths: Mapping[str, float]) -> Image.Image:
@@ -249,10 +267,11 @@ class FakeEngine:
 
     # ----------------------------------------------------------------- explore
 
-    def manifold_grid(self, model: str, n: int) -> Image.Image:
-        self._models.require(model, C.MANIFOLD)
+    def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
+        _, fake = self._models.require(model, C.MANIFOLD)
         n = _check_count(n, "the grid size", *LIMITS.MANIFOLD_GRID)
-        return pictures.grid([self._decode_position(x, y) for y in np.linspace(-2, 2, n)
+        shift = 0.1 * (_fake_class(fake, label) or 0)  # each class its own (shifted) manifold
+        return pictures.grid([self._decode_position(x + shift, y) for y in np.linspace(-2, 2, n)
                               for x in np.linspace(-2, 2, n)], columns=n, gap=0)
 
     def _decode_position(self, x: float, y: float) -> Image.Image:
@@ -264,6 +283,11 @@ class FakeEngine:
 
     def list_data_sources(self) -> list[str]:
         return list(DATA_SOURCES)
+
+    def data_source_statuses(self) -> list[DataSourceStatus]:
+        return [DataSourceStatus(name, name, name not in NOT_INSTALLED,
+                                 f"not installed: get it with `{NOT_INSTALLED[name]}`" if name in NOT_INSTALLED
+                                 else "available") for name in DATA_SOURCES]
 
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter:
         self._models.require(model, C.SCATTER)
@@ -291,10 +315,11 @@ class FakeEngine:
         perplexity = float(np.exp(-(nonzero * np.log(nonzero)).sum()))
         return CodebookUsage([int(c) for c in counts], round(perplexity, 1), int((counts == 0).sum()), "shapes (fake)")
 
-    def prior_samples(self, model: str, n: int, seed: int) -> Image.Image:
-        self._models.require(model, C.PRIOR)
+    def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image:
+        _, fake = self._models.require(model, C.PRIOR)
         n = _check_count(n, "num_samples", *LIMITS.PRIOR_SAMPLES)
-        return pictures.grid([self._draw_prompt("sample", int(seed), index, 1.0) for index in range(n)])
+        prompt = "sample" if _fake_class(fake, label) is None else f"sample of class {label}"
+        return pictures.grid([self._draw_prompt(prompt, int(seed), index, 1.0) for index in range(n)])
 
     # ----------------------------------------------------------------- train
 
@@ -363,6 +388,9 @@ def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
         ("fake-digits-vae", "VAE", FakeModel(8, ("thicker", "slanted", "rounder"), 0),
          {C.ENCODE, C.ATTRIBUTES, C.INTERPOLATE, C.MANIFOLD, C.SCATTER, C.PRIOR},
          {"ELBO (nats)": -92.4, "IWAE-64 (nats)": -89.9, "PSNR (dB)": 21.7}),
+        ("fake-digits-cvae", "conditional VAE", FakeModel(2, (), 0, tuple("0123456789")),
+         {C.ENCODE, C.MANIFOLD, C.SCATTER, C.PRIOR},
+         {"ELBO (nats)": -88.1, "PSNR (dB)": 20.2}),
         ("fake-emoji-dvae", "dVAE", FakeModel(6, (), 32),
          {C.TEXT_TO_IMAGE, C.ENCODE, C.INPAINT, C.CODEBOOK, C.PRIOR},
          {"PSNR (dB)": 22.9, "bits/dim": 1.74}),
@@ -371,6 +399,15 @@ def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
         (_info(name, family, model, image_size, "shipped", _card(name, family, metrics), metrics, capabilities), model)
         for name, family, model, capabilities, metrics in specs
     ]
+
+
+def _fake_class(fake: FakeModel, label: str) -> int | None:
+    """The class index of a label, as the real engine reads it: "" -> None, unknown -> InputError."""
+    if not fake.classes or not label:
+        return None
+    if label not in fake.classes:
+        raise InputError(f"This model draws the classes {', '.join(fake.classes)}; pick one of them, not {label!r}.")
+    return fake.classes.index(label)
 
 
 def _info(name, family, model: FakeModel, image_size, source, card, metrics=None, capabilities=None) -> ModelInfo:

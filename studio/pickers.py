@@ -20,14 +20,17 @@ class ModelPickers:
         """The models that have `capability` (all of them for None)."""
         return [info.name for info in self.engine.list_models() if capability is None or info.can(capability)]
 
-    def dropdown(self, capability: Capability | None, label: str = "Model", **options) -> gr.Dropdown:
+    def dropdown(self, capability: Capability | None, label: str = "Model", prefer: Capability | None = None,
+                 **options) -> gr.Dropdown:
+        """A picker of the models that have ``capability``; it opens on the first that has ``prefer`` (if any)."""
         names = self.names(capability)
+        preferred = [name for name in self.names(prefer) if name in names] if prefer is not None else []
         if not names:
             options["info"] = "No loaded model can do this yet: load or train one (Models, Train tabs)."
         # Custom values are allowed so API clients can name a model loaded after the page was built;
         # the engine answers an unknown name with the models that would do.
         dropdown = gr.Dropdown(
-            choices=names, value=names[0] if names else None, label=label, allow_custom_value=True, **options
+            choices=names, value=(preferred or names or [None])[0], label=label, allow_custom_value=True, **options
         )
         self._pickers.append((dropdown, capability))
         return dropdown

@@ -1,4 +1,4 @@
-"""`vaestudio train | sample | eval | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
+"""`vaestudio train | sample | eval | data | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
 
 Each subcommand is one ``add_<name>(commands)`` function that declares its arguments and
 sets a handler; ``build_parser`` lists them. Heavy imports happen inside the handlers, so
@@ -12,6 +12,7 @@ import json
 import shlex
 import sys
 
+from vaestudio.data_command import add_data
 from vaestudio.sample_command import add_sample
 
 
@@ -118,7 +119,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 
 # -- the parser ---------------------------------------------------------------------------------------
-SUBCOMMANDS = [add_train, add_sample, add_eval, add_info]
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_data, add_info]
 
 
 def build_parser() -> argparse.ArgumentParser:

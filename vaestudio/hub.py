@@ -159,8 +159,9 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> StudioModel |
     return _load_folder(resolve(name_or_path), device)
 
 
-# The flagship models come first, so pickers open on the text-to-image bundle.
-FEATURED_ORDER = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
+# The flagship models come first, so pickers open on the text-to-image bundle, then the real-data zoo.
+FEATURED_ORDER = ("shapes", "mnist-vae-2d", "fashion-vae", "mnist-cvae", "mnist-vae", "mnist-iwae", "shapes-vae",
+                  "emoji", "digits", "digits-cvae")
 
 
 def shipped_names(root: str | None = None) -> list[str]:

@@ -75,6 +75,14 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                   label="Encoding")
             reset = gr.Button("Reset", scale=0, min_width=140)
             randomise = gr.Button("Randomise", scale=0, min_width=140)
+        classes = engine.model_classes(model.value)
+        with gr.Row(visible=bool(classes)) as class_row:
+            encode_as = gr.Dropdown([("the first class", ""), *classes], value=classes[0] if classes else "",
+                                    label="Class of your image", allow_custom_value=True,
+                                    elem_id="encode-as", info="A class-conditional model encodes the style given it")
+            draw_as = gr.Dropdown([("the same class", ""), *classes], value="",
+                                  label="Draw it as", elem_id="draw-as", allow_custom_value=True,
+                                  info="Decode the same style as another class")
         with gr.Row(elem_id="latent-sliders"):
             sliders = [
                 gr.Slider(-3, 3, 0, step=0.01, label=f"z{index}", visible=False, min_width=200)
@@ -115,11 +123,11 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         slider_outputs = [*sliders, *attributes]
 
         @user_facing
-        def encode(model, reference):
+        def encode(model, reference, label=""):
             if reference is None:  # cleared: keep the last sliders' values, hide them
                 return [None, None, None, None, "Drop an image on the first box to encode it.", None,
                         *[gr.update(visible=False)] * len(slider_outputs)]
-            encoding = engine.encode(model, read_upload(engine, reference))
+            encoding = engine.encode(model, read_upload(engine, reference), label or "")
             specs = tuple(encoding.sliders)[: limits.MAX_SLIDERS]
             names = tuple(encoding.attributes)[: limits.MAX_ATTRIBUTES]
             note = encoding.summary + ("" if names else ". This model has no attribute vectors.")
@@ -127,7 +135,16 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                     show(encoding.reconstruction), show(encoding.reconstruction), note, show(encoding.model_input),
                     *_slider_updates(specs), *_attribute_updates(names)]
 
-        gr.on([source.change, model.change], encode, inputs=[model, source],
+        @user_facing
+        def model_classes(model):
+            classes = engine.model_classes(model)
+            return (gr.update(visible=bool(classes)),
+                    gr.update(choices=[("the first class", ""), *classes], value=classes[0] if classes else ""),
+                    gr.update(choices=[("the same class", ""), *classes], value=""))
+
+        model.change(model_classes, model, [class_row, encode_as, draw_as], api_name="edit_classes")
+
+        gr.on([source.change, model.change, encode_as.change], encode, inputs=[model, source, encode_as],
               outputs=[session, model_input, reconstruction, edited, summary, canvas, *slider_outputs],
               api_name="encode", **ENGINE_QUEUE)
 
@@ -135,10 +152,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         def decode_sliders(session: EditSession | None, *values):
             session = _require_session(session)
             slider_values = list(values[: len(session.sliders)])
-            strengths = dict(zip(session.attributes, values[limits.MAX_SLIDERS:]))
-            return show(engine.decode_sliders(session.model, session.state, slider_values, strengths))
+            strengths = dict(zip(session.attributes, values[limits.MAX_SLIDERS : limits.MAX_SLIDERS
+                                                            + limits.MAX_ATTRIBUTES]))
+            label = values[limits.MAX_SLIDERS + limits.MAX_ATTRIBUTES] if len(values) > len(slider_outputs) else ""
+            return show(engine.decode_sliders(session.model, session.state, slider_values, strengths, label or ""))
 
-        gr.on([control.change for control in slider_outputs], decode_sliders, inputs=[session, *slider_outputs],
+        gr.on([control.change for control in [*slider_outputs, draw_as]], decode_sliders,
+              inputs=[session, *slider_outputs, draw_as],
               outputs=edited, api_name="decode_sliders", trigger_mode="always_last", show_progress="minimal",
               **ENGINE_QUEUE)
 

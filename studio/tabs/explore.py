@@ -8,13 +8,19 @@ from typing import Any
 
 import gradio as gr
 
-from studio.engine_api import InputError, StudioEngine
+from studio.engine_api import Capability, InputError, StudioEngine
 from studio.errors import user_facing
 from studio.pickers import ModelPickers
 from studio.plots import PlotFrame, codebook_table, draw_scatter
 from studio.tabs.shared import ENGINE_QUEUE, show
 
 OWN_DATA = "the model's training data"
+
+
+def _class_choices(engine: StudioEngine, model: str | None) -> tuple[list, bool]:
+    """(choices, visible) of a class picker: a class-conditional model's classes, hidden for other models."""
+    classes = engine.model_classes(model) if model else []
+    return [("every class (samples) / the first (manifold)", ""), *classes], bool(classes)
 
 
 @dataclass(frozen=True)
@@ -27,11 +33,16 @@ class ScatterSession:
 def build(engine: StudioEngine, pickers: ModelPickers) -> None:
     with gr.Tab("Explore", id="explore"):
         scatter_session = gr.State(None)
-        model = pickers.dropdown(None, info="Each panel says which kinds of model it needs.")
+        model = pickers.dropdown(None, prefer=Capability.MANIFOLD,  # opens on a 2-D VAE (mnist-vae-2d)
+                                 info="Each panel says which kinds of model it needs.")
         with gr.Row():
             with gr.Column():
                 gr.Markdown("### Manifold\nDecodes of a grid over a 2-D latent (a VAE with a 2-D latent).")
                 grid_size = gr.Slider(2, 32, 12, step=1, label="Grid size (n x n)")
+                choices, visible = _class_choices(engine, model.value)
+                label = gr.Dropdown(choices, value="", visible=visible, label="Class", elem_id="explore-class",
+                                    allow_custom_value=True,  # the engine checks it, with the classes
+                                    info="Class-conditional models: the class to draw (manifold and samples)")
                 manifold_button = gr.Button("Draw the manifold", variant="primary")
                 manifold = gr.Image(label="Manifold", interactive=False, height=420, elem_id="manifold")
             with gr.Column():
@@ -65,17 +76,24 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                               y_title="times chosen")
 
         @user_facing
-        def draw_manifold(model, n):
-            return show(engine.manifold_grid(model, n))
+        def draw_manifold(model, n, label=""):
+            return show(engine.manifold_grid(model, n, label or ""))
 
-        manifold_button.click(draw_manifold, [model, grid_size], manifold, api_name="manifold", **ENGINE_QUEUE)
+        manifold_button.click(draw_manifold, [model, grid_size, label], manifold, api_name="manifold", **ENGINE_QUEUE)
 
         @user_facing
-        def sample_prior(model, n, seed):
-            return show(engine.prior_samples(model, n, seed))
+        def sample_prior(model, n, seed, label=""):
+            return show(engine.prior_samples(model, n, seed, label or ""))
 
-        prior_button.click(sample_prior, [model, sample_count, sample_seed], prior, api_name="prior_samples",
+        prior_button.click(sample_prior, [model, sample_count, sample_seed, label], prior, api_name="prior_samples",
                            **ENGINE_QUEUE)
+
+        @user_facing
+        def model_classes(model):
+            choices, visible = _class_choices(engine, model)
+            return gr.update(choices=choices, value="", visible=visible)
+
+        model.change(model_classes, model, label, api_name="explore_classes")
 
         @user_facing
         def plot_scatter(model, data, n):

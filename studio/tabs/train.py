@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from studio import limits
-from studio.engine_api import InputError, Recipe, StudioEngine, TrainingSettings, TrainingStatus
+from studio.engine_api import DataSourceStatus, InputError, Recipe, StudioEngine, TrainingSettings, TrainingStatus
 from studio.errors import user_facing
 from studio.plots import loss_table
 from studio.tabs.shared import ENGINE_QUEUE, show
@@ -20,6 +20,13 @@ def describe(status: TrainingStatus) -> str:
     loss = f", loss {status.losses[-1][1]:.4f}" if status.losses else ""
     headline = f"**{status.state.value}**: step {status.step} of {status.total_steps}{loss} (job `{status.job_id}`)"
     return f"{headline}\n\n{status.message}" if status.message else headline
+
+
+def data_sources_table(statuses: list[DataSourceStatus]) -> str:
+    """Markdown: every data source, whether it is here, and the command that gets the missing ones."""
+    rows = [f"| `{status.name}` | {status.title} | {'yes' if status.installed else '**no**'} | "
+            f"{status.note.replace('|', '/')} |" for status in statuses]
+    return "\n".join(["| source | what | here | status |", "|---|---|---|---|", *rows])
 
 
 def _render(status: TrainingStatus) -> tuple:
@@ -37,6 +44,8 @@ def build(engine: StudioEngine) -> gr.events.Dependency:
                 sources = engine.list_data_sources()
                 data = gr.Dropdown(sources, value=first.data if first else None, allow_custom_value=True,
                                    label="Data", info="A built-in source, or folder:PATH, idx:PATH, hf:NAME")
+                with gr.Accordion("Data sources: which are here, how to get the others", open=False):
+                    gr.Markdown(data_sources_table(engine.data_source_statuses()), elem_id="data-sources")
                 recipe = gr.Dropdown(list(recipes), value=first.name if first else None, label="Recipe",
                                      info=None if recipes else "No recipes found in recipes/.")
                 recipe_note = gr.Markdown(first.description if first else "")

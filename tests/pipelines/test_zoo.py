@@ -14,9 +14,10 @@ from vaestudio.pipelines.text_to_image import TextToImage
 from vaestudio.worlds.shapes.checker import read_image
 from vaestudio.worlds.shapes.source import ShapesSource
 
-SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji")
+SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji", "mnist-vae-2d", "mnist-cvae", "fashion-vae",
+           "mnist-vae", "mnist-iwae")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
-MAX_ZOO_BYTES = 25 * 2**20
+MAX_ZOO_BYTES = 40 * 10**6  # all of pretrained/ under 40 MB
 
 
 def shipped(name: str) -> str:

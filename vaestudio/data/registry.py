@@ -4,6 +4,8 @@
 |---------------|-----------------------------------------|------------------------|--------------|
 | shapes        | procedural shapes world, captions       | train, test            | 64           |
 | digits        | scikit-learn digits, labels, captions   | train, test, all       | 8            |
+| mnist         | MNIST digits (`vaestudio data get`)      | train, test            | 28           |
+| fashion-mnist | Fashion-MNIST (`vaestudio data get`)     | train, test            | 28           |
 | emoji         | Noto Color Emoji renders, captions      | train, test, all       | 32           |
 | folder:PATH   | your images (+ metadata.jsonl / .txt)   | train, test, all       | 64           |
 | idx:PATH      | MNIST-format IDX files (+ labels)       | train, test, all       | native       |
@@ -26,12 +28,14 @@ from vaestudio.data.source import ImageSource
 SOURCES: dict[str, tuple[str, str, str | None]] = {
     "shapes": ("vaestudio.worlds.shapes.source", "ShapesSource", None),
     "digits": ("vaestudio.data.digits", "DigitsSource", None),
+    "mnist": ("vaestudio.data.mnist", "MnistSource", None),
+    "fashion-mnist": ("vaestudio.data.fashion_mnist", "FashionMnistSource", None),
     "emoji": ("vaestudio.data.emoji", "EmojiSource", None),
     "folder": ("vaestudio.data.folder", "FolderSource", "path"),
     "idx": ("vaestudio.data.idx", "IdxSource", "path"),
     "hf": ("vaestudio.data.hub", "HubSource", "name"),
 }
-KNOWN_SPECS = ("shapes", "digits", "emoji", "folder:PATH", "idx:PATH", "hf:NAME")
+KNOWN_SPECS = ("shapes", "digits", "mnist", "fashion-mnist", "emoji", "folder:PATH", "idx:PATH", "hf:NAME")
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

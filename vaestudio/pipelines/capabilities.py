@@ -2,9 +2,9 @@
 
 ``text_to_image`` for text_to_image bundles, plus what the :class:`~vaestudio.pipelines.editing.Editor`
 can do with the image model: ``encode`` (and ``attributes``), ``interpolate``, ``scatter``, ``sample``
-(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. A request carries no condition (class or
-prompt), so a conditional model is offered only where the editor picks a condition itself (scatter,
-manifold, class-conditional samples).
+(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. Class-conditional models take their class
+from the studio's class pickers (encode, samples, manifold); other conditional models are offered
+only where the editor picks a condition itself (scatter, manifold, class-conditional samples).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ EDITOR_NAMES = {
     "manifold": ("manifold",),
 }
 NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition for these
+CLASS_PICKED = {"encode"}  # a class-conditional model takes the class from the studio's class pickers
 
 
 def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> frozenset[str]:
@@ -35,6 +36,7 @@ def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> f
             return frozenset(names)
     condition = editor.space.condition_kind
     for name in editor.capabilities:
-        if condition == "none" or (name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
+        if condition == "none" or (condition == "class" and name in CLASS_PICKED) or (
+                name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
             names.update(EDITOR_NAMES.get(name, ()))
     return frozenset(names)

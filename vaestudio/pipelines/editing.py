@@ -147,6 +147,18 @@ class Editor:
             names.add("manifold")
         return frozenset(names)
 
+    def class_names(self) -> list[str]:
+        """A class-conditional model's classes, in label order (the training data's names when known,
+        else "0".."K-1"); [] for other models."""
+        if self.space.condition_kind != "class":
+            return []
+        from vaestudio.data.catalogue import label_names
+        from vaestudio.hub import training_data
+
+        count = int(self.model.config.num_classes)
+        names = label_names((training_data(self.model) or {}).get("source"))
+        return names if names is not None and len(names) == count else [str(index) for index in range(count)]
+
     # -- per-model precomputations --------------------------------------------------------------
     def _cache(self) -> dict:
         key = (self.source if isinstance(self.source, (str, type(None))) else id(self.source), self.sample_size)

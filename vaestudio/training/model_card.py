@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from vaestudio.data.catalogue import provenance
 from vaestudio.ops import backend
 from vaestudio.training.recipes import Recipe
 
@@ -66,6 +67,8 @@ def render_model_card(recipe: Recipe, metrics: dict[str, Any], command: str, mac
         "",
         f"- source: `{recipe.data.source}` (split `{recipe.data.split}`), {data_description}",
     ]
+    if provenance(recipe.data.source):
+        lines.append(f"- data set: {provenance(recipe.data.source)}")
     if recipe.data.options:
         lines.append(f"- options: `{recipe.data.options}`")
     if vqvae:

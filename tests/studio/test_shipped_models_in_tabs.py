@@ -1,0 +1,90 @@
+"""Every model shipped in pretrained/ works in every studio tab that offers it, through the real engine.
+
+A model trained on a real data set (mnist, fashion-mnist) needs that data for what reads it (sliders
+and attribute vectors in Edit, the latent scatter): where the data set is installed those work; where
+it is not, they fail with the message that names the command that gets it.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pytest
+from PIL import Image
+
+from studio.engine import Engine, pretrained_directory, shipped_model_folders
+from studio.engine_api import Capability, InputError
+from studio.pickers import ModelPickers
+from vaestudio.data.catalogue import PACKAGED, packaged_dataset
+from vaestudio.data.packaged import installed_folder
+from vaestudio.hub import training_data
+
+SHIPPED = [folder.name for folder in shipped_model_folders(pretrained_directory())]
+REAL_MODELS = ("mnist-vae-2d", "mnist-cvae", "fashion-vae", "mnist-vae", "mnist-iwae")
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine(models_dir=pretrained_directory())
+
+
+def _data_needed(name: str) -> str | None:
+    """The packaged data set a shipped model was trained on, when it is not installed here."""
+    spec = str((training_data(str(pretrained_directory() / name)) or {}).get("source", "")).strip().lower()
+    if spec in PACKAGED and installed_folder(packaged_dataset(spec)) is None:
+        return spec
+    return None
+
+
+def _picture(size: int, shade: int) -> Image.Image:
+    picture = Image.new("RGB", (size, size), (shade, shade, shade))
+    picture.paste((255 - shade,) * 3, (size // 4, size // 4, 3 * size // 4, 3 * size // 4))
+    return picture
+
+
+def test_the_real_models_are_shipped_and_the_explore_tab_opens_on_the_2d_vae(engine):
+    assert set(REAL_MODELS) <= set(SHIPPED)
+    assert SHIPPED[:2] == ["shapes", "mnist-vae-2d"]  # the text-to-image bundle, then the real-data zoo
+    with gr.Blocks():
+        explore = ModelPickers(engine).dropdown(None, prefer=Capability.MANIFOLD)
+        edit = ModelPickers(engine).dropdown(Capability.ENCODE)
+    assert explore.value == "mnist-vae-2d" and edit.value == "shapes"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_tab_that_offers_a_shipped_model_works_with_it(engine, name):
+    info = next(info for info in engine.list_models() if info.name == name)
+    assert info.capabilities, f"{name} is offered in no tab"
+    missing_data = _data_needed(name)
+    size = 64  # uploads are fitted to each model's own size
+    if info.can(Capability.TEXT_TO_IMAGE):
+        generation = engine.text_to_image(name, "a red circle", 1, 0, 1.0, 0, 1)
+        assert len(generation.images) == 1
+    if info.can(Capability.MANIFOLD):
+        width, height = engine.manifold_grid(name, 3).size
+        assert width == height and width % 3 == 0
+    if info.can(Capability.PRIOR):
+        assert isinstance(engine.prior_samples(name, 2, 0), Image.Image)
+    if info.can(Capability.CODEBOOK):
+        assert engine.codebook_usage(name) is not None
+    data_readers = []
+    if info.can(Capability.ENCODE):
+        data_readers.append(lambda: _edit(engine, name, size))
+    if info.can(Capability.INTERPOLATE):
+        data_readers.append(lambda: engine.interpolate(name, _picture(size, 0), _picture(size, 200), 3, "linear"))
+    if info.can(Capability.SCATTER):
+        data_readers.append(lambda: engine.latent_scatter(name, "", 20))
+    for read in data_readers:
+        if missing_data is None:
+            assert read() is not None
+        else:
+            with pytest.raises(InputError, match=f"vaestudio data get {missing_data}"):
+                read()
+
+
+def _edit(engine: Engine, name: str, size: int):
+    encoding = engine.encode(name, _picture(size, 30))
+    values = [spec.value for spec in encoding.sliders]
+    strengths = {attribute: 1.0 for attribute in encoding.attributes[:1]}
+    edited = engine.decode_sliders(name, encoding.state, values, strengths)
+    assert edited.size == encoding.reconstruction.size == encoding.model_input.size
+    return edited
