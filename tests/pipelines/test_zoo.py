@@ -70,7 +70,8 @@ def test_capabilities_of_the_zoo():
     assert capabilities(hub.load(shipped("shapes"))) >= {"text_to_image", "encode", "inpaint", "codebook"}
     digits = capabilities(hub.load(shipped("digits")))
     assert "manifold" in digits and "text_to_image" not in digits
-    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior"}  # no condition input
+    # a class-conditional model: encode (with the class picked in the studio) as well as what needs no class
+    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior", "encode", "attributes"}
 
 
 def reads(pictures, attribute: str) -> collections.Counter:

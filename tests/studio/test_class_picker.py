@@ -11,7 +11,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from studio import limits
-from studio.engine import Engine, pretrained_directory
+from studio.engine import Engine
+from vaestudio.hub import pretrained_directory
 from studio.engine_api import Capability, InputError
 from tests.studio.support import plain_image
 

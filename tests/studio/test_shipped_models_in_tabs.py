@@ -7,19 +7,26 @@ it is not, they fail with the message that names the command that gets it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pytest
 from PIL import Image
 
-from studio.engine import Engine, pretrained_directory, shipped_model_folders
+from studio.engine import Engine
 from studio.engine_api import Capability, InputError
 from studio.pickers import ModelPickers
 from vaestudio.data.catalogue import PACKAGED, packaged_dataset
 from vaestudio.data.packaged import installed_folder
-from vaestudio.hub import training_data
+from vaestudio.hub import pretrained_directory as _pretrained_folder
+from vaestudio.hub import shipped_names, training_data
 
-SHIPPED = [folder.name for folder in shipped_model_folders(pretrained_directory())]
+SHIPPED = shipped_names()
 REAL_MODELS = ("mnist-vae-2d", "mnist-cvae", "fashion-vae", "mnist-vae", "mnist-iwae")
+
+
+def pretrained_directory() -> Path:
+    return Path(_pretrained_folder())
 
 
 @pytest.fixture(scope="module")
