@@ -66,11 +66,18 @@ class ModelInfo:
 
     @property
     def headline_metrics(self) -> dict[str, float]:
-        """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings."""
-        table = self.metrics.get("evaluation", self.metrics)
-        return {str(key): float(value) for key, value in table.items()
-                if isinstance(value, (int, float)) and not isinstance(value, bool)
-                and not any(word in str(key) for word in NOT_HEADLINE)}
+        """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings; a
+        bundle's by component or report ("vqvae.psnr", "prior.bits_per_code", "faithfulness.all_attributes")."""
+        if "evaluation" in self.metrics or self.kind != "text_to_image":
+            return _numbers(self.metrics.get("evaluation", self.metrics))
+        return {f"{part}.{key}": value for part, table in self.metrics.items() if isinstance(table, dict)
+                for key, value in _numbers(table.get("all_prompts", table)).items()}
+
+
+def _numbers(table: dict) -> dict[str, float]:
+    return {str(key): float(value) for key, value in table.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            and not any(word in str(key) for word in NOT_HEADLINE)}
 
 
 def family(kind: str, config: dict) -> str:

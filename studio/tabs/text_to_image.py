@@ -18,6 +18,7 @@ EXAMPLES_BY_MODEL = {
     "emoji": ["smiling face with hearts"],
 }
 EXAMPLE_PROMPTS = [prompt for prompts in EXAMPLES_BY_MODEL.values() for prompt in prompts]
+PLACEHOLDER = "a red circle in the top left and a blue square at the bottom"  # a shapes prompt too
 
 
 def _caption(item: ScoredImage, done: bool) -> str | None:
@@ -39,7 +40,7 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         with gr.Row():
             with gr.Column(scale=2, min_width=300):
                 prompt = gr.Textbox(
-                    label="Prompt", placeholder="a red circle in the top left and a blue square at the bottom", lines=2, max_length=500,
+                    label="Prompt", placeholder=PLACEHOLDER, lines=2, max_length=500,
                     elem_id="prompt",
                 )
                 generate = gr.Button("Generate", variant="primary", elem_id="generate")

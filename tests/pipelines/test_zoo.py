@@ -62,6 +62,9 @@ def test_list_models_describes_the_zoo():
     assert listed["shapes-vae"].family == "beta-VAE" and listed["digits-cvae"].family == "conditional VAE"
     assert listed["digits"].summary == "VAE, 2-D latent, 8x8 images"
     assert "psnr" in listed["digits"].headline_metrics and "seconds" not in str(listed["digits"].headline_metrics)
+    shapes = listed["shapes"].headline_metrics  # a bundle's, by component and report
+    assert shapes["vqvae.psnr"] == pytest.approx(37.0, abs=0.05) and "prior.bits_per_code" in shapes
+    assert shapes["faithfulness.all_attributes"] == pytest.approx(0.905)
 
 
 def test_capabilities_of_the_zoo():
