@@ -1,6 +1,6 @@
 """Copies trained runs into pretrained/: plain model folders and text-to-image bundles with their cards.
 
-    python scripts/ship_zoo.py model RUN_DIR NAME
+    python scripts/ship_zoo.py model RUN_DIR NAME [--with-log]
     python scripts/ship_zoo.py bundle NAME --component vqvae=RUN --component prior=RUN [--component scorer=RUN]
            [--neutral-prompt TEXT] [--guidance-scale S] [--temperature T] [--layout NAME] [--object-score-weight W] [--title TEXT] [--evaluation JSON_FILE]
 
@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     model = commands.add_parser("model")
     model.add_argument("run_dir")
     model.add_argument("name")
+    model.add_argument("--with-log", action="store_true",
+                       help="also ship the run's log.jsonl (the Learn tab draws its training curves)")
     bundle = commands.add_parser("bundle")
     bundle.add_argument("name")
     bundle.add_argument("--component", action="append", required=True, metavar="ROLE=RUN_DIR")
@@ -191,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.command == "model":
         copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", arguments.name))
+        if arguments.with_log:
+            target = os.path.join(REPOSITORY, "pretrained", arguments.name, "log.jsonl")
+            shutil.copyfile(os.path.join(arguments.run_dir, "log.jsonl"), target)
+            os.chmod(target, 0o644)
     else:
         components = dict(item.split("=", 1) for item in arguments.component)
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}

@@ -16,8 +16,11 @@ from vaestudio.lessons.base import Control, Figure, Lesson, LessonError, LessonR
 
 # In teaching order; the module names under vaestudio/lessons/.
 LESSON_MODULES = (
+    "autoencoder_vs_vae",
+    "elbo_terms",
     "reparameterisation",
     "log_likelihood",
+    "cvae",
 )
 
 _lessons: dict[str, Lesson] = {}

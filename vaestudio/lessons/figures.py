@@ -42,7 +42,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _label(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.2e}"
 
 
 def line_chart(series: Sequence[Series], title: str, x_label: str, y_label: str, log_x: bool = False,
