@@ -36,6 +36,8 @@ from studio.engine_api import (
     InputError,
     Interpolation,
     LatentScatter,
+    LessonSummary,
+    LessonView,
     ModelError,
     ModelInfo,
     Recipe,
@@ -321,6 +323,25 @@ class Engine:
         with _user_errors():
             samples = editor.sample(int(n), seed=int(seed))
         return grid(samples, columns=int(np.ceil(np.sqrt(len(samples)))), gap=2)
+
+    # ----------------------------------------------------------------- learn
+
+    def list_lessons(self) -> list[LessonSummary]:
+        from vaestudio.lessons import list_lessons
+
+        return [LessonSummary(lesson.name, lesson.number, lesson.title, lesson.control.label, lesson.control.minimum,
+                              lesson.control.maximum, lesson.control.step, lesson.control.default, lesson.control.info)
+                for lesson in list_lessons()]
+
+    def render_lesson(self, name: str, value: float) -> LessonView:
+        from vaestudio.lessons import LessonError, render
+
+        try:
+            result = render(name, value)
+        except LessonError as error:  # an unknown lesson, a value out of range, a model not shipped
+            raise InputError(_sentence(error)) from None
+        return LessonView(result.name, result.title, result.paragraph, result.figure, result.numbers, result.value,
+                          result.models, result.seconds)
 
     # ----------------------------------------------------------------- train
 

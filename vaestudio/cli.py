@@ -129,6 +129,9 @@ SUBCOMMANDS = [add_train, add_eval, add_info]
 from vaestudio.sample_command import add_sample
 
 SUBCOMMANDS.insert(1, add_sample)
+from vaestudio.lesson_command import add_lesson  # noqa: E402 - `lesson` joins the list here
+
+SUBCOMMANDS.append(add_lesson)
 
 
 def build_parser() -> argparse.ArgumentParser:
