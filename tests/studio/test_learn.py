@@ -44,5 +44,5 @@ def test_bad_lessons_and_values_are_clear_errors(client, fake_engine):
         client.predict("fake-bars", 11, api_name="/lesson_render")
     with pytest.raises(InputError, match="between 0 and 10"):  # and the engine's, for API callers around it
         fake_engine.render_lesson("fake-bars", -1)
-    with pytest.raises(AppError, match="no lesson 'nope'"):
+    with pytest.raises(AppError, match="not in the list of choices"):
         client.predict("nope", 1, api_name="/lesson_render")
