@@ -21,6 +21,7 @@ LESSON_MODULES = (
     "reparameterisation",
     "log_likelihood",
     "cvae",
+    "gumbel_softmax",
 )
 
 _lessons: dict[str, Lesson] = {}
