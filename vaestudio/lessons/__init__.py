@@ -21,6 +21,7 @@ LESSON_MODULES = (
     "reparameterisation",
     "log_likelihood",
     "cvae",
+    "vq_vae",
     "gumbel_softmax",
 )
 
