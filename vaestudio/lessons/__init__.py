@@ -20,6 +20,8 @@ LESSON_MODULES = (
     "elbo_terms",
     "reparameterisation",
     "log_likelihood",
+    "latent_size",
+    "posterior_collapse",
     "cvae",
     "vq_vae",
     "gumbel_softmax",

@@ -18,6 +18,7 @@ LESSON_MODELS: dict[str, str] = {
     "beta-1": "digits-vae-z10",
     "beta-2": "digits-vae-z10-b2",
     "beta-4": "digits-vae-z10-b4",
+    "beta-4-free-bits": "digits-vae-z10-b4-free-bits",  # beta 4 with a floor of 0.5 nats per dimension
     "latent-2": "digits-vae-z2",
     "latent-5": "digits-vae-z5",
     "latent-10": "digits-vae-z10",
