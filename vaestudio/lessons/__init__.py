@@ -25,6 +25,7 @@ LESSON_MODULES = (
     "cvae",
     "vq_vae",
     "gumbel_softmax",
+    "text_to_image",
 )
 
 _lessons: dict[str, Lesson] = {}
