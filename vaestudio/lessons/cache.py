@@ -86,6 +86,8 @@ def cached(lesson: str, roles: Sequence[str], arguments: Mapping[str, object],
         except (OSError, ValueError):  # a damaged file: compute again and replace it
             pass
     arrays = {name: np.asarray(value) for name, value in compute().items()}
+    if any(array.dtype == object for array in arrays.values()):
+        raise ValueError(f"the {lesson} cache holds numeric arrays only: an object array would be pickled")
     os.makedirs(directory, exist_ok=True)
     handle, staging = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
     try:
