@@ -8,6 +8,8 @@ codes of the data cover the prior, so prior draws decode to digits.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from vaestudio.lessons.base import Control, Figure, Lesson
@@ -23,6 +25,11 @@ SHOWN = 48
 
 def psnr(first: torch.Tensor, second: torch.Tensor) -> float:
     return float(10 * torch.log10(1.0 / ((first - second) ** 2).mean()))
+
+
+def prior_norm_mean(dimensions: int) -> float:
+    """E ||z|| for z ~ N(0, I) in ``dimensions`` dimensions (the chi distribution's mean)."""
+    return math.sqrt(2) * math.exp(math.lgamma((dimensions + 1) / 2) - math.lgamma(dimensions / 2))
 
 
 @torch.no_grad()
@@ -46,7 +53,7 @@ def compute(value: float) -> Figure:
             "mean_classifier_confidence": round(float(confidence.mean()), 4),
             "reconstruction_psnr_db": round(reconstruction, 2),
             "code_norm_mean": round(float(codes.norm(dim=1).mean()), 3),
-            "prior_norm_mean": round(float(torch.randn(10000, codes.shape[1]).norm(dim=1).mean()), 3),
+            "prior_norm_mean": round(prior_norm_mean(codes.shape[1]), 3),
         }
         grid = tiles(samples[:SHOWN], columns=8, pixels=40)
         panels.append(titled(grid, f"{name} (beta {model.config.beta:g}): {100 * read:.0f} % of {SAMPLES} prior "
