@@ -176,14 +176,18 @@ def move_first_slider(driver, before, seconds: float = 60):
     slider.click()
     slider.send_keys(Keys.END)
     output = driver.find_element(By.ID, "edit-output")
+    return wait_for_new_pixels(output, before, seconds, "the edited image's pixels to change after moving a slider")
 
+
+def wait_for_new_pixels(element, before, seconds: float, what: str):
+    """Waits until the image `element` shows differs from `before`; returns its new pixels."""
     latest = {}
 
     def changed() -> bool:
-        latest["pixels"] = shown_pixels(output)
+        latest["pixels"] = shown_pixels(element)
         return pixels_differ(latest["pixels"], before)
 
-    wait_for(changed, seconds, "the edited image's pixels to change after moving a slider")
+    wait_for(changed, seconds, what)
     return latest["pixels"]
 
 
@@ -233,8 +237,8 @@ def open_lesson(driver, title: str, seconds: float = 120):
                           what=f"the lesson {title!r} in the list")
         option.click()
         picker.send_keys(Keys.ESCAPE)
-        wait_for(lambda: pixels_differ(shown_pixels(figure), before), seconds, f"the figure of {title!r}")
-    return shown_pixels(figure)
+        return wait_for_new_pixels(figure, before, seconds, f"the figure of {title!r}")
+    return before
 
 
 def move_lesson_control_to_end(driver, before, seconds: float = 120):
@@ -248,11 +252,4 @@ def move_lesson_control_to_end(driver, before, seconds: float = 120):
     ActionChains(driver).move_to_element(slider).click_and_hold().move_by_offset(slider.size["width"] // 2 + 20, 0) \
         .release().perform()
     figure = driver.find_element(By.ID, "lesson-figure")
-    latest = {}
-
-    def changed() -> bool:
-        latest["pixels"] = shown_pixels(figure)
-        return pixels_differ(latest["pixels"], before)
-
-    wait_for(changed, seconds, "the lesson's figure to change after moving its slider")
-    return latest["pixels"]
+    return wait_for_new_pixels(figure, before, seconds, "the lesson's figure to change after moving its slider")
