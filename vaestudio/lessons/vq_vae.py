@@ -22,7 +22,7 @@ from vaestudio.lessons.cache import cached, load_role
 from vaestudio.lessons.data import held_out
 from vaestudio.lessons.figures import COLOURS, Series, beside, line_chart, stacked, tiles, titled
 
-USAGE_IMAGES = 256  # test images whose codes are counted (cached)
+USAGE_IMAGES = 128  # test images whose codes are counted (cached): 32,768 choices among 1,024 codes
 SAMPLES = 4
 SHOWN = 2  # images in the nearest-code row
 
