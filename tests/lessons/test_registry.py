@@ -59,3 +59,14 @@ def test_a_missing_model_says_which_and_how_to_fix_it(monkeypatch):
     monkeypatch.setattr(cache, "_models", {})
     with pytest.raises(LessonError, match="needs the model 'no-such-model'.*vaestudio/lessons/models.py"):
         render("cvae")
+
+
+def test_switching_a_role_renders_the_lesson_on_the_other_model(monkeypatch):
+    from tests.lessons.conftest import rendered
+    from vaestudio.lessons import render
+
+    monkeypatch.setenv("VAESTUDIO_LESSON_MODELS", json.dumps({"vae": "digits-vae-z5"}))
+    switched = render("log-likelihood")
+    assert switched.models == {"vae": "digits-vae-z5"}
+    monkeypatch.delenv("VAESTUDIO_LESSON_MODELS")
+    assert switched.numbers["elbo"] != rendered("log-likelihood").numbers["elbo"]

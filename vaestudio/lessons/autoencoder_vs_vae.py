@@ -15,7 +15,7 @@ import torch
 from vaestudio.lessons.base import Control, Figure, Lesson
 from vaestudio.lessons.cache import load_role
 from vaestudio.lessons.data import held_out
-from vaestudio.lessons.digit_classifier import CONFIDENT, classifier
+from vaestudio.lessons.digit_classifier import CONFIDENT, classifier_for
 from vaestudio.lessons.figures import beside, stacked, tiles, titled
 from vaestudio.lessons.vae_measures import require_vae
 
@@ -35,7 +35,7 @@ def prior_norm_mean(dimensions: int) -> float:
 @torch.no_grad()
 def compute(value: float) -> Figure:
     seed = int(value)
-    reader = classifier()
+    reader = classifier_for(load_role("vae"))
     images, _ = held_out("vae", 360)
     numbers, panels = {"seed": seed, "samples": SAMPLES, "confident_reading": CONFIDENT,
                        "classifier_test_accuracy": round(reader.test_accuracy, 4)}, []

@@ -12,7 +12,7 @@ import torch
 from vaestudio.lessons.base import Control, Figure, Lesson, LessonError
 from vaestudio.lessons.cache import load_role
 from vaestudio.lessons.data import held_out
-from vaestudio.lessons.digit_classifier import classifier
+from vaestudio.lessons.digit_classifier import classifier_for
 from vaestudio.lessons.figures import beside, tiles, titled
 
 STYLES = 100  # test images whose style is measured
@@ -37,7 +37,7 @@ def compute(value: float) -> Figure:
     classes = model.config.num_classes
     index = int(value)
     decodes = styled(model, images, labels, classes)  # (N*K, C, H, W)
-    read = classifier().probabilities(decodes).argmax(1).view(len(images), classes)  # (N, K)
+    read = classifier_for(model).probabilities(decodes).argmax(1).view(len(images), classes)  # (N, K)
     wanted = torch.arange(classes).expand_as(read)
     per_style = (read == wanted).float().mean(1)  # (N,)
     rows = [(index + offset) % len(images) for offset in range(SHOWN_STYLES)]

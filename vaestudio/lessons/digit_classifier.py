@@ -66,6 +66,17 @@ def _train(spec: str, image_size: int) -> dict[str, np.ndarray]:
 _classifiers: dict[tuple[str, int], Classifier] = {}
 
 
+def classifier_for(model) -> Classifier:
+    """The classifier of the data ``model`` was trained on (its recipe's source), at the model's image size."""
+    from vaestudio.hub import training_data
+
+    data = training_data(model)
+    if data is None:
+        raise ValueError("the model's training data is unknown (no recipe.toml beside its weights): "
+                         "a lesson cannot train a classifier of it")
+    return classifier(data["source"], int(model.config.image_size))
+
+
 def classifier(spec: str = "digits", image_size: int = 8) -> Classifier:
     """The classifier of ``spec`` at ``image_size``, trained once and cached (per process and on disk)."""
     if (spec, image_size) not in _classifiers:

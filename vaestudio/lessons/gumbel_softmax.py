@@ -54,12 +54,12 @@ def relaxed_vectors(vqvae, logits: torch.Tensor, temperature: float, seed: int) 
 
 
 def compute(value: float) -> Figure:
-    bundle = load_role("text-to-image")
+    bundle = load_role("vq-bundle")
     vqvae = bundle.get("vqvae") if hasattr(bundle, "components") else None
     if getattr(vqvae, "model_type", None) != "vqvae" or vqvae.config.levels != 1:
-        raise LessonError("the Gumbel-softmax lesson needs a bundle with a one-level VQ-VAE (role 'text-to-image')")
+        raise LessonError("the Gumbel-softmax lesson needs a bundle with a one-level VQ-VAE (role 'vq-bundle')")
     temperature = float(value)
-    images, _ = held_out("text-to-image", IMAGES, component="vqvae")
+    images, _ = held_out("vq-bundle", IMAGES, component="vqvae")
     logits = code_logits(vqvae, images)  # (N, K, h, w)
     nearest = vqvae.quantizer.codebook[logits.argmax(1)].permute(0, 3, 1, 2)  # (N, D, h, w)
     sweep_weights, sweep_vectors = zip(*(relaxed_vectors(vqvae, logits[:1], t, seed=0) for t in TEMPERATURES))
@@ -124,6 +124,6 @@ LESSON = Lesson(
     ),
     control=Control("Temperature tau", 0.05, 5.0, 0.05, 1.0, info="low: nearly one-hot; high: a blend of codes"),
     compute=compute,
-    roles=("text-to-image",),
+    roles=("vq-bundle",),
 )
 

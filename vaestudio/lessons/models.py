@@ -24,7 +24,8 @@ LESSON_MODELS: dict[str, str] = {
     "latent-10": "digits-vae-z10",
     "latent-20": "digits-vae-z20",
     "cvae": "digits-cvae",  # class-conditional VAE
-    # discrete codes: a VQ-VAE + text-conditioned PixelCNN prior + reranker bundle
+    # discrete codes: bundles of a VQ-VAE and a PixelCNN prior (lessons 8, 9); with a scorer too (lesson 10)
+    "vq-bundle": "shapes",
     "text-to-image": "shapes",
 }
 

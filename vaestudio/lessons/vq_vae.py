@@ -27,6 +27,15 @@ SAMPLES = 4
 SHOWN = 2  # images in the nearest-code row
 
 
+def prior_condition(prior, bundle, count: int):
+    """What the prior samples from: None (unconditional), the bundle's neutral prompt, or classes 0, 1, ..."""
+    if prior.config.condition == "text":
+        return [bundle.options.get("neutral_prompt") or "a shape"] * count
+    if prior.config.condition == "class":
+        return torch.arange(count) % prior.config.num_classes
+    return None
+
+
 def _parts(role: str):
     bundle = load_role(role)
     vqvae, prior = (bundle.get("vqvae"), bundle.get("prior")) if hasattr(bundle, "components") else (None, None)
@@ -51,7 +60,7 @@ def code_map_picture(codes: torch.Tensor, num_codes: int, size: int) -> torch.Te
 
 @torch.no_grad()
 def compute(value: float) -> Figure:
-    role = "text-to-image"
+    role = "vq-bundle"
     bundle, vqvae, prior = _parts(role)
     seed = int(value)
     num_codes = vqvae.config.num_codes
@@ -59,12 +68,12 @@ def compute(value: float) -> Figure:
     counts = cached("vq-vae-usage", (role,), {"images": USAGE_IMAGES},
                     lambda: {"counts": code_counts(vqvae, held_out(role, USAGE_IMAGES, component="vqvae")[0])})["counts"]
     images, _ = held_out(role, max(SAMPLES, SHOWN), component="vqvae")
-    prompt = bundle.options.get("neutral_prompt") or "a shape"
-    condition = None if prior.config.condition == "none" else [prompt] * SAMPLES
+    condition = prior_condition(prior, bundle, SAMPLES)
     sampled = {
         "test images": vqvae.encode_codes(images[:SAMPLES]),
         "uniform prior": torch.randint(0, num_codes, (SAMPLES, height, width), generator=torch.Generator().manual_seed(seed)),
-        "PixelCNN prior": prior.sample(condition if condition else SAMPLES, height=height, width=width, seed=seed),
+        "PixelCNN prior": prior.sample(SAMPLES if condition is None else condition, height=height, width=width,
+                                       seed=seed),
     }
     decoded = {name: vqvae.decode_codes(codes) for name, codes in sampled.items()}
     measures = {}
@@ -81,7 +90,7 @@ def compute(value: float) -> Figure:
         "perplexity": round(float(np.exp(-(probabilities * np.log(probabilities)).sum())), 1),
         "usage_measured_on": f"{USAGE_IMAGES} test images",
         "uniform_bits_per_code": round(math.log2(num_codes), 3),
-        "prior_condition": prompt if condition else None,
+        "prior_condition": condition[0] if isinstance(condition, list) else prior.config.condition,
         **{name.replace(" ", "_"): measure for name, measure in measures.items()},
     }
     nearest = titled(tiles(torch.cat([images[:SHOWN], code_map_picture(sampled["test images"][:SHOWN], num_codes, images.shape[-1]),
@@ -111,9 +120,10 @@ LESSON = Lesson(
         "codes ignore which codes go together, and decode to texture: the decoder cannot even draw them (they do "
         "not survive a decode-encode round trip). A PixelCNN fitted to the codes of real images knows which codes "
         "follow which, and its samples decode to scenes. The prior's bits per code say the same: a uniform map "
-        "costs it far more than log2 1024 = 10 bits per code. The control draws other samples."
+        "costs it far more than the log2 K bits per code of a uniform choice among K codes (10 bits for the "
+        "shapes model's 1,024). The control draws other samples."
     ),
     control=Control("Sample seed", 0, 99, 1, 0, info="another draw from each prior"),
     compute=compute,
-    roles=("text-to-image",),
+    roles=("vq-bundle",),
 )
