@@ -143,7 +143,9 @@ def test_two_dimensions_fit_worse_and_extra_dimensions_go_unused():
 def test_the_latent_size_nll_agrees_with_the_models_iwae_bound():
     sizes = {row["latent_dim"]: row for row in rendered("latent-size").numbers["sizes"]}
     images, _ = held_out("vae", 360)
-    bound = load_role("latent-2").bounds(images, 200, generator=torch.Generator().manual_seed(5)).iwae
+    from vaestudio.lessons.latent_size import IWAE_K
+
+    bound = load_role("latent-2").bounds(images, IWAE_K, generator=torch.Generator().manual_seed(5)).iwae
     assert float(-bound.mean()) == pytest.approx(sizes[2]["nll"], abs=0.05)
 
 
