@@ -1,6 +1,6 @@
 """Copies trained runs into pretrained/: plain model folders and text-to-image bundles with their cards.
 
-    python scripts/ship_zoo.py model RUN_DIR NAME
+    python scripts/ship_zoo.py model RUN_DIR NAME [--with-log]
     python scripts/ship_zoo.py bundle recipes/bundles/NAME.toml --runs RUNS_DIR [--evaluation JSON_FILE]
 
 A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``[components]``
@@ -182,14 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     model = commands.add_parser("model")
     model.add_argument("run_dir")
     model.add_argument("name")
+    model.add_argument("--with-log", action="store_true",
+                       help="also ship the run's log.jsonl (the Learn tab draws its training curves)")
     bundle = commands.add_parser("bundle")
     bundle.add_argument("settings", help="the bundle's settings file, recipes/bundles/NAME.toml")
     bundle.add_argument("--runs", default="runs/zoo", help="the folder holding the component runs")
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
     arguments = parser.parse_args(argv)
     if arguments.command == "model":
-        name = arguments.name
-        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", name))
+        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", arguments.name))
+        if arguments.with_log:
+            target = os.path.join(REPOSITORY, "pretrained", arguments.name, "log.jsonl")
+            shutil.copyfile(os.path.join(arguments.run_dir, "log.jsonl"), target)
+            os.chmod(target, 0o644)
     else:
         settings = read_bundle_settings(arguments.settings)
         name = settings["name"]

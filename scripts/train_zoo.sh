@@ -14,12 +14,16 @@ RUNS=${RUNS:-runs/zoo}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 
+# the Learn tab's small digits VAEs (docs/lessons.md): a beta sweep, an autoencoder, latent sizes, free bits
+LESSON_MODELS="digits-vae-z10 digits-ae-z10 digits-vae-z10-b0.5 digits-vae-z10-b2 digits-vae-z10-b4
+digits-vae-z10-b4-free-bits digits-vae-z2 digits-vae-z5 digits-vae-z20"
 # name of the run : recipe (the order matters: priors need their VQ-VAE)
 RUN_LIST="shapes-vqvae:shapes-vqvae shapes-vqvae-decoder:shapes-vqvae-decoder shapes-vqvae-continued:shapes-vqvae-continued
 shapes-scorer-crisp:shapes-scorer-crisp shapes-prior:shapes-prior shapes-prior-guided:shapes-prior-guided shapes-prior-long:shapes-prior-long
 shapes-prior-regional:shapes-prior-regional shapes-prior-continued:shapes-prior-continued shapes-prior-continued-more:shapes-prior-continued-more
 shapes-vae:shapes-vae
-digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior"
+digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior
+$(for lesson in $LESSON_MODELS; do printf '%s:%s ' "$lesson" "$lesson"; done)"
 
 train() {  # train RUN_NAME RECIPE_NAME
   local out="$RUNS/$1" resume=()
@@ -39,6 +43,9 @@ ship() { "$PYTHON" scripts/ship_zoo.py "$@"; }
 ship model "$RUNS/shapes-vae" shapes-vae
 ship model "$RUNS/digits" digits
 ship model "$RUNS/digits-cvae" digits-cvae
+for lesson in $LESSON_MODELS; do  # the reference VAE ships its log: the Learn tab draws its training curves
+  if [ "$lesson" = digits-vae-z10 ]; then ship model "$RUNS/$lesson" "$lesson" --with-log; else ship model "$RUNS/$lesson" "$lesson"; fi
+done
 # bundles: which runs make each and its sampling settings are in recipes/bundles/NAME.toml
 ship bundle recipes/bundles/emoji.toml --runs "$RUNS"
 ship bundle recipes/bundles/shapes.toml --runs "$RUNS"

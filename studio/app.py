@@ -6,12 +6,12 @@ import gradio as gr
 
 from studio.engine_api import StudioEngine
 from studio.pickers import ModelPickers
-from studio.tabs import edit, explore, models, text_to_image, train
+from studio.tabs import edit, explore, learn, models, text_to_image, train
 
 INTRODUCTION = (
     "# VAE Studio\n"
     "Type a prompt, or drop an image and edit it in latent space. Explore what a model learned, "
-    "train your own, and compare models."
+    "train your own, learn the theory on live figures, and compare models."
 )
 
 
@@ -24,6 +24,7 @@ def build_demo(engine: StudioEngine) -> gr.Blocks:
             edit.build(engine, pickers)
             explore.build(engine, pickers)
             trained_model_loaded = train.build(engine)
+            learn.build(engine)
             models_tab = models.build(engine, pickers)
 
         # Whenever the model list changes, every picker and the zoo table follow.

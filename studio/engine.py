@@ -34,6 +34,8 @@ from studio.engine_api import (
     InputError,
     Interpolation,
     LatentScatter,
+    LessonSummary,
+    LessonView,
     ModelError,
     ModelInfo,
     Recipe,
@@ -245,12 +247,28 @@ class Engine:
             samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor, label))
         return grid(samples, columns=math.isqrt(len(samples) - 1) + 1, gap=2)
 
-
     def data_source_statuses(self) -> list[DataSourceStatus]:
         from vaestudio.data.catalogue import describe, list_sources
 
         return [DataSourceStatus(entry["name"], entry["title"], entry["installed"], describe(entry))
                 for entry in list_sources()]
+
+    def list_lessons(self) -> list[LessonSummary]:
+        from vaestudio.lessons import list_lessons
+
+        return [LessonSummary(lesson.name, lesson.number, lesson.title, lesson.control.label, lesson.control.minimum,
+                              lesson.control.maximum, lesson.control.step, lesson.control.default, lesson.control.info)
+                for lesson in list_lessons()]
+
+    def render_lesson(self, name: str, value: float) -> LessonView:
+        from vaestudio.lessons import LessonError, render
+
+        try:
+            result = render(name, value)
+        except LessonError as error:  # an unknown lesson, a value out of range, a model not shipped
+            raise InputError(_sentence(error)) from None
+        return LessonView(result.name, result.title, result.paragraph, result.figure, result.numbers, result.value,
+                          result.models, result.seconds)
 
     def list_recipes(self) -> list[Recipe]:
         from vaestudio.training.catalogue import list_recipes

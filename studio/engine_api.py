@@ -135,6 +135,38 @@ class CodebookUsage:
     measured_on: str  # what data the counts come from
 
 
+# --------------------------------------------------------------------------- learn
+
+
+@dataclass(frozen=True)
+class LessonSummary:
+    """One lesson of the Learn tab, and its one control (a slider)."""
+
+    name: str
+    number: int
+    title: str
+    control_label: str
+    minimum: float
+    maximum: float
+    step: float
+    default: float
+    control_info: str = ""
+
+
+@dataclass(frozen=True)
+class LessonView:
+    """A rendered lesson: the claim, the figure computed live, the numbers behind it."""
+
+    name: str
+    title: str
+    paragraph: str
+    figure: Image.Image
+    numbers: Mapping[str, Any]  # JSON-able
+    value: float  # the control value it was computed at
+    models: Mapping[str, str]  # role -> model name
+    seconds: float
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -240,6 +272,10 @@ class StudioEngine(Protocol):
     def decode_point(self, model: str, state: Any, x: float, y: float) -> Image.Image: ...
     def codebook_usage(self, model: str) -> CodebookUsage: ...
     def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image: ...  # "": every class
+
+    # Learn
+    def list_lessons(self) -> list[LessonSummary]: ...
+    def render_lesson(self, name: str, value: float) -> LessonView: ...
 
     # Train
     def list_recipes(self) -> list[Recipe]: ...

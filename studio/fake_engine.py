@@ -32,6 +32,8 @@ from studio.engine_api import (
     InputError,
     Interpolation,
     LatentScatter,
+    LessonSummary,
+    LessonView,
     ModelError,
     ModelInfo,
     Recipe,
@@ -321,6 +323,30 @@ class FakeEngine:
         prompt = "sample" if _fake_class(fake, label) is None else f"sample of class {label}"
         return pictures.grid([self._draw_prompt(prompt, int(seed), index, 1.0) for index in range(n)])
 
+    # ----------------------------------------------------------------- learn
+
+    def list_lessons(self) -> list[LessonSummary]:
+        return list(FAKE_LESSONS)
+
+    def render_lesson(self, name: str, value: float) -> LessonView:
+        lesson = next((item for item in FAKE_LESSONS if item.name == name), None)
+        if lesson is None:
+            raise InputError(f"There is no lesson {name!r}. Pick one of the listed lessons.")
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{lesson.control_label} must be a number.") from None
+        if not lesson.minimum <= value <= lesson.maximum:
+            raise InputError(f"{lesson.control_label} must be between {lesson.minimum:g} and {lesson.maximum:g}.")
+        # a bar chart whose bar heights are the numbers: the picture and the numbers cannot disagree
+        heights = [round(value * (index + 1) / lesson.maximum, 4) for index in range(3)]
+        figure = Image.new("RGB", (360, 240), (255, 255, 255))
+        draw = ImageDraw.Draw(figure)
+        for index, height in enumerate(heights):
+            draw.rectangle([30 + 110 * index, 220 - int(200 * height / 3), 110 + 110 * index, 220], fill=(31, 119, 180))
+        return LessonView(lesson.name, lesson.title, f"A fake lesson ({lesson.title.lower()}) for the UI tests.",
+                          figure, {"value": value, "bar_heights": heights}, value, {"vae": "fake-vae"}, 0.0)
+
     # ----------------------------------------------------------------- train
 
     def list_recipes(self) -> list[Recipe]:
@@ -378,6 +404,12 @@ class FakeEngine:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+FAKE_LESSONS = (
+    LessonSummary("fake-bars", 1, "Bars that grow with the control", "Height", 0, 10, 1, 3, "how tall"),
+    LessonSummary("fake-ratio", 2, "A ratio to read", "Draws per estimate", 1, 64, 1, 1),
+)
 
 
 def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:

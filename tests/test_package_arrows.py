@@ -33,7 +33,7 @@ ARROWS: dict[str, set[str]] = {
     "data": {"common"},
     "common": set(),
 }
-CLI_MODULES = {"vaestudio.cli", "vaestudio.sample_command", "vaestudio.data_command"}
+CLI_MODULES = {"vaestudio.cli", "vaestudio.sample_command", "vaestudio.data_command", "vaestudio.lesson_command"}
 
 
 def module_name(path: pathlib.Path) -> str:

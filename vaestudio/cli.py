@@ -13,6 +13,7 @@ import shlex
 import sys
 
 from vaestudio.data_command import add_data
+from vaestudio.lesson_command import add_lesson
 from vaestudio.sample_command import add_sample
 
 
@@ -119,7 +120,7 @@ def add_eval(commands: argparse._SubParsersAction) -> None:
 
 
 # -- the parser ---------------------------------------------------------------------------------------
-SUBCOMMANDS = [add_train, add_sample, add_eval, add_data, add_info]
+SUBCOMMANDS = [add_train, add_sample, add_eval, add_data, add_lesson, add_info]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,3 +91,12 @@ def test_awkward_uploads_through_the_real_policy(name, real_engine, real_studio_
             client.predict(model, handle_file(str(case.path)), api_name="/encode")
         assert any(word in str(refusal.value).lower() for word in case.error_words), str(refusal.value)
     assert client.predict(model, handle_file(str(plain_image(tmp_path / "ok.png"))), api_name="/encode")[1]
+
+
+def test_a_lesson_through_the_api_gives_the_engines_numbers(real_client, real_engine):
+    paragraph, control, figure, note, numbers = real_client.predict("cvae", api_name="/lesson_open")
+    assert paragraph.startswith("### 6. Conditional VAE") and control["value"] == 0
+    assert numbers == real_engine.render_lesson("cvae", 0).numbers and "digits-cvae" in note
+    assert _pixels(figure).std() > 10
+    figure, note, numbers = real_client.predict("cvae", 5, api_name="/lesson_render")
+    assert numbers["style_image"] == 5 and numbers == real_engine.render_lesson("cvae", 5).numbers

@@ -8,6 +8,7 @@ import pytest
 
 from tests.studio import browser
 from tests.studio.support import plain_image
+from vaestudio.lessons import list_lessons
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -54,3 +55,26 @@ def test_explore_a_latent_scatter_by_clicking(page, real_engine):
     ActionChains(page).move_to_element_with_offset(plot, -plot.size["width"] // 6, 0).click().perform()
     browser.wait_for_image(page, "decoded-point", 120)
     browser.screenshot(page, "real-explore-scatter")
+
+
+LESSON_TITLES = [(lesson.name, f"{lesson.number}. {lesson.title}") for lesson in list_lessons()]
+
+
+@pytest.mark.parametrize(("name", "title"), LESSON_TITLES, ids=[name for name, _ in LESSON_TITLES])
+def test_every_lesson_shows_its_live_figure(page, name, title):
+    from selenium.webdriver.common.by import By
+
+    pixels = browser.open_lesson(page, title, seconds=300)
+    assert pixels is not None and pixels.std() > 10
+    assert title.split(". ", 1)[1] in page.find_element(By.ID, "lesson-paragraph").text
+    browser.screenshot(page, f"real-learn-{name}")
+
+
+def test_a_lessons_slider_re_renders_its_figure(page):
+    from selenium.webdriver.common.by import By
+
+    shown = browser.open_lesson(page, "6. Conditional VAE", seconds=300)
+    moved = browser.move_lesson_control_to_end(page, shown, seconds=300)
+    assert browser.pixels_differ(moved, shown)
+    browser.wait_for(lambda: "at 99" in page.find_element(By.ID, "lesson-note").text, 60, "the note of the new value")
+    browser.screenshot(page, "real-learn-cvae-slider-moved")

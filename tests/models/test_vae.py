@@ -130,6 +130,30 @@ def test_training_loss_elbo_is_reconstruction_minus_kl_and_beta_weights_the_kl()
     assert logs["bits_per_dim"] == pytest.approx(-logs["elbo"] / (64 * math.log(2)), rel=1e-5)
 
 
+def test_free_bits_put_a_floor_under_each_dimensions_kl_and_no_gradient_below_it():
+    torch.manual_seed(0)
+    model = VAE(tiny_config(beta=2.0, free_bits=0.5))
+    images = pattern_images()
+    torch.manual_seed(1)
+    loss = model.training_loss(Batch(images))
+    torch.manual_seed(1)  # the same draw of z
+    posterior = model.encode(images)
+    latents = posterior.sample()
+    reconstruction = model.likelihood.log_prob(model.decode_parameters(latents), images).flatten(1).sum(1)
+    per_dimension = posterior.kl_per_dimension().mean(0)  # (L,)
+    expected = -reconstruction.mean() + 2.0 * per_dimension.clamp_min(0.5).sum()
+    assert loss.loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert loss.loss.item() != pytest.approx(-(reconstruction - 2.0 * posterior.kl()).mean().item(), rel=1e-4)
+    # a dimension under the floor gets no push from the KL term: only the reconstruction moves it
+    below = per_dimension < 0.5
+    assert below.any()
+    (floored,) = torch.autograd.grad(per_dimension.clamp_min(0.5).sum(), posterior.mean, retain_graph=True)
+    (plain,) = torch.autograd.grad(per_dimension.sum(), posterior.mean, retain_graph=True)
+    assert torch.all(floored[:, below] == 0) and torch.any(plain[:, below] != 0)
+    with pytest.raises(ValueError, match="free_bits"):
+        VAEConfig(free_bits=0.5, objective="iwae")
+
+
 def test_iwae_with_one_sample_equals_the_elbo_from_the_same_samples():
     torch.manual_seed(0)
     model = VAE(VAEConfig.iwae_mnist()).eval()

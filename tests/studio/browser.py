@@ -176,14 +176,18 @@ def move_first_slider(driver, before, seconds: float = 60):
     slider.click()
     slider.send_keys(Keys.END)
     output = driver.find_element(By.ID, "edit-output")
+    return wait_for_new_pixels(output, before, seconds, "the edited image's pixels to change after moving a slider")
 
+
+def wait_for_new_pixels(element, before, seconds: float, what: str):
+    """Waits until the image `element` shows differs from `before`; returns its new pixels."""
     latest = {}
 
     def changed() -> bool:
-        latest["pixels"] = shown_pixels(output)
+        latest["pixels"] = shown_pixels(element)
         return pixels_differ(latest["pixels"], before)
 
-    wait_for(changed, seconds, "the edited image's pixels to change after moving a slider")
+    wait_for(changed, seconds, what)
     return latest["pixels"]
 
 
@@ -213,3 +217,39 @@ def wait_for_image(driver, element_id: str, seconds: float = 60):
 
     return wait_for(lambda: driver.find_element(By.ID, element_id).find_elements(By.TAG_NAME, "img"), seconds,
                     f"an image in #{element_id}")
+
+
+def open_lesson(driver, title: str, seconds: float = 120):
+    """Picks the Learn tab's lesson whose title starts with `title`; returns the figure's pixels once shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    open_tab(driver, "Learn")
+    figure = driver.find_element(By.ID, "lesson-figure")
+    wait_for(lambda: shown_pixels(figure) is not None, seconds, "the first lesson's figure")
+    before = shown_pixels(figure)
+    picker = driver.find_element(By.CSS_SELECTOR, "#lesson-picker input")
+    if not picker.get_attribute("value").startswith(title):
+        picker.click()
+        option = wait_for(lambda: next(item for item in driver.find_elements(By.CSS_SELECTOR,
+                                                                             "li[data-testid='dropdown-option']")
+                                       if (item.get_attribute("aria-label") or "").startswith(title)),
+                          what=f"the lesson {title!r} in the list")
+        option.click()
+        picker.send_keys(Keys.ESCAPE)
+        return wait_for_new_pixels(figure, before, seconds, f"the figure of {title!r}")
+    return before
+
+
+def move_lesson_control_to_end(driver, before, seconds: float = 120):
+    """Drags the lesson's slider to its right end with the mouse and lets go (the figure re-renders on release);
+    returns the re-rendered figure's pixels."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    slider = driver.find_element(By.CSS_SELECTOR, "#lesson-control input[type='range']")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", slider)
+    ActionChains(driver).move_to_element(slider).click_and_hold().move_by_offset(slider.size["width"] // 2 + 20, 0) \
+        .release().perform()
+    figure = driver.find_element(By.ID, "lesson-figure")
+    return wait_for_new_pixels(figure, before, seconds, "the lesson's figure to change after moving its slider")

@@ -58,6 +58,20 @@ def test_clicking_a_point_of_the_scatter_decodes_it(page):
     browser.screenshot(page, "fake-explore-scatter")
 
 
+def test_learn_picks_a_lesson_and_its_slider_re_renders_the_figure(page):
+    from selenium.webdriver.common.by import By
+
+    first = browser.open_lesson(page, "1. Bars")
+    shown = browser.open_lesson(page, "2. A ratio")
+    assert browser.pixels_differ(shown, first)
+    assert "A ratio to read" in page.find_element(By.ID, "lesson-paragraph").text
+    browser.screenshot(page, "fake-learn")
+    moved = browser.move_lesson_control_to_end(page, shown)
+    assert browser.pixels_differ(moved, shown)
+    browser.wait_for(lambda: "at 64" in page.find_element(By.ID, "lesson-note").text, 30, "the note of the new value")
+    browser.screenshot(page, "fake-learn-slider-moved")
+
+
 def test_training_streams_loss_and_samples(page):
     from selenium.webdriver.common.by import By
 

@@ -21,6 +21,7 @@ REQUIRED_ENDPOINTS = {
     "text_to_image", "encode", "decode_sliders", "reset_sliders", "randomise_sliders", "interpolate", "inpaint",
     "manifold", "scatter", "decode_point", "pick_point", "codebook", "prior_samples", "train_start", "train_watch",
     "train_poll", "train_stop", "train_save", "train_load", "load_model", "model_card", "backend", "refresh_models",
+    "lesson_open", "lesson_tab_open", "lesson_render",
 }
 
 
@@ -29,10 +30,10 @@ def demo() -> gr.Blocks:
     return build_demo(FakeEngine())
 
 
-def test_build_demo_gives_blocks_with_five_tabs(demo):
+def test_build_demo_gives_blocks_with_six_tabs(demo):
     assert isinstance(demo, gr.Blocks)
     tabs = [block.label for block in demo.blocks.values() if isinstance(block, gr.Tab)]
-    assert tabs == ["Text to image", "Edit", "Explore", "Train", "Models"]
+    assert tabs == ["Text to image", "Edit", "Explore", "Train", "Learn", "Models"]
 
 
 def test_every_event_has_an_api_name(demo):
@@ -50,9 +51,16 @@ def test_live_slider_rendering_coalesces_to_the_last_value(demo):
     assert len(decode.targets) >= 16, "every latent and attribute slider re-renders the edit"
 
 
+def test_lesson_control_renders_on_release_and_coalesces_to_the_last_value(demo):
+    render = next(fn for fn in demo.fns.values() if fn.api_name == "lesson_render")
+    assert render.trigger_mode == "always_last"
+    assert [target[1] for target in render.targets] == ["release"]
+
+
 def test_engine_calls_share_one_bounded_pool(demo):
     engine_events = [fn for fn in demo.fns.values() if fn.concurrency_id == "engine"]
-    assert {fn.api_name for fn in engine_events} >= {"text_to_image", "encode", "decode_sliders", "inpaint"}
+    assert {fn.api_name for fn in engine_events} >= {"text_to_image", "encode", "decode_sliders", "inpaint",
+                                                      "lesson_open", "lesson_render"}
     assert all(fn.concurrency_limit == engine_events[0].concurrency_limit for fn in engine_events)
 
 

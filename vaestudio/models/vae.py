@@ -4,6 +4,8 @@
 - IWAE: Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders", https://arxiv.org/abs/1509.00519
 - beta-VAE: Higgins et al., ICLR 2017, https://openreview.net/forum?id=Sy2fzU9gl
 - Conditional VAE: Sohn, Lee & Yan, NeurIPS 2015 (the condition is fed to encoder and decoder).
+- Free bits: Kingma et al., "Improved Variational Inference with Inverse Autoregressive Flow",
+  https://arxiv.org/abs/1606.04934 (a floor under each latent dimension's KL in the loss).
 
 ``VAEConfig.iwae_mnist()`` is the IWAE paper's one-stochastic-layer MNIST model exactly: encoder
 784-200-200-(2 x 50) and decoder 50-200-200-784, tanh, Bernoulli pixels.
@@ -49,6 +51,7 @@ class VAEConfig:
     beta: float = 1.0  # weight of the KL (ELBO) or of log p(z) - log q(z|x) in the log weights (IWAE)
     objective: str = "elbo"  # "elbo" or "iwae"
     iwae_samples: int = 5  # k of the IWAE-k training objective
+    free_bits: float = 0.0  # ELBO: each dimension's batch-mean KL counts at least this many nats (0: off)
     condition: str = "none"  # "none", "class" or "text"
     num_classes: int = 10
     class_embedding_dim: int = 32
@@ -71,6 +74,9 @@ class VAEConfig:
                 f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
                 f"divisible by 2**{len(self.hidden_sizes)}"
             )
+        if self.free_bits < 0 or (self.free_bits > 0 and self.objective != "elbo"):
+            raise ValueError(f"free_bits must be >= 0 and applies to the ELBO objective, got {self.free_bits} "
+                             f"with objective {self.objective!r}")
         if self.iwae_samples < 1:
             raise ValueError(f"iwae_samples must be at least 1, got {self.iwae_samples}")
         if self.condition == "text" and not self.text_encoder.vocabulary:
@@ -295,7 +301,11 @@ class VAE(StudioModel):
             latents = posterior.sample()  # (B, L)
             reconstruction = self._log_likelihood(self.body.decode(latents, vector), images)  # (B,)
             elbo = reconstruction - kl  # (B,)
-            loss = -(reconstruction - beta * kl).mean()
+            if self.config.free_bits > 0:  # a dimension below the floor costs the floor: no gain in collapsing it
+                kl_term = posterior.kl_per_dimension().mean(0).clamp_min(self.config.free_bits).sum()
+                loss = -reconstruction.mean() + beta * kl_term
+            else:
+                loss = -(reconstruction - beta * kl).mean()
             logs = {"elbo": losses.logged_mean(elbo), "bits_per_dim": self._bits_per_dim(-elbo.detach())}
         else:
             log_likelihood, log_ratio = self._importance_terms(

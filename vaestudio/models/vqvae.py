@@ -237,6 +237,16 @@ class VQVAE(CodeMapModel):
             return self.decode_codes(codes)
         return self.decode_codes(self._nearest_codes(self.quantizer, latents))
 
+    @torch.no_grad()
+    def decode_vectors(self, vectors: torch.Tensor) -> torch.Tensor:
+        """Code vectors (B, D, h, w) decoded as they are, without quantising -> images (B, C, H, W) in [0, 1].
+
+        For vectors off the codebook, e.g. a Gumbel-softmax relaxation: a weighted mix of codebook rows. One level.
+        """
+        if self.config.levels != 1:
+            raise TypeError("decode_vectors decodes a one-level VQ-VAE's code vectors; use decode_codes for two levels")
+        return self._image(self._decode_quantized(vectors))
+
     # -- training ----------------------------------------------------------------------------
     def training_loss(self, batch: Batch) -> TrainingOutput:
         """Reconstruction (MSE, or logit-Laplace negative log-likelihood per dimension) + commitment."""
