@@ -266,7 +266,7 @@ class Engine:
         try:
             result = render(name, value)
         except LessonError as error:  # an unknown lesson, a value out of range, a model not shipped
-            raise InputError(_sentence(error)) from None
+            raise InputError(str(error).strip().rstrip(".") + ".") from None
         return LessonView(result.name, result.title, result.paragraph, result.figure, result.numbers, result.value,
                           result.models, result.seconds)
 

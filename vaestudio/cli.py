@@ -1,4 +1,4 @@
-"""`vaestudio train | sample | eval | data | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
+"""`vaestudio train | sample | eval | data | lesson | info` (benchmarks: `make bench` or `python -m bench.run_all` in a checkout).
 
 Each subcommand is one ``add_<name>(commands)`` function that declares its arguments and
 sets a handler; ``build_parser`` lists them. Heavy imports happen inside the handlers, so

@@ -38,7 +38,7 @@ def best_of(right: np.ndarray, count: int) -> float:
 
 def _sample(role: str) -> dict[str, np.ndarray]:
     from vaestudio.evaluation.faithfulness import test_prompts
-    from vaestudio.evaluation.shapes_checker import attribute_agreement, read_image
+    from vaestudio.worlds.shapes.checker import attribute_agreement, read_image
     from vaestudio.pipelines.text_to_image import TextToImage
 
     pipeline = TextToImage(load_role(role))
