@@ -17,11 +17,12 @@ PATHS = ("avx512", "avx2", "neon", "default")  # best first
 
 
 def _read(name: str) -> dict | None:
-    """bench/results/<name>; for "<benchmark>-cpu.json", the best CPU path's file (or the unsuffixed one)."""
+    """bench/results/<name>; where it is missing and name is "<benchmark>-cpu.json", the best CPU path's
+    <benchmark>-cpu-<path>.json."""
     candidates = [name]
     if name.endswith("-cpu.json"):
         stem = name[: -len(".json")]
-        candidates = [f"{stem}-{path}.json" for path in PATHS] + [name]
+        candidates += [f"{stem}-{path}.json" for path in PATHS]
     for candidate in candidates:
         path = os.path.join(RESULTS, candidate)
         if os.path.isfile(path):
