@@ -54,6 +54,7 @@ FP32_PEAK_TFLOPS = (
 )
 
 _device = torch.device("cpu")
+_clock = "wall"  # "cpu": process CPU time (--clock cpu)
 
 
 def device() -> torch.device:
@@ -160,9 +161,10 @@ def seconds(function: Callable[[], Any]) -> float:
     """Time of one call in seconds: wall time on cpu; on cuda, between CUDA events recorded on the current
     stream around the call, after a synchronize (so earlier work is not counted) and waiting for the end."""
     if not on_cuda():
-        start = time.perf_counter()
+        clock = time.process_time if _clock == "cpu" else time.perf_counter
+        start = clock()
         function()
-        return time.perf_counter() - start
+        return clock() - start
     torch.cuda.synchronize()
     start_event, end_event = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     start_event.record()
@@ -212,7 +214,13 @@ def parse_arguments(description: str, quick_help: str) -> argparse.Namespace:
                         help="torch threads (0: torch's default); 1 compares fairly on a busy shared machine")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where inputs and models live (default cpu); results go to <name>-<device>.json")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: time calls by this process's CPU time (all its threads), which does not count "
+                             "waiting for a core on a busy machine; with --threads 1 it is one core's time. "
+                             "Results go to <name>-cpu-<path>-cpu-time.json")
     arguments = parser.parse_args()
+    global _clock
+    _clock = arguments.clock
     try:
         use_device(arguments.device)
     except RuntimeError as error:
@@ -329,6 +337,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "operators": f"{ops.backend().name} ({ops.backend().reason})",
         **_cpu_paths_block(),
+        "clock": "process CPU time (time.process_time)" if _clock == "cpu" else "wall time (time.perf_counter)",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
         "note": "machine shared with other engineers' jobs: timings are best-of-N and may be noisy",
     }
@@ -354,7 +363,8 @@ def results_file_name(name: str) -> str:
     if on_cuda():
         return f"{name}-cuda.json"
     path = cpu_path()
-    return f"{name}-cpu.json" if path is None else f"{name}-cpu-{path}.json"
+    suffix = "-cpu-time" if _clock == "cpu" else ""
+    return f"{name}-cpu{suffix}.json" if path is None else f"{name}-cpu-{path}{suffix}.json"
 
 
 def write_results(name: str, payload: dict[str, Any]) -> str:

@@ -1,5 +1,9 @@
-"""The benchmark tables (markdown) from bench/results/*-cpu.json: printed, or written to docs/benchmarks.md
-with ``--write`` (the file is generated: edit this script, not the page)."""
+"""The benchmark tables (markdown) from bench/results/: printed, or written to docs/benchmarks.md with
+``--write`` (the file is generated: edit this script, not the page).
+
+    python -m bench.summarise [--write]     # the machine's best CPU path (<name>-cpu[-<path>].json)
+    python -m bench.summarise --per-path    # only the tables with one column per CPU path
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,35 @@ ratios and writes its JSON with the machine described (CPU, instruction sets, ke
 shared and noisy, so read the ratios rather than the absolute times. GPU numbers: `docs/cuda.md`."""
 
 
+PATHS = ("avx512", "avx2", "neon", "default")  # best first
+
+
 def _read(name: str) -> dict | None:
+    """bench/results/<name>; where it is missing and name is "<benchmark>-cpu.json", the best CPU path's
+    <benchmark>-cpu-<path>.json."""
+    candidates = [name]
+    if name.endswith("-cpu.json"):
+        stem = name[: -len(".json")]
+        candidates += [f"{stem}-{path}.json" for path in PATHS]
+    for candidate in candidates:
+        path = os.path.join(RESULTS, candidate)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as stream:
+                return json.load(stream)
+    return None
+
+
+def _read_paths(benchmark: str, suffix: str = "") -> dict[str, dict]:
+    """{path: document} of every CPU path with results for ``benchmark`` (``suffix``: "-cpu-time" for the
+    CPU-time runs), best path first."""
+    found = {}
+    for path in PATHS:
+        if document := _read_exact(f"{benchmark}-cpu-{path}{suffix}.json"):
+            found[path] = document
+    return found
+
+
+def _read_exact(name: str) -> dict | None:
     path = os.path.join(RESULTS, name)
     if not os.path.isfile(path):
         return None
@@ -149,20 +181,97 @@ def sections() -> list[list[str]]:
     return sections
 
 
+def _per_path_table(documents: dict[str, dict], key: callable, cell: callable, key_header: str) -> list[str]:
+    """Rows by ``key(result row)`` of the "ours" rows, one column per path with ``cell(row, document)``."""
+    keys: list = []
+    cells: dict = {}
+    for path, document in documents.items():
+        for row in document["results"]:
+            if row.get("method", "ours") != "ours":
+                continue
+            row_key = key(row)
+            if row_key not in keys:
+                keys.append(row_key)
+            cells[(row_key, path)] = cell(row, document)
+    return _markdown_table([key_header, *documents],
+                           [[row_key, *(cells.get((row_key, path), "-") for path in documents)] for row_key in keys])
+
+
+def _speedup_over(document: dict, row: dict, method: str) -> str:
+    for other in document["results"]:
+        same_case = all(other.get(field) == row.get(field) for field in ("N", "D", "K", "vectors", "batch", "size"))
+        if other["method"] == method and same_case:
+            return f"{other['best_s'] / row['best_s']:.1f}x"
+    return "n/a"
+
+
+def per_path_sections(suffix: str = "") -> list[list[str]]:
+    sections = []
+    if documents := _read_paths("nearest_code", suffix):
+        def nearest(row: dict, document: dict) -> str:
+            return (f"{row['gflops']:.0f} GFLOP/s ({row['gflops'] / document['sgemm_gflops']:.0%} of sgemm), "
+                    f"{_speedup_over(document, row, 'torch reference')} ref, "
+                    f"{_speedup_over(document, row, 'faiss IndexFlatL2')} faiss")
+        sections.append(["### nearest_code per CPU path (ours: GFLOP/s, share of the same run's sgemm, "
+                         "times faster than the torch reference and faiss)", "",
+                         *_per_path_table(documents, lambda row: f"{row['N']}x{row['D']}x{row['K']}", nearest,
+                                          "N x D x K"),
+                         "", "sgemm per path: " + ", ".join(f"{path} {document['sgemm_gflops']:.0f} GFLOP/s"
+                                                             for path, document in documents.items())])
+    if documents := _read_paths("vq_layer", suffix):
+        sections.append(["### VQ layer step per CPU path (ours, times faster than vector-quantize-pytorch)", "",
+                         *_per_path_table(documents, lambda row: f"K = {row['K']}",
+                                          lambda row, document: f"{_milliseconds(row['best_s'])}, "
+                                          f"{_speedup_over(document, row, 'vector_quantize_pytorch')}", "codebook")])
+    if documents := _read_paths("pixelcnn_sample", suffix):
+        sections.append(["### pixelcnn_sample per CPU path (ours, times faster than the naive loop)", "",
+                         *_per_path_table(documents, lambda row: f"{row['height']}x{row['width']}, batch {row['batch']}",
+                                          lambda row, document: f"{_milliseconds(row['ours_s'])}, "
+                                          f"{row['speedup']:.0f}x", "code map")])
+    if documents := _read_paths("ema", suffix):
+        sections.append(["### EMA path per CPU path (ours, times faster than index_add_; the floor is one copy of x)",
+                         "", *_per_path_table(documents, lambda row: f"{row['N']}x{row['D']}, K = {row['K']}",
+                                              lambda row, document: f"{_milliseconds(row['best_s'])}, "
+                                              f"{_speedup_over(document, row, 'index_add_')}, "
+                                              f"{row['times_clone']:.1f}x the copy", "case")])
+    if documents := _read_paths("masked_conv", suffix):
+        sections.append(["### masked_conv2d per CPU path (forward speedup over F.conv2d with a masked weight)", "",
+                         *_per_path_table(documents, lambda row: f"{row['batch']}x{row['in_channels']}->"
+                                          f"{row['out_channels']}, {row['size']}, {row['kernel'][0]}x{row['kernel'][1]} "
+                                          f"{row['mask_type']}",
+                                          lambda row, document: f"{row['speedup_forward']:.2f}x", "case")])
+    if documents := _read_paths("pipelines", suffix):
+        sections.append(["### text to image, 4 of 16 reranked (engine side, median) per CPU path", "",
+                         *_markdown_table(list(documents), [[_milliseconds(document["results"]["text_to_image_4_of_16"]
+                                                                           ["median_s"])
+                                                             if isinstance(document.get("results"), dict) else "-"
+                                                             for document in documents.values()]])])
+    return sections
+
+
 def page() -> str:
     """docs/benchmarks.md as the results in bench/results/ make it."""
     parts = [PREAMBLE]
     if document := _read("nearest_code-cpu.json"):
         parts.append(machine_line(document))
     parts += ["\n".join(section) for section in sections()]
+    if per_path := per_path_sections():
+        parts.append("## Per CPU kernel path\n\nEach path measured on this machine with `VAESTUDIO_CPU_CAPABILITY` (and torch's own "
+                     "kernels capped alike, `bench/cpu_paths.py`); design and more numbers: `docs/benchmarks-cpu.md`.")
+        parts += ["\n".join(section) for section in per_path]
     return "\n\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"write {os.path.relpath(PAGE)} instead of printing")
+    parser.add_argument("--per-path", action="store_true", help="print only the tables with one column per CPU path")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="cpu: the --clock cpu results")
     arguments = parser.parse_args(argv)
-    if arguments.write:
+    if arguments.per_path:
+        suffix = "-cpu-time" if arguments.clock == "cpu" else ""
+        print("\n\n".join("\n".join(section) for section in per_path_sections(suffix)))
+    elif arguments.write:
         with open(PAGE, "w", encoding="utf-8") as stream:
             stream.write(page())
     else:

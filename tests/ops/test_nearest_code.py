@@ -233,3 +233,17 @@ def test_non_finite_inputs_are_rejected(value):
         ops.nearest_code(x, torch.randn(3, 4))
     with pytest.raises(ValueError, match="codebook contains NaN or infinite"):
         ops.nearest_code(torch.randn(5, 4), x)
+
+
+def test_an_unknown_forced_algorithm_fails_clearly(compiled_ops, monkeypatch):
+    monkeypatch.setenv("VAESTUDIO_NEAREST_CODE_KERNEL", "fastest")
+    with pytest.raises(RuntimeError, match="'fastest' is not one of register, tiles, screen, auto"):
+        compiled_ops.nearest_code(torch.randn(4, 3), torch.randn(5, 3))
+
+
+def test_forcing_the_screen_where_it_cannot_run_fails_clearly(compiled_ops, monkeypatch, cpu_path):
+    if cpu_path == "avx512" and _cpu_has_bf16_screen():
+        pytest.skip("the screen runs on this path")
+    monkeypatch.setenv("VAESTUDIO_NEAREST_CODE_KERNEL", "screen")
+    with pytest.raises(RuntimeError, match="needs the avx512 path on a CPU with AVX512-BF16"):
+        compiled_ops.nearest_code(torch.randn(4, 3), torch.randn(5, 3))
