@@ -1,6 +1,6 @@
 """Adds the real-data zoo's measurements to shipped cards: the checks of scripts/real_zoo_checks.py (with
 their figures, copied beside the card), the NLL learning curve of scripts/nll_curve.py, a full-test-set
-evaluation JSON of `vaestudio eval`, and the paper's number to compare with.
+evaluation JSON (`vaestudio eval`, or a metrics.json "evaluation" table with "data" added), and the paper's number to compare with.
 
     python scripts/real_zoo_cards.py NAME [--checks DIR] [--curve JSON] [--evaluation JSON] [--paper NATS]
         [--note TEXT]
@@ -69,8 +69,8 @@ def evaluation_section(path: str, paper: float | None) -> list[str]:
     with open(path, encoding="utf-8") as stream:
         result = json.load(stream)
     lines = ["## Test NLL as in the paper", "",
-             (f"`vaestudio eval` on {result['images']} test images ({result['data']}, split {result['split']}), "
-              f"dynamically binarised with one fixed draw, k = {result['iwae_k']}:"), "",
+             (f"On {result['images']:,} images of `{result['data']}` (split {result['split']}), dynamically binarised "
+              f"with one fixed draw, k = {result['iwae_k']} (the trainer's evaluation, or `vaestudio eval`):"), "",
              "| metric | value |", "|---|---|",
              f"| NLL (nats, from the k = {result['iwae_k']} bound) | {result['nll']:.2f} |",
              f"| ELBO | {result['elbo']:.2f} |"]
