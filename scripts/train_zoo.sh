@@ -51,4 +51,5 @@ ship bundle recipes/bundles/emoji.toml --runs "$RUNS"
 ship bundle recipes/bundles/shapes.toml --runs "$RUNS"
 "$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"
 ship bundle recipes/bundles/shapes.toml --runs "$RUNS" --evaluation "$RUNS/shapes-faithfulness.json"
+"$PYTHON" scripts/ship_lesson_cache.py  # the heavy results of the lessons' default views (pretrained/lesson-cache)
 du -sh pretrained

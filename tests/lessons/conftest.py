@@ -16,8 +16,10 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory):
     """The lessons' disk cache in a fresh folder: every test computes what it checks at least once."""
-    saved = {name: os.environ.get(name) for name in ("VAESTUDIO_CACHE", "VAESTUDIO_PRETRAINED")}
+    saved = {name: os.environ.get(name) for name in ("VAESTUDIO_CACHE", "VAESTUDIO_PRETRAINED",
+                                                     "VAESTUDIO_LESSON_SHIPPED_CACHE")}
     os.environ["VAESTUDIO_CACHE"] = str(tmp_path_factory.mktemp("lesson-cache"))
+    os.environ["VAESTUDIO_LESSON_SHIPPED_CACHE"] = ""  # the shipped results are checked on their own (test_shipped_cache)
     os.environ.pop("VAESTUDIO_PRETRAINED", None)  # the shipped zoo
     missing = [name for name in set(LESSON_MODELS.values())
                if not os.path.isdir(os.path.join(REPOSITORY, "pretrained", name))]

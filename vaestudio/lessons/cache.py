@@ -6,6 +6,10 @@
   arguments and the sha256 of the models' weights: retrained weights are a new key, so a figure is
   never drawn from another model's numbers. Files are ``.npz`` written atomically and read with
   ``allow_pickle=False``: nothing is unpickled.
+- The heavy results of every lesson's default view also ship, under ``pretrained/lesson-cache``
+  (``scripts/ship_lesson_cache.py`` writes them; ``$VAESTUDIO_LESSON_SHIPPED_CACHE`` names another
+  folder, empty for none): a fresh machine's first render reads them instead of computing for seconds.
+  The same keys apply, so a retrained model simply misses them and computes.
 """
 
 from __future__ import annotations
@@ -71,6 +75,26 @@ def lesson_cache_directory() -> str:
     return os.path.join(cache_root(), "lessons")
 
 
+def shipped_cache_directory() -> str | None:
+    """The read-only cache shipped beside the models, or None when ``$VAESTUDIO_LESSON_SHIPPED_CACHE`` is empty."""
+    from vaestudio.hub import pretrained_directory
+
+    setting = os.environ.get("VAESTUDIO_LESSON_SHIPPED_CACHE")
+    if setting is None:
+        return os.path.join(pretrained_directory(), "lesson-cache")
+    return setting or None
+
+
+def _read_entry(path: str) -> dict[str, np.ndarray] | None:
+    if not os.path.isfile(path):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError):  # a damaged file: compute again (and replace it, in the user's cache)
+        return None
+
+
 def cached(lesson: str, roles: Sequence[str], arguments: Mapping[str, object],
            compute: Callable[[], Mapping[str, np.ndarray | float | int]]) -> dict[str, np.ndarray]:
     """``compute()``'s arrays, from the cache when the same lesson, arguments and weights made them before."""
@@ -79,12 +103,10 @@ def cached(lesson: str, roles: Sequence[str], arguments: Mapping[str, object],
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
     directory = lesson_cache_directory()
     path = os.path.join(directory, f"{lesson}-{digest}.npz")
-    if os.path.isfile(path):
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError):  # a damaged file: compute again and replace it
-            pass
+    shipped = shipped_cache_directory()
+    for candidate in (path, os.path.join(shipped, os.path.basename(path)) if shipped else None):
+        if candidate and (stored := _read_entry(candidate)) is not None:
+            return stored
     arrays = {name: np.asarray(value) for name, value in compute().items()}
     if any(array.dtype == object for array in arrays.values()):
         raise ValueError(f"the {lesson} cache holds numeric arrays only: an object array would be pickled")
