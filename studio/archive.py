@@ -17,6 +17,7 @@ import shutil
 import stat
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def _unpack_zip(path: Path, staging: Path, caps: UploadCaps, written_before: int
             mode = entry.external_attr >> 16
             if entry.is_dir():
                 continue
-            if mode and not stat.S_ISREG(mode):
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):  # 0: no type recorded (a plain file)
                 raise UploadRefused(f"{path.name}: {entry.filename!r} is a link or special file; zips of plain "
                                     "files only.")
             try:
@@ -105,22 +106,29 @@ def _unpack_zip(path: Path, staging: Path, caps: UploadCaps, written_before: int
                 raise UploadRefused(f"{path.name}: {entry.filename!r} inflates {entry.file_size} bytes from "
                                     f"{entry.compress_size} (a zip bomb?); refused.")
             plan.append((entry, target))
-        kept = skipped = written = 0
-        for entry, target in plan:
-            name = os.path.basename(entry.filename)
-            if name.startswith(".") or not name.lower().endswith(KEPT_EXTENSIONS):
-                skipped += 1
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(entry) as source, open(target, "xb") as sink:
-                entry_bytes = 0
-                while chunk := source.read(CHUNK):
-                    entry_bytes += len(chunk)
-                    written += len(chunk)
-                    if entry_bytes > entry.file_size or written_before + written > caps.max_total_bytes:
-                        raise UploadRefused(_too_big(caps))
-                    sink.write(chunk)
-            kept += 1
+        try:
+            return _write_entries(archive, plan, caps, written_before)
+        except (zipfile.BadZipFile, zlib.error, EOFError, FileExistsError):  # damaged, lying sizes, a name twice
+            raise UploadRefused(f"{path.name} is damaged (an entry does not match its header); refused.") from None
+
+
+def _write_entries(archive: zipfile.ZipFile, plan, caps: UploadCaps, written_before: int):
+    kept = skipped = written = 0
+    for entry, target in plan:
+        name = os.path.basename(entry.filename)
+        if name.startswith(".") or not name.lower().endswith(KEPT_EXTENSIONS):
+            skipped += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(entry) as source, open(target, "xb") as sink:
+            entry_bytes = 0
+            while chunk := source.read(CHUNK):
+                entry_bytes += len(chunk)
+                written += len(chunk)
+                if entry_bytes > entry.file_size or written_before + written > caps.max_total_bytes:
+                    raise UploadRefused(_too_big(caps))
+                sink.write(chunk)
+        kept += 1
     return kept, skipped, written
 
 
