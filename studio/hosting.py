@@ -10,6 +10,7 @@ The tabs call these methods with the event's ``gr.Request``; the engine only eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio import workspace
-from studio.engine_api import BusyError, InputError, TrainingSettings
+from studio.engine_api import BusyError, InputError, StudioError, TrainingSettings
 
 SPACE_VARIABLES = ("SPACE_ID", "SPACE_HOST")  # set by Hugging Face Spaces in the app's environment
 CONFINED_SOURCES = ("folder", "idx")  # data specs whose argument is a path
+MAX_VISITORS_REMEMBERED = 1000  # past this, visitors with no run going are forgotten (their job ids with them)
 
 
 def detect_hosted(environment: Mapping[str, str] | None = None, public: bool = False) -> bool:
@@ -92,6 +94,19 @@ class Hosting:
         resolved = Path(path).resolve()
         return str(resolved.relative_to(home)) if resolved.is_relative_to(home) else Path(path).name
 
+    @contextlib.contextmanager
+    def private(self, request):
+        """Errors raised inside name paths relative to the visitor's workspace (hosted), not the server's layout."""
+        if not self.hosted:
+            yield
+            return
+        home = str(self.workspace(request).resolve())
+        try:
+            yield
+        except StudioError as error:
+            message = str(error).replace(home + os.sep, "").replace(home, "your workspace")
+            raise type(error)(message.replace(str(self.root.resolve()), "the workspaces")) from None
+
     def data_spec(self, request, spec: str) -> str:
         """A data spec with its path confined; the network (hf:) and unknown arguments refused when hosted."""
         if not self.hosted:
@@ -150,6 +165,10 @@ class Hosting:
             job_id = start()
             self._jobs_by_visitor.setdefault(key, []).append(job_id)
             del self._jobs_by_visitor[key][:-16]
+            if len(self._jobs_by_visitor) > MAX_VISITORS_REMEMBERED:  # forget visitors with nothing running
+                for idle in [visitor for visitor, jobs in self._jobs_by_visitor.items()
+                             if visitor != key and not any(map(is_running, jobs))]:
+                    del self._jobs_by_visitor[idle]
         return job_id
 
     def job(self, request, job_id: str) -> str:

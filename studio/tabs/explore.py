@@ -99,7 +99,8 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
 
         @user_facing
         def plot_scatter(model, data, n, request: gr.Request):
-            result = engine.latent_scatter(model, hosting.data_spec(request, data), n)
+            with hosting.private(request):
+                result = engine.latent_scatter(model, hosting.data_spec(request, data), n)
             picture, frame = draw_scatter(result)
             return ScatterSession(model, result.state, frame), show(picture)
 

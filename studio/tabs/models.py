@@ -69,7 +69,8 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
 
         @user_facing
         def load_model(path_or_hub_id, request: gr.Request):
-            info = engine.load_folder(hosting.model_source(request, path_or_hub_id))
+            with hosting.private(request):
+                info = engine.load_folder(hosting.model_source(request, path_or_hub_id))
             return f"Loaded **{info.name}** ({info.family}). It is now offered in the other tabs."
 
         loaded = load.click(load_model, where, loaded_note, api_name="load_model", **ENGINE_QUEUE)

@@ -108,7 +108,8 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
             def is_running(job_id):
                 return not engine.training_status(job_id).done
 
-            return hosting.start(request, is_running, lambda: engine.start_training(spec, recipe_name, settings))
+            with hosting.private(request):
+                return hosting.start(request, is_running, lambda: engine.start_training(spec, recipe_name, settings))
 
         started = start.click(train_start, [data, recipe, steps, batch_size, learning_rate, seed], job,
                               api_name="train_start", **ENGINE_QUEUE)

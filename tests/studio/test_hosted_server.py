@@ -232,7 +232,9 @@ def test_two_visitors_cannot_see_each_others_workspaces_or_runs(visitor, hosted_
         assert "config.json" in archive.namelist()
     assert "Loaded" in visitor.predict("runs/mine", api_name="/load_model")
     mine = _workspace(ground, visitor).name
-    _refused(lambda: stranger.predict("runs/mine", api_name="/load_model"), "not a model folder")
+    message = _refused(lambda: stranger.predict("runs/mine", api_name="/load_model"), "not a model folder")
+    assert str(ground.base) not in message and "runs/mine" in message, "the server's layout stays private"
+    _refused(lambda: stranger.predict(MODEL, "folder:", 10, api_name="/scatter"), "Refused (403)")
     _refused(lambda: stranger.predict("runs/mine", api_name="/download_folder"), "no folder")
     _refused(lambda: stranger.predict(f"../{mine}/runs/mine", api_name="/load_model"), "Refused (403)")
     for api_name in ("/train_poll", "/train_stop", "/train_load"):
