@@ -136,3 +136,10 @@ def test_a_run_that_runs_out_of_memory_fails_alone():
     while not jobs.status(fine).done:
         time.sleep(0.01)
     assert jobs.status(fine).state is JobState.FINISHED
+
+
+def test_python_m_studio_public_asks_for_hosted_mode():
+    from studio.__main__ import build_parser
+
+    assert build_parser().parse_args(["--public"]).public and not build_parser().parse_args([]).public
+    assert Hosting(hosted=True).engine_options() == {"max_trainings": 2, "training_time_limit": 600.0}
