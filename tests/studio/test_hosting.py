@@ -143,3 +143,18 @@ def test_python_m_studio_public_asks_for_hosted_mode():
 
     assert build_parser().parse_args(["--public"]).public and not build_parser().parse_args([]).public
     assert Hosting(hosted=True).engine_options() == {"max_trainings": 2, "training_time_limit": 600.0}
+
+
+def test_idle_workspaces_expire_when_visitors_come_and_busy_ones_stay(tmp_path):
+    import os
+
+    limits = HostedLimits(workspace_max_age_seconds=60)
+    first = Hosting(hosted=True, root=tmp_path, limits=limits)
+    idle, busy = first.workspace(visitor("idle")), first.workspace(visitor("busy"))
+    first.start(visitor("busy"), lambda job_id: True, lambda: "job1")
+    an_hour_ago = time.time() - 3600
+    for folder in (idle, busy):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
+    first._last_expiry = -1e9  # as if the last sweep was long ago
+    fresh = first.workspace(visitor("fresh"))
+    assert not idle.exists() and busy.exists() and fresh.exists()
