@@ -5,6 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio.engine_api import StudioEngine
+from studio.hosting import Hosting
 from studio.pickers import ModelPickers
 from studio.tabs import edit, explore, learn, models, text_to_image, train
 
@@ -15,17 +16,19 @@ INTRODUCTION = (
 )
 
 
-def build_demo(engine: StudioEngine) -> gr.Blocks:
+def build_demo(engine: StudioEngine, hosting: Hosting | None = None) -> gr.Blocks:
+    """hosting: local (full paths) by default; a hosted Hosting confines every visitor to a workspace."""
+    hosting = hosting or Hosting()
     with gr.Blocks(title="VAE Studio", analytics_enabled=False) as demo:
         gr.Markdown(INTRODUCTION)
         pickers = ModelPickers(engine)
         with gr.Tabs():
             text_to_image.build(engine, pickers)
             edit.build(engine, pickers)
-            explore.build(engine, pickers)
-            trained_model_loaded = train.build(engine)
+            explore.build(engine, pickers, hosting)
+            trained_model_loaded = train.build(engine, hosting)
             learn.build(engine)
-            models_tab = models.build(engine, pickers)
+            models_tab = models.build(engine, pickers, hosting)
 
         # Whenever the model list changes, every picker and the zoo table follow.
         def refresh_models(*current_choices):

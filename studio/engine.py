@@ -80,13 +80,14 @@ def _user_errors():
 
 
 class Engine:
-    def __init__(self, models_dir: str | Path | None = None, runs_dir: str | Path | None = None):
+    def __init__(self, models_dir: str | Path | None = None, runs_dir: str | Path | None = None,
+                 max_trainings: int = 1, training_time_limit: float | None = None):
         from vaestudio.hub import pretrained_directory, shipped_names
 
         self.models_dir = Path(models_dir or pretrained_directory())
         self.runs_dir = Path(runs_dir) if runs_dir else Path(tempfile.gettempdir()) / "vaestudio-runs"
         self._models: Catalogue[Any] = Catalogue()  # ServedModel by name
-        self._jobs = TrainingJobs(max_running=1)
+        self._jobs = TrainingJobs(max_running=max_trainings, time_limit_seconds=training_time_limit)
         for name in shipped_names(str(self.models_dir)):
             try:
                 self._add(self.models_dir / name, source="shipped")

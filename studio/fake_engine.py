@@ -101,12 +101,13 @@ def default_image_reader():
 
 
 class FakeEngine:
-    def __init__(self, image_size: int = 64, step_delay: float = 0.0, image_reader=None):
+    def __init__(self, image_size: int = 64, step_delay: float = 0.0, image_reader=None, max_trainings: int = 1,
+                 training_time_limit: float | None = None):
         self.image_size = image_size
         self.step_delay = step_delay  # seconds per sampling row / training step, for demos and benches
         self._read_image = image_reader or default_image_reader()
         self._models: Catalogue[FakeModel] = Catalogue()
-        self._jobs = TrainingJobs(max_running=1)
+        self._jobs = TrainingJobs(max_running=max_trainings, time_limit_seconds=training_time_limit)
         self._trained: dict[str, tuple[str, TrainingSettings]] = {}
         self._lock = threading.Lock()
         for info, model in _shipped_models(image_size):

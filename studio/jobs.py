@@ -33,18 +33,24 @@ class _Job:
     stop_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     result: Any = None
+    timed_out: bool = False
 
 
 class TrainingJobs:
-    def __init__(self, max_running: int = 1, max_kept: int = 16):
+    def __init__(self, max_running: int = 1, max_kept: int = 16, time_limit_seconds: float | None = None):
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._lock = threading.Lock()
         self._max_running = max_running
-        self._max_kept = max_kept
+        self._max_kept = max(max_kept, max_running)
+        self._time_limit = time_limit_seconds  # a run is stopped after this (hosted studios)
 
     def start(self, run: Run, total_steps: int, description: str) -> str:
         with self._lock:
             running = [job_id for job_id, job in self._jobs.items() if not job.status.done]
+            if len(running) >= self._max_running > 1:
+                raise BusyError(
+                    f"All {self._max_running} training slots of this studio are busy. Try again in a few minutes."
+                )
             if len(running) >= self._max_running:
                 raise BusyError(
                     f"A training run is already going (job {running[0]}). Stop it or wait for it to "
@@ -98,6 +104,14 @@ class TrainingJobs:
                 total_steps=int(total_steps) if total_steps else status.total_steps,
             )
 
+        def out_of_time() -> None:
+            job.timed_out = True
+            job.stop_event.set()
+
+        timer = threading.Timer(self._time_limit, out_of_time) if self._time_limit else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
             job.result = run(report, job.stop_event)
         except StudioError as error:
@@ -112,11 +126,15 @@ class TrainingJobs:
                 "settings, then start again; the server log has the details.",
             )
             return
+        finally:
+            if timer is not None:
+                timer.cancel()
         stopped = job.stop_event.is_set()
+        why = f" (this studio's limit of {self._time_limit:g} s per run)" if job.timed_out else ""
         job.status = replace(
             job.status,
             state=JobState.STOPPED if stopped else JobState.FINISHED,
-            message=f"{'Stopped' if stopped else 'Finished'} at step {job.status.step}. "
+            message=f"{'Stopped' if stopped else 'Finished'} at step {job.status.step}{why}. "
             "Save it to a folder, or load it into the other tabs.",
         )
 

@@ -11,6 +11,7 @@ import gradio as gr
 from studio.engine_api import Capability, InputError, StudioEngine
 from studio.errors import user_facing
 from studio.pickers import ModelPickers
+from studio.hosting import Hosting
 from studio.plots import PlotFrame, codebook_table, draw_scatter
 from studio.tabs.shared import ENGINE_QUEUE, show
 
@@ -30,7 +31,8 @@ class ScatterSession:
     frame: PlotFrame
 
 
-def build(engine: StudioEngine, pickers: ModelPickers) -> None:
+def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None = None) -> None:
+    hosting = hosting or Hosting()
     with gr.Tab("Explore", id="explore"):
         scatter_session = gr.State(None)
         model = pickers.dropdown(None, prefer=Capability.MANIFOLD,  # opens on a 2-D VAE (mnist-vae-2d)
@@ -96,8 +98,9 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         model.change(model_classes, model, label, api_name="explore_classes")
 
         @user_facing
-        def plot_scatter(model, data, n):
-            result = engine.latent_scatter(model, data, n)
+        def plot_scatter(model, data, n, request: gr.Request):
+            with hosting.private(request):
+                result = engine.latent_scatter(model, hosting.data_spec(request, data), n)
             picture, frame = draw_scatter(result)
             return ScatterSession(model, result.state, frame), show(picture)
 

@@ -9,9 +9,12 @@ import pandas as pd
 
 from studio.engine_api import Capability, ModelInfo, StudioEngine
 from studio.errors import user_facing
+from studio.hosting import Hosting
 from studio.pickers import ModelPickers
 from studio.tabs.shared import ENGINE_QUEUE
 
+_PLACEHOLDER = {False: "path/to/folder (config.json + model.safetensors), or a Hub id",
+                True: "a folder in your workspace, e.g. runs/my-model"}
 COLUMNS = ["model", "family", "metrics", "can do", "source"]
 
 
@@ -35,7 +38,8 @@ class ModelsTab:
     loaded: gr.events.Dependency  # after this, the model lists change
 
 
-def build(engine: StudioEngine, pickers: ModelPickers) -> ModelsTab:
+def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None = None) -> ModelsTab:
+    hosting = hosting or Hosting()
     with gr.Tab("Models", id="models"):
         models = engine.list_models()
         table = gr.Dataframe(
@@ -47,10 +51,11 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> ModelsTab:
                 chosen = pickers.dropdown(None, label="Model card")
                 card = gr.Markdown(models[0].card if models else "Load or train a model to see its card.")
             with gr.Column(scale=2):
-                where = gr.Textbox(label="Load a model", placeholder="path/to/folder (config.json + model.safetensors), or a Hub id",
+                where = gr.Textbox(label="Load a model", placeholder=_PLACEHOLDER[hosting.hosted],
                                    info="Folders hold config.json, model.safetensors and a README.md card.")
                 load = gr.Button("Load", variant="primary")
                 loaded_note = gr.Markdown()
+                gr.Markdown(hosting.describe(), elem_id="studio-mode")
                 backend = gr.Textbox(engine.backend_info(), label="Operator backend (vaestudio info)", lines=5,
                                      interactive=False)
                 backend_button = gr.Button("Check again")
@@ -63,8 +68,9 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> ModelsTab:
         chosen.change(model_card, chosen, card, api_name="model_card")
 
         @user_facing
-        def load_model(path_or_hub_id):
-            info = engine.load_folder(path_or_hub_id)
+        def load_model(path_or_hub_id, request: gr.Request):
+            with hosting.private(request):
+                info = engine.load_folder(hosting.model_source(request, path_or_hub_id))
             return f"Loaded **{info.name}** ({info.family}). It is now offered in the other tabs."
 
         loaded = load.click(load_model, where, loaded_note, api_name="load_model", **ENGINE_QUEUE)

@@ -28,9 +28,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_studio(engine: StudioEngine) -> Iterator[str]:
-    """The studio served on a free localhost port in this process; yields its URL."""
-    demo = build_demo(engine)
+def running_studio(engine: StudioEngine, hosting=None) -> Iterator[str]:
+    """The studio served on a free localhost port in this process (local mode unless `hosting`); yields its URL."""
+    demo = build_demo(engine, hosting)
     _, url, _ = serving.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield url
