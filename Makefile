@@ -8,7 +8,7 @@ STAMP := .make
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: studio test test-fast bench build info train-zoo clean
+.PHONY: studio test test-fast bench bench-paths build info train-zoo clean
 
 # After a failed build the studio runs on the reference operators (no JIT retry at start-up).
 studio: $(STAMP)/built
@@ -23,6 +23,10 @@ test-fast: $(STAMP)/built
 
 bench: $(STAMP)/built
 	$(PY) -m bench.run_all
+
+# Every benchmark once per CPU kernel path this machine runs (avx512, avx2, default here).
+bench-paths: $(STAMP)/built
+	$(PY) -m bench.run_all --cpu-paths all
 
 info: $(STAMP)/built
 	$(PY) -m vaestudio.cli info
