@@ -287,3 +287,29 @@ def test_a_training_flood_ends_in_clean_refusals_and_time_limited_runs(visitor, 
         "a slot frees when runs end"
     gallery, _ = visitor.predict("fake-shapes-vqvae", "a red circle", 1, 0, 1.0, 0, 1, api_name="/text_to_image")
     assert len(gallery) == 1
+
+
+@pytest.fixture(scope="module")
+def upload_corpus(tmp_path_factory):
+    from tests.studio.support import upload_cases
+
+    return upload_cases(tmp_path_factory.mktemp("awkward-uploads"))
+
+
+def test_the_bad_image_corpus_in_hosted_mode(upload_corpus, visitor, tmp_path):
+    """The awkward-upload corpus of tests/studio/test_uploads.py, sent to the hosted server: each upload is
+    encoded or refused with a clear message, the server keeps serving, and (the `visitor` fixture) nothing
+    outside the workspace root was read or written."""
+    from tests.studio.support import plain_image
+
+    for name, case in upload_corpus.items():
+        if case.accepted:
+            outputs = visitor.predict(MODEL, handle_file(str(case.path)), api_name="/encode")
+            assert outputs[1] is not None, f"{name} was accepted but nothing was encoded"
+        else:
+            with pytest.raises(Exception) as refusal:
+                visitor.predict(MODEL, handle_file(str(case.path)), api_name="/encode")
+            message = str(refusal.value).lower()
+            assert any(word in message for word in case.error_words), f"unclear message for {name}: {message}"
+    good = visitor.predict(MODEL, handle_file(str(plain_image(tmp_path / "good.png"))), api_name="/encode")
+    assert good[1] is not None, "a good upload after the corpus is served"
