@@ -7,23 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.pipelines.conftest import REPOSITORY
+from tests.pipelines.test_zoo import _shipped_zoo, shipped  # noqa: F401 (an autouse fixture: pretrained/ itself)
 from vaestudio import hub
 from vaestudio.pipelines.editing import Editor
-
-PRETRAINED = os.path.join(REPOSITORY, "pretrained")
-
-
-def shipped(name: str) -> str:
-    folder = os.path.join(PRETRAINED, name)
-    if not os.path.isdir(folder):
-        pytest.skip(f"pretrained/{name} is not shipped yet (bash scripts/train_real_zoo.sh, docs/data.md)")
-    return folder
-
-
-@pytest.fixture(autouse=True)
-def _shipped_zoo(monkeypatch):
-    monkeypatch.delenv("VAESTUDIO_PRETRAINED", raising=False)
 
 
 def _arrays(pictures) -> list[np.ndarray]:
