@@ -121,3 +121,12 @@ class ContrastiveEmbeddings:
     image_embeddings: torch.Tensor  # (B, E)
     text_embeddings: torch.Tensor  # (B, E)
     logit_scale: torch.Tensor  # () exp of the learned log scale (1 / temperature)
+
+
+@dataclasses.dataclass
+class AEOutput:
+    """One pass of a deterministic autoencoder (AE, WAE): the code of each image and its decoding."""
+
+    latents: torch.Tensor  # (B, L) the encoder's output, no noise
+    parameters: torch.Tensor  # (B, P * C, H, W) likelihood parameters
+    reconstruction: torch.Tensor  # (B, C, H, W) in [0, 1]

@@ -112,13 +112,17 @@ def _with_condition(features: torch.Tensor, condition: torch.Tensor | None) -> t
 
 
 class MLPBody(nn.Module):
-    """Flat images through an MLP to (mean, log-variance); latents through the mirrored MLP to parameters."""
+    """Flat images through an MLP to (mean, log-variance); latents through the mirrored MLP to parameters.
 
-    def __init__(self, config: VAEConfig, out_channels: int) -> None:
+    ``encoder_outputs``: features the encoder emits (default 2L: mean and log-variance; an autoencoder's L).
+    """
+
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
         super().__init__()
         self.out_shape = (out_channels, config.image_size, config.image_size)
         in_features = config.num_dimensions + config.condition_dim
-        self.encoder = MLP(in_features, config.hidden_sizes, 2 * config.latent_dim, config.activation)
+        outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
+        self.encoder = MLP(in_features, config.hidden_sizes, outputs, config.activation)
         self.decoder = MLP(
             config.latent_dim + config.condition_dim,
             config.hidden_sizes[::-1],
@@ -127,7 +131,7 @@ class MLPBody(nn.Module):
         )
 
     def encode(self, images: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-        return self.encoder(_with_condition(images.flatten(1), condition))  # (B, 2L)
+        return self.encoder(_with_condition(images.flatten(1), condition))  # (B, 2L) (autoencoder: (B, L))
 
     def decode(self, latents: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         flat = self.decoder(_with_condition(latents, condition))  # (N, P*C*H*W)
@@ -137,14 +141,15 @@ class MLPBody(nn.Module):
 class ConvBody(nn.Module):
     """Stride-2 conv stages, then a linear layer to (mean, log-variance); the decoder mirrors it."""
 
-    def __init__(self, config: VAEConfig, out_channels: int) -> None:
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
         super().__init__()
         channels = list(config.hidden_sizes)
         side = config.image_size // 2 ** len(channels)
         self.feature_shape = (channels[-1], side, side)
         flat = math.prod(self.feature_shape)
         self.encoder_features = DownsampleStack(config.image_channels, channels, config.activation)
-        self.encoder_head = nn.Linear(flat + config.condition_dim, 2 * config.latent_dim)
+        outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
+        self.encoder_head = nn.Linear(flat + config.condition_dim, outputs)
         self.decoder_input = nn.Sequential(
             nn.Linear(config.latent_dim + config.condition_dim, flat), make_activation(config.activation)
         )
