@@ -86,6 +86,7 @@ class VQVAEOutput:
     reconstruction: torch.Tensor  # (B, C, H, W) in [0, 1]
     commitment_loss: torch.Tensor  # () summed over levels, already weighted
     perplexity: torch.Tensor  # () of the bottom (or only) code map
+    codebook_loss: torch.Tensor | None = None  # () summed over levels (codebook_update "loss"); None with EMA
 
 
 @dataclasses.dataclass
