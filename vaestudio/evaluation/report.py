@@ -21,6 +21,7 @@ import torch
 
 from vaestudio.common.batch import Batch
 from vaestudio.common.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
+from vaestudio.evaluation.latent_units import LatentUnits
 from vaestudio.data import collate
 from vaestudio.hub import load
 from vaestudio.models import losses
@@ -75,6 +76,7 @@ class Evaluation:
             raise ValueError("evaluating a prior needs its VQ-VAE (vqvae=...)")
         self.means: dict[str, Mean] = {}
         self.usage: dict[str, CodeUsage] = {}
+        self.units = LatentUnits() if self.is_vae else None  # active units and KL per dimension
         self.images = 0
         self.seconds: dict[str, float] = {}
 
@@ -96,6 +98,9 @@ class Evaluation:
             self._add("mse", errors)
             self._add("psnr", psnr(errors))
             self._timed("reconstruct", started)
+        if self.units is not None:
+            posterior = self.model.encode(images, **_with_condition(condition))
+            self.units.add(posterior.mean, posterior.kl_per_dimension())  # (B, L) each
         if self.is_vae and self.iwae_k > 0:
             started = time.perf_counter()
             bounds = self.model.bounds(images, self.iwae_k, generator=self.generator, **_with_condition(condition))
@@ -122,6 +127,9 @@ class Evaluation:
                 torch.tensor(result["nll"]), self.model.config.num_dimensions, self.model.likelihood.density_bins))
             seconds = self.seconds.get("bounds", 0.0)
             result["bounds_seconds_per_1000_images"] = 1000 * seconds / max(self.images, 1)
+        if self.units is not None and self.images:
+            result.update(self.units.summary())
+            result["kl"] = float(sum(result["kl_per_dimension"]))
         if "nats_per_code" in result:
             result["bits_per_code"] = nats_to_bits(result["nats_per_code"])
         for level, usage in self.usage.items():

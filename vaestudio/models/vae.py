@@ -178,6 +178,7 @@ class VAE(StudioModel):
             self.class_embedding = nn.Embedding(config.num_classes, config.class_embedding_dim)
         elif config.condition == "text":
             self.text_encoder = TextEncoder(config.text_encoder)
+        self.kl_weight_factor = 1.0  # times beta in the training loss: the trainer's KL warm-up ramps it to 1
 
     @property
     def device(self) -> torch.device:
@@ -301,7 +302,7 @@ class VAE(StudioModel):
             condition_from_data(self.config.condition, batch.labels, batch.captions, "this VAE"), images.shape[0])
         posterior = self._encode(images, vector)
         kl = posterior.kl()  # (B,)
-        beta = self.config.beta
+        beta = self.config.beta * self.kl_weight_factor
         if self.config.objective == "elbo":
             latents = posterior.sample()  # (B, L)
             reconstruction = self._log_likelihood(self.body.decode(latents, vector), images)  # (B,)
@@ -329,6 +330,7 @@ class VAE(StudioModel):
             loss=losses.logged_mean(loss),
             kl=losses.logged_mean(kl),
             reconstruction=losses.logged_mean(reconstruction),
+            kl_weight=beta,
         )
         return TrainingOutput(loss, logs)
 
