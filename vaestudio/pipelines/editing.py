@@ -139,8 +139,8 @@ class Editor:
     @property
     def capabilities(self) -> frozenset[str]:
         names = {"encode", "interpolate", "scatter"}
-        if not self._prior_free_point_space:
-            names.add("sample")
+        if not self._prior_free_point_space and (self.space.kind != "vq" or self.prior is not None):
+            names.add("sample")  # an AE, or a VQ-VAE without its PixelCNN prior, has nothing to sample
         if self.space.kind == "vq":
             names.add("codebook")
             if self.prior is not None:
