@@ -39,7 +39,7 @@ def test_loss_is_the_reconstruction_cost_alone():
     model = tiny_ae().eval()
     images = pattern_images(count=6)
     logits = model.body.decoder(model.body.encoder(images.flatten(1))).view(6, 1, 8, 8)  # by hand
-    expected = -(images * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1).mean()
+    expected = -(images * logits - torch.nn.functional.softplus(logits)).flatten(1).sum(1).mean().detach()
     result = model.training_loss(Batch(images))
     assert float(result.loss) == pytest.approx(float(expected), rel=1e-5)
     assert result.logs["reconstruction"] == pytest.approx(-float(expected), rel=1e-5)

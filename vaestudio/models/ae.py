@@ -21,42 +21,13 @@ import torch
 from vaestudio.common.batch import Batch
 from vaestudio.models import losses
 from vaestudio.models.base import StudioModel, TrainingOutput, register_model
-from vaestudio.models.layers import ACTIVATIONS
 from vaestudio.models.outputs import AEOutput
-from vaestudio.models.vae import BODIES, ConvBody, MLPBody
+from vaestudio.models.vae import BodyConfig, ConvBody, MLPBody
 
 
 @dataclasses.dataclass
-class AEConfig:
-    image_channels: int = 1
-    image_size: int = 28
-    latent_dim: int = 32
-    body: str = "mlp"  # "mlp" (images flattened) or "conv" (stride-2 conv stages, then a linear layer)
-    hidden_sizes: tuple[int, ...] = (512, 256)  # mlp: layer widths; conv: channels per stride-2 stage
-    activation: str = "relu"  # "tanh", "relu" or "silu"
-    likelihood: str = "bernoulli"  # the reconstruction cost is -log p(x | z) under this likelihood
-    gaussian_scale: float | None = None  # fixed pixel scale of the Gaussian likelihood; None: learned
-
-    def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
-        for name, value, allowed in (
-            ("body", self.body, BODIES),
-            ("activation", self.activation, ACTIVATIONS),
-            ("likelihood", self.likelihood, losses.LIKELIHOODS),
-        ):
-            if value not in allowed:
-                raise ValueError(f"{type(self).__name__}.{name} must be one of {allowed}, got {value!r}")
-        if self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
-        if self.body == "conv" and (not self.hidden_sizes or self.image_size % 2 ** len(self.hidden_sizes)):
-            raise ValueError(
-                f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
-                f"divisible by 2**{len(self.hidden_sizes)}"
-            )
-
-    @property
-    def num_dimensions(self) -> int:
-        return self.image_channels * self.image_size * self.image_size
+class AEConfig(BodyConfig):
+    """The VAE's body settings; the likelihood's -log p(x | z) is the reconstruction cost."""
 
     @property
     def condition_dim(self) -> int:

@@ -39,7 +39,10 @@ Condition = torch.Tensor | Sequence[str] | str | int | None
 
 
 @dataclasses.dataclass
-class VAEConfig:
+class BodyConfig:
+    """The settings of the encoder and decoder bodies and the pixel likelihood: shared by the VAE and the
+    deterministic autoencoders (vaestudio.models.ae)."""
+
     image_channels: int = 1
     image_size: int = 28
     latent_dim: int = 32
@@ -48,6 +51,31 @@ class VAEConfig:
     activation: str = "relu"  # "tanh", "relu" or "silu"
     likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (discretised, 256 levels) or "logit_laplace"
     gaussian_scale: float | None = None  # fixed pixel scale of the Gaussian likelihood; None: learned
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
+        for name, value, allowed in (
+            ("body", self.body, BODIES),
+            ("activation", self.activation, ACTIVATIONS),
+            ("likelihood", self.likelihood, losses.LIKELIHOODS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{type(self).__name__}.{name} must be one of {allowed}, got {value!r}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if self.body == "conv" and (not self.hidden_sizes or self.image_size % 2 ** len(self.hidden_sizes)):
+            raise ValueError(
+                f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
+                f"divisible by 2**{len(self.hidden_sizes)}"
+            )
+
+    @property
+    def num_dimensions(self) -> int:
+        return self.image_channels * self.image_size * self.image_size
+
+
+@dataclasses.dataclass
+class VAEConfig(BodyConfig):
     beta: float = 1.0  # weight of the KL (ELBO) or of log p(z) - log q(z|x) in the log weights (IWAE)
     objective: str = "elbo"  # "elbo" or "iwae"
     iwae_samples: int = 5  # k of the IWAE-k training objective
@@ -58,22 +86,14 @@ class VAEConfig:
     text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
+        super().__post_init__()
         self.text_encoder = TextEncoderConfig.of(self.text_encoder)
         for name, value, allowed in (
-            ("body", self.body, BODIES),
-            ("activation", self.activation, ACTIVATIONS),
-            ("likelihood", self.likelihood, losses.LIKELIHOODS),
             ("objective", self.objective, OBJECTIVES),
             ("condition", self.condition, CONDITIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"VAEConfig.{name} must be one of {allowed}, got {value!r}")
-        if self.body == "conv" and (not self.hidden_sizes or self.image_size % 2 ** len(self.hidden_sizes)):
-            raise ValueError(
-                f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
-                f"divisible by 2**{len(self.hidden_sizes)}"
-            )
         if self.free_bits < 0 or (self.free_bits > 0 and self.objective != "elbo"):
             raise ValueError(f"free_bits must be >= 0 and applies to the ELBO objective, got {self.free_bits} "
                              f"with objective {self.objective!r}")
@@ -96,10 +116,6 @@ class VAEConfig:
             objective=objective,
             iwae_samples=iwae_samples,
         )
-
-    @property
-    def num_dimensions(self) -> int:
-        return self.image_channels * self.image_size * self.image_size
 
     @property
     def condition_dim(self) -> int:
