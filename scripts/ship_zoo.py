@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--evaluation", help="a JSON file of extra metrics (e.g. the faithfulness report)")
     arguments = parser.parse_args(argv)
     if arguments.command == "model":
-        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", arguments.name))
+        name = arguments.name
+        copy_model(arguments.run_dir, os.path.join(REPOSITORY, "pretrained", name))
         if arguments.with_log:
             target = os.path.join(REPOSITORY, "pretrained", arguments.name, "log.jsonl")
             shutil.copyfile(os.path.join(arguments.run_dir, "log.jsonl"), target)

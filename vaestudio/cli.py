@@ -102,7 +102,7 @@ def _eval(arguments: argparse.Namespace) -> int:
 def add_eval(commands: argparse._SubParsersAction) -> None:
     evaluation = commands.add_parser(
         "eval", help="measure a model on a data split; prints JSON",
-        description="VAEs: ELBO, IWAE-k bound, NLL estimate, bits/dim; all: MSE and PSNR of reconstructions; "
+        description="VAEs: ELBO, IWAE-k bound, NLL estimate, bits/dim, active units and KL per dimension; AE and WAE: MMD of the codes to N(0, I); all: MSE and PSNR of reconstructions; "
                     "VQ models: codebook usage, perplexity, dead codes over the whole split; priors: bits per code.",
     )
     evaluation.add_argument("model", help="a shipped model name, a model folder, or a training --out folder")

@@ -43,6 +43,8 @@ class ModelNotFoundError(FileNotFoundError):
 KIND_FAMILIES = {
     "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
     "vae": "VAE",
+    "ae": "autoencoder",
+    "wae": "WAE-MMD",
     "vqvae": "VQ-VAE",
     "dvae": "dVAE",
     "pixelcnn_prior": "PixelCNN prior",

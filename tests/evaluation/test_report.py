@@ -49,3 +49,21 @@ def test_iwae_k_zero_skips_the_bounds(digits_test):
     model = VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,)))
     result = evaluate(model, digits_test, iwae_k=0, limit=10)
     assert "iwae" not in result and "mse" in result
+
+
+def test_autoencoder_reports_the_mmd_of_its_codes_to_the_prior(digits_test):
+    from vaestudio.models import AE, AEConfig, losses
+
+    torch.manual_seed(0)
+    model = AE(AEConfig(image_size=8, latent_dim=3, hidden_sizes=(16,)))
+    result = evaluate(model, digits_test, batch_size=32, limit=70, seed=5)
+    images = torch.stack([digits_test[index].image for index in range(70)])  # (70, 1, 8, 8)
+    with torch.no_grad():
+        codes = model.encode(images).double()  # (70, 3)
+    prior = torch.randn(70, 3, generator=torch.Generator().manual_seed(5)).double()
+    assert result["mmd_to_prior"] == pytest.approx(float(losses.unbiased_mmd(codes, prior, "imq", (6.0,))), rel=1e-6)
+    with torch.no_grad():  # codes pushed far from N(0, I) are further from it
+        model.body.encoder[-1].bias.add_(5.0)
+    assert evaluate(model, digits_test, limit=70, seed=5)["mmd_to_prior"] > 5 * abs(result["mmd_to_prior"])
+    assert "mmd_to_prior" not in evaluate(VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))),
+                                          digits_test, limit=20)

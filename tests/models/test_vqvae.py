@@ -36,8 +36,9 @@ def smooth_images(count: int = 4, size: int = 16) -> torch.Tensor:
         {"levels": 1, "likelihood": "logit_laplace"},
         {"levels": 2},
         {"levels": 2, "dead_code_threshold": 0.5},
+        {"levels": 1, "codebook_update": "loss"},
     ],
-    ids=["one-level", "one-level-logit-laplace", "two-levels", "two-levels-revival"],
+    ids=["one-level", "one-level-logit-laplace", "two-levels", "two-levels-revival", "one-level-codebook-loss"],
 )
 def test_overfits_one_batch(overrides):
     torch.manual_seed(0)
@@ -139,3 +140,73 @@ def test_config_validation():
         VQVAEConfig(downsample_factor=3, image_size=48)
     with pytest.raises(ValueError, match="divisible"):
         VQVAEConfig(image_size=36, downsample_factor=8)
+
+
+@pytest.mark.parametrize("levels", [1, 2])
+def test_codebook_loss_moves_the_codebook_by_gradient_and_leaves_the_ema_state(levels):
+    torch.manual_seed(0)
+    model = VQVAE(tiny_config(levels=levels, codebook_update="loss", kmeans_init=False))
+    quantizers = model._quantizers()
+    ema_before = [(q.cluster_size.clone(), q.embed_sum.clone()) for q in quantizers]
+    codebooks_before = [q.codebook.detach().clone() for q in quantizers]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    images = smooth_images()
+    result = model.training_loss(Batch(images))
+    result.loss.backward()
+    bottom = model.quantizer
+    assert isinstance(bottom.codebook, torch.nn.Parameter) and bottom.codebook.grad is not None
+    used = torch.unique(model.encode_codes(images).bottom if levels == 2 else model.encode_codes(images))
+    unused = torch.ones(bottom.config.num_codes, dtype=torch.bool)
+    unused[used] = False
+    assert bottom.codebook.grad[used].abs().sum(1).gt(0).all()  # every chosen code is pulled
+    assert bottom.codebook.grad[unused].abs().sum() == 0  # the others get nothing
+    # the gradient is d/de of mean ||sg[z_e] - e||^2 over the chosen codes, by hand
+    latents = model.encode_latents(images)
+    vectors = (latents.bottom if levels == 2 else latents).permute(0, 2, 3, 1).reshape(-1, bottom.config.code_dim)
+    codes = bottom.codebook.detach()[None] - vectors[:, None]  # (N, K, D)
+    chosen = torch.cdist(vectors, bottom.codebook.detach()).argmin(1)  # (N,)
+    expected = torch.zeros_like(bottom.codebook)
+    expected.index_add_(0, chosen, 2 * codes[torch.arange(len(chosen)), chosen] / vectors.numel())
+    torch.testing.assert_close(bottom.codebook.grad, expected, rtol=1e-4, atol=1e-6)
+    assert "codebook_loss" in result.logs and result.logs["codebook_loss"] > 0
+    optimizer.step()
+    assert not torch.equal(bottom.codebook.detach(), codebooks_before[-1])
+    for quantizer, (size, sums) in zip(quantizers, ema_before):
+        assert torch.equal(quantizer.cluster_size, size) and torch.equal(quantizer.embed_sum, sums)
+
+
+def test_ema_stays_the_default_and_old_configs_load_unchanged(tmp_path):
+    import json
+
+    from vaestudio.checkpoints import load_model, save_model
+
+    assert VQVAEConfig().codebook_update == "ema"
+    torch.manual_seed(0)
+    model = VQVAE(tiny_config()).eval()
+    save_model(model, str(tmp_path / "old"))
+    config_path = tmp_path / "old" / "config.json"
+    document = json.loads(config_path.read_text())
+    del document["config"]["codebook_update"]  # a folder written before the setting existed
+    config_path.write_text(json.dumps(document))
+    loaded = load_model(str(tmp_path / "old"))
+    assert loaded.config.codebook_update == "ema" and not loaded.quantizer.codebook.requires_grad
+    images = smooth_images()
+    assert torch.equal(loaded.encode_codes(images), model.encode_codes(images))
+    # the EMA path still moves the codebook in training, without a gradient, and adds no loss term
+    loaded.train()
+    before = loaded.quantizer.codebook.clone()
+    result = loaded.training_loss(Batch(images))
+    assert not torch.equal(loaded.quantizer.codebook, before) and "codebook_loss" not in result.logs
+    # a loss-trained folder loads into a model that keeps learning by gradient
+    trained = VQVAE(tiny_config(codebook_update="loss"))
+    save_model(trained, str(tmp_path / "loss"))
+    reloaded = load_model(str(tmp_path / "loss"))
+    assert isinstance(reloaded.quantizer.codebook, torch.nn.Parameter)
+    assert torch.equal(reloaded.quantizer.codebook.detach(), trained.quantizer.codebook.detach())
+
+
+def test_codebook_update_is_checked():
+    with pytest.raises(ValueError, match="codebook_update"):
+        tiny_config(codebook_update="sgd")
+    with pytest.raises(ValueError, match="dead_code_threshold = 0"):
+        VQVAEConfig(codebook_update="loss")  # revival needs the EMA sizes the loss leaves alone

@@ -15,7 +15,7 @@ from vaestudio.worlds.shapes.checker import read_image
 from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji", "mnist-vae-2d", "mnist-cvae", "fashion-vae",
-           "mnist-vae", "mnist-iwae")
+           "mnist-vae", "mnist-iwae", "digits-wae")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
 MAX_ZOO_BYTES = 40_000_000  # DESIGN.md: all of pretrained/ together under 40 MB
 
@@ -75,6 +75,25 @@ def test_capabilities_of_the_zoo():
     assert "manifold" in digits and "text_to_image" not in digits
     # a class-conditional model: encode (with the class picked in the studio) as well as what needs no class
     assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior", "encode", "attributes"}
+
+
+def test_the_digits_autoencoder_encodes_but_has_no_prior():
+    from vaestudio.data import open_source
+    from vaestudio.evaluation.report import evaluate
+    from vaestudio.pipelines.capabilities import capabilities
+
+    model = hub.load(shipped("digits-ae"))
+    assert model.model_type == "ae"
+    editor = Editor(model)
+    assert capabilities(model, editor) == {"encode", "attributes", "interpolate", "scatter"}
+    with pytest.raises(ValueError, match="no prior"):
+        editor.sample(2)
+    assert len(editor.slider_specs()) > 0  # principal directions of its codes
+    report = evaluate(model, open_source("digits", "test"), limit=360)
+    assert report["psnr"] > 19.0  # the card's 20.1 dB
+    listed = {info.name: info for info in hub.list_models()}
+    assert listed["digits-ae"].family == "autoencoder" and listed["digits-wae"].family == "WAE-MMD"
+    assert "prior" in capabilities(hub.load("digits-wae"))
 
 
 def reads(pictures, attribute: str) -> collections.Counter:

@@ -21,6 +21,7 @@ import torch
 
 from vaestudio.common.batch import Batch
 from vaestudio.common.metrics import CodeUsage, Mean, mean_squared_error, nats_to_bits, psnr
+from vaestudio.evaluation.latent_units import LatentUnits
 from vaestudio.data import collate
 from vaestudio.hub import load
 from vaestudio.models import losses
@@ -75,6 +76,8 @@ class Evaluation:
             raise ValueError("evaluating a prior needs its VQ-VAE (vqvae=...)")
         self.means: dict[str, Mean] = {}
         self.usage: dict[str, CodeUsage] = {}
+        self.units = LatentUnits() if self.is_vae else None  # active units and KL per dimension
+        self.codes: list[torch.Tensor] | None = [] if hasattr(model, "has_prior") else None  # AE, WAE: (B, L) each
         self.images = 0
         self.seconds: dict[str, float] = {}
 
@@ -96,6 +99,11 @@ class Evaluation:
             self._add("mse", errors)
             self._add("psnr", psnr(errors))
             self._timed("reconstruct", started)
+        if self.units is not None:
+            posterior = self.model.encode(images, **_with_condition(condition))
+            self.units.add(posterior.mean, posterior.kl_per_dimension())  # (B, L) each
+        if self.codes is not None:
+            self.codes.append(self.model.encode(images).float().cpu())  # (B, L)
         if self.is_vae and self.iwae_k > 0:
             started = time.perf_counter()
             bounds = self.model.bounds(images, self.iwae_k, generator=self.generator, **_with_condition(condition))
@@ -112,6 +120,14 @@ class Evaluation:
         if hasattr(self.model, "score") and batch.captions is not None:
             self._add("score", self.model.score(images, batch.captions))
 
+    def _mmd_to_prior(self, codes: torch.Tensor) -> float:
+        """Unbiased MMD^2 between the codes (N, L) of a deterministic autoencoder and N draws of N(0, I), with
+        the inverse multiquadratic kernel at C = 2 L (Tolstikhin et al. 2018): near 0 when the codes follow the
+        prior a WAE samples from; large for a plain AE."""
+        generator = torch.Generator().manual_seed(int(self.generator.initial_seed()))
+        prior = torch.randn(codes.shape, generator=generator)  # (N, L)
+        return float(losses.unbiased_mmd(codes.double(), prior.double(), "imq", (2.0 * codes.shape[1],)))
+
     def summary(self) -> dict[str, Any]:
         result: dict[str, Any] = {"model_type": self.model.model_type, "images": self.images}
         result.update({name: mean.value for name, mean in self.means.items()})
@@ -122,6 +138,11 @@ class Evaluation:
                 torch.tensor(result["nll"]), self.model.config.num_dimensions, self.model.likelihood.density_bins))
             seconds = self.seconds.get("bounds", 0.0)
             result["bounds_seconds_per_1000_images"] = 1000 * seconds / max(self.images, 1)
+        if self.units is not None and self.images:
+            result.update(self.units.summary())
+            result["kl"] = float(sum(result["kl_per_dimension"]))
+        if self.codes is not None and self.images >= 2:
+            result["mmd_to_prior"] = self._mmd_to_prior(torch.cat(self.codes))
         if "nats_per_code" in result:
             result["bits_per_code"] = nats_to_bits(result["nats_per_code"])
         for level, usage in self.usage.items():

@@ -1,9 +1,11 @@
 """The models of VAE Studio: nn.Modules only, one model per file. Importing this package registers every
 model type in ``MODEL_TYPES`` (what :mod:`vaestudio.checkpoints` builds from a ``config.json``)."""
 
+from vaestudio.models.ae import AE, AEConfig
 from vaestudio.models.base import MODEL_TYPES, StudioModel, TrainingOutput, register_model
 from vaestudio.models.dvae import DVAE, DVAEConfig
 from vaestudio.models.outputs import (
+    AEOutput,
     Bounds,
     ContrastiveEmbeddings,
     DVAEOutput,
@@ -20,12 +22,16 @@ from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import TextEncoder, TextEncoderConfig, Tokenizer, build_vocabulary, tokenize
 from vaestudio.models.vae import VAE, VAEConfig
 from vaestudio.models.vqvae import VQVAE, VQVAEConfig
+from vaestudio.models.wae import WAE, WAEConfig
 
 __all__ = [
+    "AE",
     "DVAE",
     "MODEL_TYPES",
     "VAE",
     "VQVAE",
+    "AEConfig",
+    "AEOutput",
     "Bounds",
     "ContrastiveEmbeddings",
     "ContrastiveScorer",
@@ -51,6 +57,8 @@ __all__ = [
     "VQVAEConfig",
     "VQVAEOutput",
     "VectorQuantizer",
+    "WAE",
+    "WAEConfig",
     "build_vocabulary",
     "register_model",
     "tokenize",

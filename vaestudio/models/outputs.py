@@ -86,6 +86,7 @@ class VQVAEOutput:
     reconstruction: torch.Tensor  # (B, C, H, W) in [0, 1]
     commitment_loss: torch.Tensor  # () summed over levels, already weighted
     perplexity: torch.Tensor  # () of the bottom (or only) code map
+    codebook_loss: torch.Tensor | None = None  # () summed over levels (codebook_update "loss"); None with EMA
 
 
 @dataclasses.dataclass
@@ -121,3 +122,12 @@ class ContrastiveEmbeddings:
     image_embeddings: torch.Tensor  # (B, E)
     text_embeddings: torch.Tensor  # (B, E)
     logit_scale: torch.Tensor  # () exp of the learned log scale (1 / temperature)
+
+
+@dataclasses.dataclass
+class AEOutput:
+    """One pass of a deterministic autoencoder (AE, WAE): the code of each image and its decoding."""
+
+    latents: torch.Tensor  # (B, L) the encoder's output, no noise
+    parameters: torch.Tensor  # (B, P * C, H, W) likelihood parameters
+    reconstruction: torch.Tensor  # (B, C, H, W) in [0, 1]

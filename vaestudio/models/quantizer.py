@@ -5,11 +5,17 @@
 - VQ-VAE-2 (Razavi, van den Oord, Vinyals 2019), https://arxiv.org/abs/1906.00446: EMA codebooks in a
   hierarchy of code maps.
 
-Every forward finds the nearest code of each latent vector (``vaestudio.ops.nearest_code``). In
-training mode it then updates the codebook from the batch: per-code counts and sums
-(``code_stats``), summed over ranks when torch.distributed is initialised, folded into the EMA state
-(``ema_update_``). The codebook therefore gets no gradient; the encoder gets the straight-through
-gradient of the decoder plus the commitment loss. Quantisation always runs in float32, also under
+Every forward finds the nearest code of each latent vector (``vaestudio.ops.nearest_code``). The codebook
+learns in one of two ways (``codebook_update``):
+
+- ``"ema"`` (default): in training mode the quantiser updates the codebook from the batch: per-code counts
+  and sums (``code_stats``), summed over ranks when torch.distributed is initialised, folded into the EMA
+  state (``ema_update_``). The codebook is a buffer and gets no gradient.
+- ``"loss"``: the original paper's codebook loss ||sg[z_e] - e||^2 (section 3.2, equation 3): the codebook
+  is a parameter moved by the optimizer; the EMA buffers stay as they are (and no dead code is revived,
+  since revival reads the EMA cluster sizes).
+
+Either way the encoder gets the straight-through gradient of the decoder plus the commitment loss. Quantisation always runs in float32, also under
 autocast, and the EMA buffers stay float32 even if the module is cast to another dtype.
 
 Extras: k-means initialisation of the codebook from the first training batch; revival of dead codes
@@ -31,6 +37,9 @@ from torch import nn
 from vaestudio import ops
 
 
+CODEBOOK_UPDATES = ("ema", "loss")
+
+
 @dataclasses.dataclass
 class QuantizerConfig:
     num_codes: int = 512  # K, the codebook size
@@ -41,6 +50,14 @@ class QuantizerConfig:
     kmeans_init: bool = True  # initialise the codebook by k-means on the first training batch
     kmeans_iterations: int = 10  # Lloyd iterations of that initialisation
     dead_code_threshold: float = 0.0  # revive codes whose EMA cluster size falls below this; 0 disables
+    codebook_update: str = "ema"  # "ema" (moving averages) or "loss" (the codebook loss, by gradient)
+
+    def __post_init__(self) -> None:
+        if self.codebook_update not in CODEBOOK_UPDATES:
+            raise ValueError(f"codebook_update must be one of {CODEBOOK_UPDATES}, got {self.codebook_update!r}")
+        if self.codebook_update == "loss" and self.dead_code_threshold > 0:
+            raise ValueError("dead-code revival reads the EMA cluster sizes, which codebook_update = \"loss\" "
+                             "leaves alone: set dead_code_threshold = 0 with it")
 
 
 @dataclasses.dataclass
@@ -49,6 +66,7 @@ class QuantizerOutput:
     codes: torch.Tensor  # (B, h, w) int64
     commitment_loss: torch.Tensor  # () commitment_weight * mean ||latents - sg(quantized)||^2
     perplexity: torch.Tensor  # () exp(entropy) of the batch's code distribution
+    codebook_loss: torch.Tensor | None = None  # () mean ||sg[latents] - quantized||^2 (codebook_update "loss")
 
 
 class CodebookUsage(NamedTuple):
@@ -105,7 +123,10 @@ class VectorQuantizer(nn.Module):
         self.config = config
         num_codes, code_dim = config.num_codes, config.code_dim
         codebook = torch.randn(num_codes, code_dim)  # (K, D)
-        self.register_buffer("codebook", codebook)
+        if config.codebook_update == "loss":  # same state_dict key either way: old folders load unchanged
+            self.codebook = nn.Parameter(codebook)
+        else:
+            self.register_buffer("codebook", codebook)
         # EMA state consistent with the codebook: every code starts as if it had seen one vector, itself.
         self.register_buffer("cluster_size", torch.ones(num_codes))  # (K,)
         self.register_buffer("embed_sum", codebook.clone())  # (K, D)
@@ -116,8 +137,10 @@ class VectorQuantizer(nn.Module):
         """.to(), .half(), .cuda()...: the codebook and its EMA state move but stay float32."""
         super()._apply(fn, recurse)
         for name in EMA_BUFFERS:
-            if self._buffers[name].dtype != torch.float32:
+            if name in self._buffers and self._buffers[name].dtype != torch.float32:
                 self._buffers[name] = self._buffers[name].float()
+        if "codebook" in self._parameters and self.codebook.dtype != torch.float32:
+            self.codebook.data = self.codebook.data.float()
         return self
 
     # -- forward --------------------------------------------------------------------------------
@@ -132,13 +155,17 @@ class VectorQuantizer(nn.Module):
             vectors = flat.detach()  # (N, D)
             if self.training and not bool(self.initialized):
                 self._kmeans_init(vectors)
-            codes, _ = ops.nearest_code(vectors, self.codebook)  # (N,)
-            chosen = F.embedding(codes, self.codebook)  # (N, D) a copy: safe from the in-place update below
-            if self.training:
+            codebook = self.codebook.detach()  # (K, D)
+            codes, _ = ops.nearest_code(vectors, codebook)  # (N,)
+            chosen = F.embedding(codes, codebook)  # (N, D) a copy: safe from the in-place update below
+            codebook_loss = None
+            if self.training and self.config.codebook_update == "ema":
                 counts = self._ema_step(vectors, codes)  # (K,) summed over ranks
             else:
                 counts = torch.bincount(codes, minlength=self.config.num_codes).float()  # (K,)
                 self.usage_counts += counts
+            if self.config.codebook_update == "loss":  # ||sg[z_e] - e||^2: gradient to the chosen codes only
+                codebook_loss = F.mse_loss(F.embedding(codes, self.codebook), vectors)
             commitment_loss = self.config.commitment_weight * F.mse_loss(flat, chosen)
             straight_through = flat + (chosen - flat).detach()  # (N, D) value of chosen, gradient of flat
             quantized = straight_through.reshape(batch, height, width, dim).permute(0, 3, 1, 2)  # (B, D, h, w)
@@ -147,6 +174,7 @@ class VectorQuantizer(nn.Module):
             codes=codes.reshape(batch, height, width),
             commitment_loss=commitment_loss,
             perplexity=_perplexity(counts),
+            codebook_loss=codebook_loss,
         )
 
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
@@ -155,7 +183,7 @@ class VectorQuantizer(nn.Module):
             raise ValueError(f"codes must have shape (B, h, w), got {tuple(codes.shape)}")
         if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.config.num_codes):
             raise ValueError(f"codes must lie in [0, num_codes = {self.config.num_codes})")
-        return F.embedding(codes, self.codebook).permute(0, 3, 1, 2)  # (B, D, h, w)
+        return F.embedding(codes, self.codebook.detach()).permute(0, 3, 1, 2)  # (B, D, h, w)
 
     # -- codebook learning ----------------------------------------------------------------------
     @torch.no_grad()

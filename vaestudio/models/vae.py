@@ -39,7 +39,10 @@ Condition = torch.Tensor | Sequence[str] | str | int | None
 
 
 @dataclasses.dataclass
-class VAEConfig:
+class BodyConfig:
+    """The settings of the encoder and decoder bodies and the pixel likelihood: shared by the VAE and the
+    deterministic autoencoders (vaestudio.models.ae)."""
+
     image_channels: int = 1
     image_size: int = 28
     latent_dim: int = 32
@@ -48,6 +51,31 @@ class VAEConfig:
     activation: str = "relu"  # "tanh", "relu" or "silu"
     likelihood: str = "bernoulli"  # "bernoulli", "gaussian" (discretised, 256 levels) or "logit_laplace"
     gaussian_scale: float | None = None  # fixed pixel scale of the Gaussian likelihood; None: learned
+
+    def __post_init__(self) -> None:
+        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
+        for name, value, allowed in (
+            ("body", self.body, BODIES),
+            ("activation", self.activation, ACTIVATIONS),
+            ("likelihood", self.likelihood, losses.LIKELIHOODS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{type(self).__name__}.{name} must be one of {allowed}, got {value!r}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be at least 1, got {self.latent_dim}")
+        if self.body == "conv" and (not self.hidden_sizes or self.image_size % 2 ** len(self.hidden_sizes)):
+            raise ValueError(
+                f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
+                f"divisible by 2**{len(self.hidden_sizes)}"
+            )
+
+    @property
+    def num_dimensions(self) -> int:
+        return self.image_channels * self.image_size * self.image_size
+
+
+@dataclasses.dataclass
+class VAEConfig(BodyConfig):
     beta: float = 1.0  # weight of the KL (ELBO) or of log p(z) - log q(z|x) in the log weights (IWAE)
     objective: str = "elbo"  # "elbo" or "iwae"
     iwae_samples: int = 5  # k of the IWAE-k training objective
@@ -58,22 +86,14 @@ class VAEConfig:
     text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
 
     def __post_init__(self) -> None:
-        self.hidden_sizes = tuple(int(size) for size in self.hidden_sizes)
+        super().__post_init__()
         self.text_encoder = TextEncoderConfig.of(self.text_encoder)
         for name, value, allowed in (
-            ("body", self.body, BODIES),
-            ("activation", self.activation, ACTIVATIONS),
-            ("likelihood", self.likelihood, losses.LIKELIHOODS),
             ("objective", self.objective, OBJECTIVES),
             ("condition", self.condition, CONDITIONS),
         ):
             if value not in allowed:
                 raise ValueError(f"VAEConfig.{name} must be one of {allowed}, got {value!r}")
-        if self.body == "conv" and (not self.hidden_sizes or self.image_size % 2 ** len(self.hidden_sizes)):
-            raise ValueError(
-                f"a conv body halves the image once per hidden size: image_size {self.image_size} must be "
-                f"divisible by 2**{len(self.hidden_sizes)}"
-            )
         if self.free_bits < 0 or (self.free_bits > 0 and self.objective != "elbo"):
             raise ValueError(f"free_bits must be >= 0 and applies to the ELBO objective, got {self.free_bits} "
                              f"with objective {self.objective!r}")
@@ -98,10 +118,6 @@ class VAEConfig:
         )
 
     @property
-    def num_dimensions(self) -> int:
-        return self.image_channels * self.image_size * self.image_size
-
-    @property
     def condition_dim(self) -> int:
         return {"none": 0, "class": self.class_embedding_dim, "text": self.text_encoder.embedding_dim}[self.condition]
 
@@ -112,13 +128,17 @@ def _with_condition(features: torch.Tensor, condition: torch.Tensor | None) -> t
 
 
 class MLPBody(nn.Module):
-    """Flat images through an MLP to (mean, log-variance); latents through the mirrored MLP to parameters."""
+    """Flat images through an MLP to (mean, log-variance); latents through the mirrored MLP to parameters.
 
-    def __init__(self, config: VAEConfig, out_channels: int) -> None:
+    ``encoder_outputs``: features the encoder emits (default 2L: mean and log-variance; an autoencoder's L).
+    """
+
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
         super().__init__()
         self.out_shape = (out_channels, config.image_size, config.image_size)
         in_features = config.num_dimensions + config.condition_dim
-        self.encoder = MLP(in_features, config.hidden_sizes, 2 * config.latent_dim, config.activation)
+        outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
+        self.encoder = MLP(in_features, config.hidden_sizes, outputs, config.activation)
         self.decoder = MLP(
             config.latent_dim + config.condition_dim,
             config.hidden_sizes[::-1],
@@ -127,7 +147,7 @@ class MLPBody(nn.Module):
         )
 
     def encode(self, images: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-        return self.encoder(_with_condition(images.flatten(1), condition))  # (B, 2L)
+        return self.encoder(_with_condition(images.flatten(1), condition))  # (B, 2L) (autoencoder: (B, L))
 
     def decode(self, latents: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         flat = self.decoder(_with_condition(latents, condition))  # (N, P*C*H*W)
@@ -137,14 +157,15 @@ class MLPBody(nn.Module):
 class ConvBody(nn.Module):
     """Stride-2 conv stages, then a linear layer to (mean, log-variance); the decoder mirrors it."""
 
-    def __init__(self, config: VAEConfig, out_channels: int) -> None:
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
         super().__init__()
         channels = list(config.hidden_sizes)
         side = config.image_size // 2 ** len(channels)
         self.feature_shape = (channels[-1], side, side)
         flat = math.prod(self.feature_shape)
         self.encoder_features = DownsampleStack(config.image_channels, channels, config.activation)
-        self.encoder_head = nn.Linear(flat + config.condition_dim, 2 * config.latent_dim)
+        outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
+        self.encoder_head = nn.Linear(flat + config.condition_dim, outputs)
         self.decoder_input = nn.Sequential(
             nn.Linear(config.latent_dim + config.condition_dim, flat), make_activation(config.activation)
         )
@@ -173,6 +194,7 @@ class VAE(StudioModel):
             self.class_embedding = nn.Embedding(config.num_classes, config.class_embedding_dim)
         elif config.condition == "text":
             self.text_encoder = TextEncoder(config.text_encoder)
+        self.kl_weight_factor = 1.0  # times beta in the training loss: the trainer's KL warm-up ramps it to 1
 
     @property
     def device(self) -> torch.device:
@@ -296,7 +318,7 @@ class VAE(StudioModel):
             condition_from_data(self.config.condition, batch.labels, batch.captions, "this VAE"), images.shape[0])
         posterior = self._encode(images, vector)
         kl = posterior.kl()  # (B,)
-        beta = self.config.beta
+        beta = self.config.beta * self.kl_weight_factor
         if self.config.objective == "elbo":
             latents = posterior.sample()  # (B, L)
             reconstruction = self._log_likelihood(self.body.decode(latents, vector), images)  # (B,)
@@ -324,6 +346,7 @@ class VAE(StudioModel):
             loss=losses.logged_mean(loss),
             kl=losses.logged_mean(kl),
             reconstruction=losses.logged_mean(reconstruction),
+            kl_weight=beta,
         )
         return TrainingOutput(loss, logs)
 

@@ -14,7 +14,8 @@ Two levels, with f = downsample_factor and t = top_downsample_factor::
     bottom   = quantize_bottom(conv1x1([features, top_decoder(top)]))   (B, D, H/f, W/f)
     image    = decoder([bottom, upsample(top)])
 
-The codebooks (in :class:`VectorQuantizer`) stay in fp32 under autocast. Encoders see 2x - 1.
+The codebooks (in :class:`VectorQuantizer`) stay in fp32 under autocast. Encoders see 2x - 1. They learn
+by EMA (the default) or, with ``codebook_update = "loss"``, by the paper's codebook loss ||sg[z_e] - e||^2.
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ class VQVAEConfig:
     kmeans_init: bool = True  # k-means on the first training batch
     kmeans_iterations: int = 10
     dead_code_threshold: float = 1.0  # revive codes whose EMA cluster size (per batch) drops below; 0: never
+    codebook_update: str = "ema"  # "ema": moving averages; "loss": the paper's ||sg[z_e] - e||^2, by gradient
     likelihood: str = "mse"  # "mse" or "logit_laplace"
     levels: int = 1  # 1: VQ-VAE; 2: VQ-VAE-2 (top and bottom code maps)
     top_downsample_factor: int = 2  # levels == 2: how much smaller the top map is than the bottom one
 
     def __post_init__(self) -> None:
+        self.quantizer_config()  # checks codebook_update and its pairing with dead_code_threshold
         if self.likelihood not in VQ_LIKELIHOODS:
             raise ValueError(
                 f"VQVAEConfig.likelihood must be one of {VQ_LIKELIHOODS}, got {self.likelihood!r}"
@@ -85,6 +88,7 @@ class VQVAEConfig:
             kmeans_init=self.kmeans_init,
             kmeans_iterations=self.kmeans_iterations,
             dead_code_threshold=self.dead_code_threshold,
+            codebook_update=self.codebook_update,
         )
 
 
@@ -167,7 +171,8 @@ class VQVAE(CodeMapModel):
             result: QuantizerOutput = self.quantizer(features)
             parameters = self._decode_quantized(result.quantized)  # (B, P*C, H, W)
             return VQVAEOutput(
-                result.codes, parameters, self._image(parameters), result.commitment_loss, result.perplexity
+                result.codes, parameters, self._image(parameters), result.commitment_loss, result.perplexity,
+                result.codebook_loss,
             )
         top = self.top_quantizer(self.top_encoder(features))  # codes (B, h/t, w/t)
         bottom = self.quantizer(self._bottom_latents(features, top.quantized))  # codes (B, h, w)
@@ -178,6 +183,7 @@ class VQVAE(CodeMapModel):
             self._image(parameters),
             top.commitment_loss + bottom.commitment_loss,
             bottom.perplexity,
+            None if bottom.codebook_loss is None else top.codebook_loss + bottom.codebook_loss,
         )
 
     # -- inference helpers (never update the codebooks) ---------------------------------------
@@ -186,7 +192,7 @@ class VQVAE(CodeMapModel):
         """latents (B, D, h, w) -> nearest codes (B, h, w), in fp32; leaves codebooks and usage alone."""
         batch, dim, height, width = latents.shape
         vectors = latents.detach().float().permute(0, 2, 3, 1).reshape(-1, dim)  # (B*h*w, D)
-        codes, _ = ops.nearest_code(vectors, quantizer.codebook)  # (B*h*w,)
+        codes, _ = ops.nearest_code(vectors, quantizer.codebook.detach())  # (B*h*w,)
         return codes.view(batch, height, width)
 
     @torch.no_grad()
@@ -258,6 +264,8 @@ class VQVAE(CodeMapModel):
         else:
             reconstruction_loss = -self.likelihood.log_prob(output.parameters.float(), images.float()).mean()
         loss = reconstruction_loss + output.commitment_loss
+        if output.codebook_loss is not None:  # codebook_update "loss": the codebook learns by this term
+            loss = loss + output.codebook_loss
         logs = {
             "loss": losses.logged_mean(loss),
             "reconstruction": losses.logged_mean(reconstruction_loss),
@@ -266,6 +274,8 @@ class VQVAE(CodeMapModel):
             "psnr": -10.0 * math.log10(max(losses.logged_mean(mse), 1e-10)),
             "perplexity": losses.logged_mean(output.perplexity),
         }
+        if output.codebook_loss is not None:
+            logs["codebook_loss"] = losses.logged_mean(output.codebook_loss)
         usage = self.quantizer.usage()  # since the last reset_usage(): over the epoch so far
         logs["usage"], logs["usage_perplexity"] = usage.alive_fraction, usage.perplexity
         if self.config.levels == 2:

@@ -138,14 +138,25 @@ class Editor:
     # -- what it can do --------------------------------------------------------------------------
     @property
     def capabilities(self) -> frozenset[str]:
-        names = {"encode", "interpolate", "scatter", "sample"}
+        names = {"encode", "interpolate", "scatter"}
+        if not self._prior_free_point_space and (self.space.kind != "vq" or self.prior is not None):
+            names.add("sample")  # an AE, or a VQ-VAE without its PixelCNN prior, has nothing to sample
         if self.space.kind == "vq":
             names.add("codebook")
             if self.prior is not None:
                 names.add("inpaint")
-        if self.space.kind == "gaussian" and self.space.latent_shape() == (2,):
+        if self._normal_prior and self.space.latent_shape() == (2,):
             names.add("manifold")
         return frozenset(names)
+
+    @property
+    def _normal_prior(self) -> bool:
+        """Whether latents are meant to follow N(0, I): a VAE's, a WAE's (not a plain autoencoder's)."""
+        return self.space.kind == "gaussian" or (self.space.kind == "point" and self.space.has_prior)
+
+    @property
+    def _prior_free_point_space(self) -> bool:
+        return self.space.kind == "point" and not self.space.has_prior
 
     def class_names(self) -> list[str]:
         """A class-conditional model's classes, in label order (the training data's names when known,
@@ -314,7 +325,10 @@ class Editor:
         """Images from the model's prior: z ~ N(0, I) for VAEs, the PixelCNN (neutral prompt) for VQ."""
         check_range("num_samples", num_samples, *limits.PRIOR_SAMPLES)
         count = int(num_samples)
-        if self.space.kind == "gaussian":
+        if self._prior_free_point_space:
+            raise ValueError("a plain autoencoder has no prior to sample from: its codes follow no known law. "
+                             "Sample a VAE or a WAE instead")
+        if self._normal_prior:
             if self.space.condition_kind == "class" and condition is None:
                 condition = torch.arange(count) % self.model.config.num_classes
             generator = torch.Generator().manual_seed(int(seed))
@@ -329,8 +343,8 @@ class Editor:
     @torch.no_grad()
     def manifold_grid(self, size: int = 15, condition=None) -> Image.Image:
         """Decodes of a size x size grid over a 2-D latent: z = inverse normal CDF of a uniform grid."""
-        if self.space.kind != "gaussian" or self.space.latent_shape() != (2,):
-            raise ValueError(f"the manifold grid needs a 2-D Gaussian latent; this model's latent is "
+        if not self._normal_prior or self.space.latent_shape() != (2,):
+            raise ValueError(f"the manifold grid needs a 2-D latent with a N(0, I) prior; this model's latent is "
                              f"{self.space.latent_shape()}")
         check_range("the grid size", size, *limits.MANIFOLD_GRID)
         if self.space.condition_kind == "class" and condition is None:

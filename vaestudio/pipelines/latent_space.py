@@ -2,6 +2,8 @@
 
 - ``GaussianSpace`` (VAE, beta-VAE, CVAE): the latent of an image is its posterior mean (B, L);
   decoding is the decoder's mean image.
+- ``PointSpace`` (AE, WAE-MMD): the latent is the deterministic code f(x) (B, L); it has a prior to
+  sample (and a manifold to draw) only when the model matched its codes to N(0, I) (``has_prior``).
 - ``CodeMapSpace`` (one-level VQ-VAE): the latent is the pre-quantisation map (B, D, h, w);
   decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image.
 
@@ -63,6 +65,25 @@ class GaussianSpace(LatentSpace):
         return self.model.kl_per_dimension(images, condition)  # (L,)
 
 
+class PointSpace(LatentSpace):
+    kind = "point"
+
+    @property
+    def has_prior(self) -> bool:
+        return bool(getattr(self.model, "has_prior", False))
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (int(self.model.config.latent_dim),)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, condition=None) -> torch.Tensor:
+        return self.model.encode(images, condition)  # (B, L)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, condition=None) -> torch.Tensor:
+        return self.model.decode(latents, condition)  # (B, C, H, W)
+
+
 class CodeMapSpace(LatentSpace):
     kind = "vq"
 
@@ -89,9 +110,11 @@ class CodeMapSpace(LatentSpace):
 
 
 def latent_space(model: StudioModel) -> LatentSpace:
-    """The latent space of a VAE or a one-level VQ-VAE."""
+    """The latent space of a VAE, an AE or WAE, or a one-level VQ-VAE."""
     if hasattr(model, "encode_latents") and hasattr(model, "decode_latents"):
         return CodeMapSpace(model)
+    if hasattr(model, "has_prior") and hasattr(model.config, "latent_dim"):
+        return PointSpace(model)
     if hasattr(model, "encode") and hasattr(model.config, "latent_dim"):
         return GaussianSpace(model)
-    raise TypeError(f"the editor works on VAEs and VQ-VAEs, not on a {type(model).__name__}")
+    raise TypeError(f"the editor works on VAEs, autoencoders and VQ-VAEs, not on a {type(model).__name__}")

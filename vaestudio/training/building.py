@@ -201,6 +201,23 @@ def build_optimizer(model: StudioModel, training: TrainingSection) -> torch.opti
                weight_decay=training.weight_decay)
 
 
+def kl_weight_at(step: int, training: TrainingSection) -> float:
+    """The factor on the model's KL weight at optimizer step ``step`` (0-based): a linear ramp from 0 over
+    ``training.kl_warmup_steps`` steps, then 1. A pure function of the step, so a resumed run agrees."""
+    if training.kl_warmup_steps <= 0:
+        return 1.0
+    return min(1.0, step / training.kl_warmup_steps)
+
+
+def check_kl_warmup(model: StudioModel, training: TrainingSection, path: str) -> None:
+    """A recipe that warms up a KL needs a model with one."""
+    if training.kl_warmup_steps < 0:
+        raise RecipeError(f"{path}: training.kl_warmup_steps must be >= 0, got {training.kl_warmup_steps}")
+    if training.kl_warmup_steps > 0 and not hasattr(model, "kl_weight_factor"):
+        raise RecipeError(f"{path}: training.kl_warmup_steps needs a model with a KL term (a VAE); a "
+                          f"{model.model_type} has none. Remove the key")
+
+
 def learning_rate_at(step: int, total_steps: int, training: TrainingSection) -> float:
     """The learning rate for optimizer step ``step`` (0-based) of ``total_steps``: a pure function of the step."""
     base = training.learning_rate

@@ -78,7 +78,7 @@ def _samples(model: StudioModel, count: int, condition, vqvae: StudioModel | Non
         codes = model.sample(condition if condition is not None else count, height=height, width=width,
                              seed=seed)  # (B, h, w)
         return vqvae.decode_codes(codes)  # (B, C, H, W)
-    if model.model_type == "vae":
+    if model.model_type in ("vae", "wae"):  # the models with a N(0, I) prior to sample
         generator = torch.Generator(device=batch.images.device).manual_seed(seed)
         return model.sample(count, condition=condition, generator=generator)  # (B, C, H, W)
     return None

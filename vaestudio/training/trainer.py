@@ -110,6 +110,7 @@ class Run:
         self.source = building.open_data(recipe, image_size=self.image_size)
         self.model = building.build_model(recipe, self.source, self.vqvae).to(device)
         self.model.train()
+        building.check_kl_warmup(self.model, training, recipe.path)
         if context.rank > 0:  # each rank its own noise (reparameterisation, Gumbel...) from here on
             torch.manual_seed(int(numpy.random.SeedSequence([training.seed, context.rank]).generate_state(1)[0]))
         self.optimizer = building.build_optimizer(self.model, training)
@@ -252,6 +253,8 @@ class Run:
             batch = self.regional_captions.apply(batch)
         for group in self.optimizer.param_groups:
             group["lr"] = building.learning_rate_at(self.step, self.total_steps, training)
+        if training.kl_warmup_steps > 0:
+            self.model.kl_weight_factor = building.kl_weight_at(self.step, training)
         self.throughput.start()
         with torch.autocast(self.context.device.type, dtype=torch.bfloat16, enabled=training.precision == "bf16"):
             loss, logs = self.wrapped(batch)
