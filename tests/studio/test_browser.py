@@ -100,11 +100,15 @@ def test_interpolating_and_inpainting_a_painted_region(page, tmp_path):
     def candidates() -> int:
         return len(page.find_element(By.ID, "inpaint-candidates").find_elements(By.TAG_NAME, "img"))
 
+    def refused() -> bool:
+        return "Paint over the part" in page.find_element(By.TAG_NAME, "body").text
+
     # The painting canvas draws the encoded image some time after its section opens (seconds on a busy
     # machine); a stroke before that is lost and the studio rightly asks for a painted region. So paint,
-    # and paint again after such a refusal, at most three times.
+    # and paint again after such a refusal (once its message is gone), at most three times.
     for attempt in range(3):
         time.sleep(3 * (attempt + 1))
+        browser.wait_for(lambda: not refused(), 60, "the previous refusal's message to go")
         canvas = page.find_element(By.CSS_SELECTOR, "#inpaint-canvas canvas")
         page.execute_script("arguments[0].scrollIntoView({block: 'center'})", canvas)
         stroke = ActionChains(page).move_to_element(canvas).click_and_hold()
@@ -112,10 +116,9 @@ def test_interpolating_and_inpainting_a_painted_region(page, tmp_path):
             stroke = stroke.move_by_offset(10, 6)
         stroke.release().perform()
         browser.click_button(page, "Inpaint")
-        try:
-            browser.wait_for(lambda: candidates() >= 4, 30, "four inpainting candidates from the painted mask")
+        outcome = browser.wait_for(lambda: "candidates" if candidates() >= 4 else ("refused" if refused() else None),
+                                   60, "four inpainting candidates from the painted mask, or a refusal")
+        if outcome == "candidates":
             break
-        except pytest.fail.Exception:
-            if attempt == 2 or "Paint over the part" not in page.find_element(By.TAG_NAME, "body").text:
-                raise
+        assert attempt < 2, "three painted strokes never reached the canvas"
     browser.screenshot(page, "fake-edit-interpolate-inpaint")
