@@ -262,12 +262,10 @@ class Engine:
                 for lesson in list_lessons()]
 
     def render_lesson(self, name: str, value: float) -> LessonView:
-        from vaestudio.lessons import LessonError, render
+        from vaestudio.lessons import render
 
-        try:
+        with _user_errors():  # an unknown lesson, a value out of range, a model not shipped (LessonError)
             result = render(name, value)
-        except LessonError as error:  # an unknown lesson, a value out of range, a model not shipped
-            raise InputError(str(error).strip().rstrip(".") + ".") from None
         return LessonView(result.name, result.title, result.paragraph, result.figure, result.numbers, result.value,
                           result.models, result.seconds)
 

@@ -23,7 +23,8 @@ MAX_ZOO_BYTES = 40_000_000  # DESIGN.md: all of pretrained/ together under 40 MB
 def shipped(name: str) -> str:
     folder = os.path.join(PRETRAINED, name)
     if not os.path.isdir(folder):
-        pytest.skip(f"pretrained/{name} is not shipped yet (bash scripts/train_zoo.sh)")
+        pytest.fail(f"pretrained/{name} is missing: the zoo ships with the repository (bash scripts/train_zoo.sh "
+                    "or scripts/train_real_zoo.sh trains it)")
     return folder
 
 
