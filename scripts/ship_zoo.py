@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -85,8 +86,9 @@ def flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
-def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict) -> str:
-    lines = [f"# {name}", "", title, "", "A `text_to_image` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
+def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
+                kind: str = "text_to_image") -> str:
+    lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []
@@ -113,6 +115,8 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
             lines.append(f"| {role}.{key} | {value:.4g} |")
     for key, value in flatten(evaluation).items():
         lines.append(f"| {key} | {value:.4g} |")
+    if kind == "class_to_image":
+        return "\n".join(lines + class_to_image_notes(name, target, evaluation))
     if evaluation:
         lines += ["", "The `faithfulness.*`, `checker_on_real_images.*` and `vqvae_reconstructions.*` rows come from",
                   f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",
@@ -140,6 +144,31 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
                    f"region (`object_score_weight` {weight:g} in `bundle.json`: the worst object's similarity "
                    "counts that many times the whole prompt's; `vaestudio.pipelines.object_scores`)."), ""]
     return "\n".join(lines)
+
+
+def class_to_image_notes(name: str, target: str, evaluation: dict) -> list[str]:
+    """The card's notes on a class_to_image bundle: where its class numbers come from, and how to draw a class."""
+    prior = read_json(os.path.join(target, "prior", "config.json")).get("config", {})
+    lines = []
+    if evaluation:
+        lines += ["", "The `label_classifier`, `reconstructions`, `class_samples` and `inpainting` rows come from",
+                  f"`python scripts/class_to_image_checks.py pretrained/{name}`: a label classifier",
+                  "(`vaestudio.evaluation.label_classifier`, trained on the train split) reads the real test digits",
+                  "(`label_classifier.test_accuracy`), the VQ-VAE's reconstructions of the test split, class samples",
+                  "(`class_samples.read_as_class`: the share read as the class drawn), and test digits whose bottom half",
+                  "was inpainted as another class (`inpainting.as_another_class.read_as_label`) or as their own",
+                  "(`inpainting.as_own_class`, the control); `unpainted_codes_kept` is the share of codes outside the",
+                  "painted cells that the sampled maps keep, `..._after_reencoding` the share that survives decoding",
+                  "and encoding the inpainted image again."]
+    num_codes = prior.get("num_codes")
+    if num_codes:
+        lines += ["", f"`prior.bits_per_code` is the prior's cross-entropy on the test codes; a uniform prior over the",
+                  f"{num_codes} codes would need log2 {num_codes} = {math.log2(num_codes):.2f} bits per code."]
+    lines += ["", "## Classes", "",
+              f"`vaestudio sample {name} --label 3` draws the class named 3 (a class name or index; without",
+              "`--label`, the classes in turn). In the studio: Explore's class picker draws the class, and Edit's",
+              "inpainting redraws the painted region as the picked class, keeping every other code.", ""]
+    return lines
 
 
 def read_bundle_settings(path: str) -> dict:
@@ -173,7 +202,7 @@ def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: d
         json.dump(metrics, stream, indent=2, sort_keys=True)
         stream.write("\n")
     with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
-        stream.write(bundle_card(name, title, components, target, evaluation))
+        stream.write(bundle_card(name, title, components, target, evaluation, kind))
 
 
 def main(argv: list[str] | None = None) -> int:

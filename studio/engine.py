@@ -168,7 +168,7 @@ class Engine:
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
-            encoded = editor.encode(image, _class_index(editor, label, default_first=True))
+            encoded = editor.encode(image, _class_index(editor.latent_class_names(), label, default_first=True))
             specs = _slider_specs(editor, encoded)
             attributes = tuple(editor.attribute_names())
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
@@ -180,7 +180,7 @@ class Engine:
         _require_state(state)
         with _user_errors():
             return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths),
-                                 _class_index(editor, label))
+                                 _class_index(editor.latent_class_names(), label))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
@@ -200,17 +200,18 @@ class Engine:
             result = editor.interpolate(image_a, image_b, int(steps), mode)
         return Interpolation(result.strip, result.gif)
 
-    def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
+    def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
         editor = self._editor(model, Capability.INPAINT)
         with _user_errors():
-            result = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed))
+            result = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed),
+                                    label=_class_index(editor.class_names(), label))
         return [item.image for item in result]
 
 
     def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
         editor = self._editor(model, Capability.MANIFOLD)
         with _user_errors():
-            return editor.manifold_grid(int(n), _class_index(editor, label))
+            return editor.manifold_grid(int(n), _class_index(editor.latent_class_names(), label))
 
     def list_data_sources(self) -> list[str]:
         from vaestudio.data import KNOWN_SPECS
@@ -245,7 +246,7 @@ class Engine:
 
         editor = self._editor(model, Capability.PRIOR)
         with _user_errors():
-            samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor, label))
+            samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor.class_names(), label))
         return grid(samples, columns=math.isqrt(len(samples) - 1) + 1, gap=2)
 
     def data_source_statuses(self) -> list[DataSourceStatus]:
@@ -326,11 +327,11 @@ def _generation(result) -> Generation:
                       tuple(result.warnings), getattr(result, "rows_done", 1), getattr(result, "total_rows", 1))
 
 
-def _class_index(editor, label: str, default_first: bool = False) -> int | None:
-    """A class picker's label -> the class index a class-conditional model takes. "" -> None (the editor
-    chooses: every class in turn for samples, the first for a manifold), or the first class where one is
-    needed (encoding); other models take no class and ignore the label."""
-    names = editor.class_names()
+def _class_index(names: list[str], label: str, default_first: bool = False) -> int | None:
+    """A class picker's label -> its index among ``names``, the classes the call takes (the editor's
+    ``class_names``: what a model draws; ``latent_class_names``: what its encoder and decoder take). "" -> None
+    (the editor chooses: every class in turn for samples and inpainting, the first for a manifold), or the first
+    class where one is needed (encoding); without classes the label is ignored."""
     if not names:
         return None
     if not label:

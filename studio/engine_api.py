@@ -43,6 +43,7 @@ class Capability(str, enum.Enum):
     """What a model can do; the tabs offer a model only where it has the capability."""
 
     TEXT_TO_IMAGE = "text_to_image"
+    CLASS_TO_IMAGE = "class_to_image"  # draws a chosen class from a class-conditional prior; inpaints as a class
     ENCODE = "encode"  # encode, reconstruct, latent sliders
     ATTRIBUTES = "attributes"  # attribute vectors in latent space
     INTERPOLATE = "interpolate"
@@ -249,7 +250,8 @@ class StudioEngine(Protocol):
 
     # Edit
     # label: for a class-conditional model, the class of the image (encode) and the class to draw it as
-    # (decode_sliders; "" keeps the encoding's); other models ignore it. See model_classes.
+    # (decode_sliders; "" keeps the encoding's); other models ignore it, a CLASS_TO_IMAGE model too (its VQ-VAE
+    # encodes any image alike; its classes are for samples and inpainting). See model_classes.
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding: ...
     def decode_sliders(
         self, model: str, state: Any, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
@@ -260,12 +262,15 @@ class StudioEngine(Protocol):
     def interpolate(
         self, model: str, image_a: Image.Image, image_b: Image.Image, steps: int, mode: str
     ) -> Interpolation: ...
+    # label: for a CLASS_TO_IMAGE model, the class to draw in the painted region ("": each candidate another
+    # class, in turn); the codes outside the region are kept. Other models ignore it (they read the prompt).
     def inpaint(
-        self, model: str, image: Image.Image, mask: Image.Image, prompt: str, num_candidates: int, seed: int
+        self, model: str, image: Image.Image, mask: Image.Image, prompt: str, num_candidates: int, seed: int,
+        label: str = "",
     ) -> list[Image.Image]: ...
 
     # Explore
-    def model_classes(self, model: str) -> list[str]: ...  # a class-conditional model's classes, else []
+    def model_classes(self, model: str) -> list[str]: ...  # the classes a model draws (class-conditional), else []
     def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image: ...  # label: its class
     def list_data_sources(self) -> list[str]: ...
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter: ...

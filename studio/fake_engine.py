@@ -79,6 +79,7 @@ class FakeModel:
     attributes: tuple[str, ...]
     num_codes: int  # 0 for a continuous latent
     classes: tuple[str, ...] = ()  # a class-conditional model's classes
+    class_prior: bool = False  # the classes are its prior's (samples, inpainting), not its latent's
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ class FakeEngine:
 
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         _, fake = self._models.require(model, C.ENCODE)
-        class_index = _fake_class(fake, label) or 0
+        class_index = _latent_class(fake, label) or 0
         model_input = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
         pixels = np.asarray(model_input, dtype=np.float32)
         bands = np.array_split(pixels.mean(axis=2), fake.latent_dims, axis=0)
@@ -217,7 +218,7 @@ class FakeEngine:
         _check_state(state, FakeEncoding, "Upload an image to edit first.")
         if len(slider_values) < fake.latent_dims:
             raise InputError(f"{model} needs {fake.latent_dims} slider values; got {len(slider_values)}.")
-        drawn_as = _fake_class(fake, label)
+        drawn_as = _latent_class(fake, label)
         if drawn_as is not None and drawn_as != state.class_index:  # another class: a tint per class
             state = FakeEncoding(state.pixels + 12.0 * (drawn_as - state.class_index), state.values, drawn_as)
         return self._decode(fake, state, slider_values[: fake.latent_dims], attribute_strengths)
@@ -257,13 +258,16 @@ class FakeEngine:
         frames = [Image.blend(first, last, float(weight)) for weight in weights]
         return Interpolation(pictures.strip(frames), pictures.gif_bytes(frames))
 
-    def inpaint(self, model, image, mask, prompt, num_candidates, seed) -> list[Image.Image]:
-        self._models.require(model, C.INPAINT)
+    def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
+        _, fake = self._models.require(model, C.INPAINT)
         _check_count(num_candidates, "num_candidates", *LIMITS.INPAINT_CANDIDATES)
+        drawn_as = _fake_class(fake, label)  # a class prior draws its class there (None: the classes in turn)
         base = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
         region = mask.convert("L").resize(base.size, Image.Resampling.NEAREST).point(lambda v: 255 if v > 127 else 0)
         candidates = []  # an empty mask keeps the image, as the real inpainter does (with a warning)
         for index in range(int(num_candidates)):
+            if fake.class_prior:
+                prompt = f"class {fake.classes[index % len(fake.classes) if drawn_as is None else drawn_as]}"
             fill = self._draw_prompt((prompt or "").strip() or NEUTRAL_PROMPT, int(seed), index, 1.0)
             candidates.append(Image.composite(fill, base, region))
         return candidates
@@ -273,7 +277,7 @@ class FakeEngine:
     def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
         _, fake = self._models.require(model, C.MANIFOLD)
         n = _check_count(n, "the grid size", *LIMITS.MANIFOLD_GRID)
-        shift = 0.1 * (_fake_class(fake, label) or 0)  # each class its own (shifted) manifold
+        shift = 0.1 * (_latent_class(fake, label) or 0)  # each class its own (shifted) manifold
         return pictures.grid([self._decode_position(x + shift, y) for y in np.linspace(-2, 2, n)
                               for x in np.linspace(-2, 2, n)], columns=n, gap=0)
 
@@ -427,6 +431,10 @@ def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
         ("fake-emoji-dvae", "dVAE", FakeModel(6, (), 32),
          {C.TEXT_TO_IMAGE, C.ENCODE, C.INPAINT, C.CODEBOOK, C.PRIOR},
          {"PSNR (dB)": 22.9, "bits/dim": 1.74}),
+        ("fake-mnist-vqvae", "VQ-VAE + class-conditional PixelCNN prior",
+         FakeModel(8, (), 128, tuple("0123456789"), class_prior=True),
+         {C.CLASS_TO_IMAGE, C.ENCODE, C.INTERPOLATE, C.INPAINT, C.CODEBOOK, C.PRIOR, C.SCATTER},
+         {"PSNR (dB)": 25.0, "bits/code": 3.2}),
     ]
     return [
         (_info(name, family, model, image_size, "shipped", _card(name, family, metrics), metrics, capabilities), model)
@@ -441,6 +449,12 @@ def _fake_class(fake: FakeModel, label: str) -> int | None:
     if label not in fake.classes:
         raise InputError(f"This model draws the classes {', '.join(fake.classes)}; pick one of them, not {label!r}.")
     return fake.classes.index(label)
+
+
+def _latent_class(fake: FakeModel, label: str) -> int | None:
+    """The class that a class-conditional latent takes (encode, decode, manifold); a class prior's model
+    ignores the label there, as the real engine does."""
+    return None if fake.class_prior else _fake_class(fake, label)
 
 
 def _info(name, family, model: FakeModel, image_size, source, card, metrics=None, capabilities=None) -> ModelInfo:

@@ -42,6 +42,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 KIND_FAMILIES = {
     "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
+    "class_to_image": "VQ-VAE + class-conditional PixelCNN prior",
     "vae": "VAE",
     "ae": "autoencoder",
     "wae": "WAE-MMD",
@@ -70,7 +71,7 @@ class ModelInfo:
     def headline_metrics(self) -> dict[str, float]:
         """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings; a
         bundle's by component or report ("vqvae.psnr", "prior.bits_per_code", "faithfulness.all_attributes")."""
-        if "evaluation" in self.metrics or self.kind != "text_to_image":
+        if "evaluation" in self.metrics or self.kind not in ("text_to_image", "class_to_image"):
             return _numbers(self.metrics.get("evaluation", self.metrics))
         return {f"{part}.{key}": value for part, table in self.metrics.items() if isinstance(table, dict)
                 for key, value in _numbers(table.get("all_prompts", table)).items()}
@@ -169,8 +170,8 @@ def load(name_or_path: str, device: str | torch.device = "cpu") -> StudioModel |
 
 
 # The flagship models come first, so pickers open on the text-to-image bundle, then the real-data zoo.
-FEATURED_ORDER = ("shapes", "mnist-vae-2d", "fashion-vae", "mnist-cvae", "mnist-vae", "mnist-iwae", "shapes-vae",
-                  "emoji", "digits", "digits-cvae")
+FEATURED_ORDER = ("shapes", "mnist-vae-2d", "fashion-vae", "mnist-cvae", "mnist-vqvae", "mnist-vae", "mnist-iwae",
+                  "shapes-vae", "emoji", "digits", "digits-cvae")
 
 
 def shipped_names(root: str | None = None) -> list[str]:

@@ -1,5 +1,6 @@
 """Edit: an upload encoded and reconstructed side by side, latent and attribute sliders that
-re-render live, interpolation towards a second image, and inpainting of a painted region."""
+re-render live, interpolation towards a second image, and inpainting of a painted region (from a prompt,
+or as a chosen class for a class-to-image model such as mnist-vqvae)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,26 @@ def _attribute_updates(names: tuple[str, ...], reset: bool = True) -> list[dict]
     ]
 
 
+def _draws_classes(engine: StudioEngine, model: str | None) -> bool:
+    """Whether ``model`` draws its classes from a class-conditional prior (CLASS_TO_IMAGE): its classes are for
+    inpainting (and samples), while its encoder takes none."""
+    return any(info.name == model and info.can(Capability.CLASS_TO_IMAGE) for info in engine.list_models())
+
+
+def _latent_classes(engine: StudioEngine, model: str | None) -> list[str]:
+    """The classes an image is encoded as and drawn as (a class-conditional latent), else []."""
+    return [] if not model or _draws_classes(engine, model) else engine.model_classes(model)
+
+
+def _inpaint_classes(engine: StudioEngine, model: str | None) -> list[str]:
+    """The classes a painted region can be redrawn as (a CLASS_TO_IMAGE model), else []."""
+    return engine.model_classes(model) if model and _draws_classes(engine, model) else []
+
+
+def _inpaint_choices(classes: list[str]) -> list:
+    return [("each candidate another class", ""), *classes]
+
+
 def _require_session(session: EditSession | None) -> EditSession:
     if session is None:
         raise InputError("Upload an image to edit first: drop it on the first image box.")
@@ -75,7 +96,7 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                   label="Encoding")
             reset = gr.Button("Reset", scale=0, min_width=140)
             randomise = gr.Button("Randomise", scale=0, min_width=140)
-        classes = engine.model_classes(model.value)
+        classes = _latent_classes(engine, model.value)
         with gr.Row(visible=bool(classes)) as class_row:
             encode_as = gr.Dropdown([("the first class", ""), *classes], value=classes[0] if classes else "",
                                     label="Class of your image", allow_custom_value=True,
@@ -113,7 +134,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                       label="Paint the region to redraw", layers=False, transforms=(),
                                       elem_id="inpaint-canvas")
                 with gr.Column():
-                    inpaint_prompt = gr.Textbox(label="What to put there (optional)", placeholder="a blue circle")
+                    drawn_classes = _inpaint_classes(engine, model.value)
+                    inpaint_prompt = gr.Textbox(label="What to put there (optional)", placeholder="a blue circle",
+                                                visible=not drawn_classes)
+                    inpaint_label = gr.Dropdown(_inpaint_choices(drawn_classes), value="", visible=bool(drawn_classes),
+                                                label="Draw there the class", elem_id="inpaint-class",
+                                                allow_custom_value=True,  # the engine checks it, with the classes
+                                                info="The painted codes are redrawn as this class; the rest is kept")
                     candidates = gr.Slider(1, limits.MAX_CANDIDATES, 4, step=1, label="Candidates")
                     inpaint_seed = gr.Number(0, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
                     inpaint_button = gr.Button("Inpaint", variant="primary")
@@ -137,12 +164,20 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
 
         @user_facing
         def model_classes(model):
-            classes = engine.model_classes(model)
+            classes = _latent_classes(engine, model)
             return (gr.update(visible=bool(classes)),
                     gr.update(choices=[("the first class", ""), *classes], value=classes[0] if classes else ""),
                     gr.update(choices=[("the same class", ""), *classes], value=""))
 
         model.change(model_classes, model, [class_row, encode_as, draw_as], api_name="edit_classes")
+
+        @user_facing
+        def inpaint_classes(model):
+            classes = _inpaint_classes(engine, model)
+            return (gr.update(choices=_inpaint_choices(classes), value="", visible=bool(classes)),
+                    gr.update(visible=not classes))
+
+        model.change(inpaint_classes, model, [inpaint_label, inpaint_prompt], api_name="inpaint_classes")
 
         gr.on([source.change, model.change, encode_as.change], encode, inputs=[model, source, encode_as],
               outputs=[session, model_input, reconstruction, edited, summary, canvas, *slider_outputs],
@@ -189,12 +224,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                                  outputs=[strip, animation], api_name="interpolate", **ENGINE_QUEUE)
 
         @user_facing
-        def inpaint(model, painted, prompt, count, seed):
+        def inpaint(model, painted, prompt, count, seed, label=""):
             if not painted or painted.get("background") is None:
                 raise InputError("Upload an image (first box, or in the painting area), paint a region, then Inpaint.")
             image = read_upload(engine, painted["background"])
             mask = mask_from_layers(painted["layers"], image.size, limits.MAX_PIXELS)
-            return [show(candidate) for candidate in engine.inpaint(model, image, mask, prompt, count, seed)]
+            candidates = engine.inpaint(model, image, mask, prompt, count, seed, label or "")
+            return [show(candidate) for candidate in candidates]
 
         @user_facing
         def paint_on_the_encoded_image(encoded_view):
@@ -202,6 +238,6 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
 
         inpaint_section.expand(paint_on_the_encoded_image, model_input, canvas, api_name="inpaint_canvas")
 
-        inpaint_button.click(inpaint, inputs=[model, canvas, inpaint_prompt, candidates, inpaint_seed],
+        inpaint_button.click(inpaint, inputs=[model, canvas, inpaint_prompt, candidates, inpaint_seed, inpaint_label],
                              outputs=inpainted, api_name="inpaint", **ENGINE_QUEUE)
 

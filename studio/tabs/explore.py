@@ -44,7 +44,8 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
                 choices, visible = _class_choices(engine, model.value)
                 label = gr.Dropdown(choices, value="", visible=visible, label="Class", elem_id="explore-class",
                                     allow_custom_value=True,  # the engine checks it, with the classes
-                                    info="Class-conditional models: the class to draw (manifold and samples)")
+                                    info="Class-conditional models (and mnist-vqvae's class prior): the class "
+                                         "to draw (manifold and samples)")
                 manifold_button = gr.Button("Draw the manifold", variant="primary")
                 manifold = gr.Image(label="Manifold", interactive=False, height=420, elem_id="manifold")
             with gr.Column():

@@ -60,6 +60,21 @@ def make_tiny_bundle(vocabulary: list[str]) -> Bundle:
     return Bundle("text_to_image", components, options={"neutral_prompt": "a shape"})
 
 
+def make_tiny_class_bundle() -> Bundle:
+    """An untrained 8 x 8 grey class_to_image bundle: VQ-VAE (4 x 4 codes, K = 16) and a prior over 10 classes."""
+    torch.manual_seed(0)
+    vqvae = VQVAE(VQVAEConfig(image_channels=1, image_size=8, hidden_channels=8, residual_channels=4,
+                              num_residual_blocks=1, downsample_factor=2, num_codes=16, code_dim=4, kmeans_init=False))
+    prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8,
+                                              condition="class", num_classes=10, condition_dim=4))
+    return Bundle("class_to_image", {"vqvae": vqvae.eval(), "prior": prior.eval()})
+
+
+@pytest.fixture(scope="session")
+def tiny_class_bundle() -> Bundle:
+    return make_tiny_class_bundle()
+
+
 @pytest.fixture(scope="session")
 def tiny_vae() -> VAE:
     torch.manual_seed(0)

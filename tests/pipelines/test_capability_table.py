@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from PIL import Image
 
-from tests.pipelines.conftest import make_tiny_bundle
+from tests.pipelines.conftest import make_tiny_bundle, make_tiny_class_bundle
 from vaestudio.data import open_source
 from vaestudio.models import (
     AE,
@@ -51,6 +52,7 @@ EXPECTED = {
     "vqvae two-level": LATENT | {"codebook"},
     "dvae": LATENT | {"codebook"},
     "text_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
+    "class_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "pixelcnn_prior": set(),  # alone: it models codes of a VQ-VAE it does not hold
     "contrastive_scorer": set(),
 }
@@ -100,6 +102,7 @@ def built(shapes, digits):
         "dvae": (DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
                                  num_codes=16, code_dim=4)), shapes),
         "text_to_image bundle": (make_tiny_bundle(vocabulary), shapes),
+        "class_to_image bundle": (make_tiny_class_bundle(), digits),
         "pixelcnn_prior": (PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2,
                                                              head_channels=8)), None),
         "contrastive_scorer": (ContrastiveScorer(ContrastiveScorerConfig(image_size=16, hidden_sizes=(8, 8),
@@ -122,7 +125,7 @@ def studio_capabilities(model, source) -> set[str]:
     if "encode" in names and len(editor.sliders()) > 0:
         result.add("sliders")
     condition = editor.space.condition_kind if editor is not None else "none"
-    if "text_to_image" in names or ("prior" in names and condition in ("class", "text")):
+    if {"text_to_image", "class_to_image"} & names or ("prior" in names and condition in ("class", "text")):
         result.add("text or class generation")
     return result
 
@@ -156,7 +159,7 @@ def test_a_model_type_claims_no_capability_it_should_not_have(built, kind):
     assert not extra, f"{kind} is offered {extra}, which it cannot serve"
 
 
-@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional"])
+@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "class_to_image bundle"])
 def test_claimed_capabilities_run(built, kind):
     """What a model is offered works on it (and what it is not offered says why)."""
     model, source = built[kind]
@@ -175,3 +178,5 @@ def test_claimed_capabilities_run(built, kind):
         assert editor.manifold_grid(3, condition=condition).width > 0
     if "codebook" in offered:
         assert editor.codebook_usage(num_images=8).counts.sum() > 0
+    if "inpainting" in offered:
+        assert len(editor.inpaint(picture, Image.new("L", picture.size, 255), "", 2, 0)) == 2

@@ -35,7 +35,7 @@ FILE_INPUTS = {
 NOT_PATHS = {  # names the engine looks up in its own lists, prompts, job ids, class labels
     ("/text_to_image", "model"), ("/text_to_image", "prompt"), ("/edit_classes", "model"), ("/encode", "model"),
     ("/encode", "label"), ("/decode_sliders", "param_41"), ("/interpolate", "model"), ("/inpaint", "model"),
-    ("/inpaint", "prompt"), ("/manifold", "model"), ("/manifold", "label"), ("/prior_samples", "model"),
+    ("/inpaint", "prompt"), ("/inpaint", "label"), ("/inpaint_classes", "model"), ("/manifold", "model"), ("/manifold", "label"), ("/prior_samples", "model"),
     ("/prior_samples", "label"), ("/explore_classes", "model"), ("/scatter", "model"), ("/codebook", "model"),
     ("/recipe_defaults", "name"), ("/train_start", "recipe_name"), ("/train_watch", "job_id"),
     ("/train_poll", "job_id"), ("/train_stop", "job_id"), ("/train_save", "job_id"), ("/train_load", "job_id"),

@@ -1,6 +1,7 @@
 """Class-conditional models get a class picker: samples and a manifold per class (Explore), an image
-encoded with its class and drawn as another (Edit). Through the UI on the fake engine, and on the real
-engine with the shipped digits-cvae."""
+encoded with its class and drawn as another (Edit); a class-to-image bundle (mnist-vqvae) draws the picked
+digit (Explore) and redraws a painted region as the picked digit (Edit's inpainting). Through the UI on the
+fake engine, and on the real engine with the shipped digits-cvae and mnist-vqvae."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from studio.engine_api import Capability, InputError
 from tests.studio.support import plain_image
 
 CVAE = "fake-digits-cvae"
+CLASS_BUNDLE = "fake-mnist-vqvae"
 
 
 def pixels(path_or_picture) -> np.ndarray:
@@ -51,6 +53,37 @@ def test_an_image_encoded_with_its_class_is_drawn_as_another(client, tmp_path):
     same = pixels(client.predict(*values, *attributes, "", api_name="/decode_sliders"))
     other = pixels(client.predict(*values, *attributes, "5", api_name="/decode_sliders"))
     assert np.abs(same - other).mean() > 5.0
+
+
+def test_a_class_to_image_model_gets_the_inpainting_class_picker_not_the_encoding_one(client):
+    assert [choice[1] for choice in client.predict(CLASS_BUNDLE, api_name="/explore_classes")["choices"]][1:] == \
+        list("0123456789")
+    label, prompt = client.predict(CLASS_BUNDLE, api_name="/inpaint_classes")
+    assert label["visible"] and not prompt["visible"] and label["value"] == ""
+    assert [choice[1] for choice in label["choices"]] == ["", *"0123456789"]
+    encode_as, draw_as = client.predict(CLASS_BUNDLE, api_name="/edit_classes")
+    assert encode_as["value"] == "" and [choice[1] for choice in draw_as["choices"]] == [""]  # no encoding class
+    label, prompt = client.predict("fake-shapes-vqvae", api_name="/inpaint_classes")
+    assert not label["visible"] and prompt["visible"]
+
+
+def test_the_picked_class_is_drawn_and_inpainted(client, tmp_path):
+    threes = pixels(client.predict(CLASS_BUNDLE, 4, 1, "3", api_name="/prior_samples"))
+    sevens = pixels(client.predict(CLASS_BUNDLE, 4, 1, "7", api_name="/prior_samples"))
+    assert np.abs(threes - sevens).mean() > 1.0
+    background = plain_image(tmp_path / "bg.png", size=(64, 64), colour=(255, 255, 255))
+    layer = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    layer.paste((0, 0, 0, 255), (16, 16, 48, 48))
+    layer.save(tmp_path / "layer.png")
+    painted = {"background": handle_file(str(background)), "layers": [handle_file(str(tmp_path / "layer.png"))],
+               "composite": None}
+    as_three, as_eight = (client.predict(CLASS_BUNDLE, painted, "", 2, 0, label, api_name="/inpaint")
+                          for label in ("3", "8"))
+    three, eight = pixels(as_three[0]["image"]), pixels(as_eight[0]["image"])
+    assert np.abs(three - eight).mean() > 1.0
+    assert three[:8].mean() > 245 and eight[:8].mean() > 245  # outside the painted square: kept
+    with pytest.raises(AppError, match="draws the classes 0, 1, 2"):
+        client.predict(CLASS_BUNDLE, painted, "", 2, 0, "eleven", api_name="/inpaint")
 
 
 @pytest.fixture(scope="module")

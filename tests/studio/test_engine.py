@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from gradio_client import Client
 from PIL import Image
 
@@ -13,7 +14,7 @@ from studio.tabs.shared import show
 from tests.studio.support import running_studio
 from tests.studio.tiny_zoo import write_tiny_zoo
 
-BUNDLE, VAE = "tiny-text-to-image", "tiny-vae-2d"
+BUNDLE, VAE, CLASSES = "tiny-text-to-image", "tiny-vae-2d", "tiny-vqvae-digits"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,9 @@ def engine(tmp_path_factory) -> Engine:
 
 def test_the_zoo_is_described_from_its_folders(engine):
     models = {info.name: info for info in engine.list_models()}
-    assert set(models) == {BUNDLE, VAE}
+    assert set(models) == {BUNDLE, VAE, CLASSES}
+    assert models[CLASSES].can(Capability.CLASS_TO_IMAGE) and models[CLASSES].can(Capability.INPAINT)
+    assert not models[CLASSES].can(Capability.TEXT_TO_IMAGE) and not models[BUNDLE].can(Capability.CLASS_TO_IMAGE)
     assert models[BUNDLE].can(Capability.TEXT_TO_IMAGE) and models[BUNDLE].can(Capability.CODEBOOK)
     assert models[VAE].can(Capability.MANIFOLD) and not models[VAE].can(Capability.TEXT_TO_IMAGE)
     assert models[BUNDLE].metrics == {"bits_per_dim": 4.5, "psnr": 11.0}  # evaluation numbers, no timings
@@ -129,3 +132,31 @@ def test_interpolate_inpaint_scatter_manifold(engine):
     assert engine.manifold_grid(VAE, 3).width >= 3 * 8
     with pytest.raises(InputError, match="grid size"):
         engine.manifold_grid(VAE, 1000)
+
+
+def test_a_class_to_image_bundle_draws_and_inpaints_the_picked_class(engine):
+    """The class picker's label reaches the class prior: samples and inpainting change with it, the codes outside
+    the painted region are kept, a label that is not a class is refused with the classes."""
+    assert engine.model_classes(CLASSES) == [str(digit) for digit in range(10)]
+    threes, sevens = (np.asarray(engine.prior_samples(CLASSES, 4, 0, label)) for label in ("3", "7"))
+    assert threes.shape == sevens.shape and not np.array_equal(threes, sevens)
+    assert np.array_equal(threes, np.asarray(engine.prior_samples(CLASSES, 4, 0, "3")))
+    digit = Image.new("L", (8, 8), 0)
+    digit.paste(255, (3, 1, 5, 7))
+    mask = Image.new("L", (8, 8), 0)
+    mask.paste(255, (0, 0, 4, 4))
+    as_eight = engine.inpaint(CLASSES, digit, mask, "", 3, 0, "8")
+    editor = engine._editor(CLASSES, Capability.INPAINT)
+    kept = editor.inpaint(digit, mask, "", 3, 0, label=8)  # what the engine asked for, straight from the editor
+    assert [np.asarray(item.image).tolist() for item in kept] == [np.asarray(image).tolist() for image in as_eight]
+    assert all(torch.equal(item.codes[~kept.code_mask], kept.original_codes[~kept.code_mask]) for item in kept)
+    everywhere = Image.new("L", (8, 8), 255)
+    eights, ones = (torch.stack([item.codes for item in editor.inpaint(digit, everywhere, "", 4, 0, label=label)])
+                    for label in (8, 1))
+    assert not torch.equal(eights, ones)
+    for bad in (lambda: engine.inpaint(CLASSES, digit, mask, "", 1, 0, "eleven"),
+                lambda: engine.prior_samples(CLASSES, 2, 0, "eleven")):
+        with pytest.raises(InputError, match="draws the classes 0, 1, 2"):
+            bad()
+    encoding = engine.encode(CLASSES, digit, "eleven")  # its VQ-VAE takes no class: the label is not read there
+    assert encoding.reconstruction.size == (8, 8)

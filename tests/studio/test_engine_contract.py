@@ -87,6 +87,18 @@ REQUESTS = {  # name -> (request, the outcome both engines must give)
     "inpaint one": (lambda e: e.inpaint(able(e, C.INPAINT), RED, CORNER_MASK, "a blue square", 1, 0), None),
     "inpaint none": (lambda e: e.inpaint(able(e, C.INPAINT), RED, CORNER_MASK, "a blue square", 0, 0), InputError),
     "inpaint empty mask": (lambda e: e.inpaint(able(e, C.INPAINT), RED, EMPTY_MASK, "a blue square", 1, 0), None),
+    "class inpaint as a class": (lambda e: e.inpaint(able(e, C.CLASS_TO_IMAGE), RED, CORNER_MASK, "", 2, 0, "3"), None),
+    "class inpaint every class": (lambda e: e.inpaint(able(e, C.CLASS_TO_IMAGE), RED, CORNER_MASK, "", 2, 0), None),
+    "class inpaint with a prompt": (
+        lambda e: e.inpaint(able(e, C.CLASS_TO_IMAGE), RED, CORNER_MASK, "a seven", 1, 0, "7"), None),
+    "class inpaint bad label": (
+        lambda e: e.inpaint(able(e, C.CLASS_TO_IMAGE), RED, CORNER_MASK, "", 1, 0, "eleven"), InputError),
+    "class inpaint none": (lambda e: e.inpaint(able(e, C.CLASS_TO_IMAGE), RED, CORNER_MASK, "", 0, 0, "3"), InputError),
+    "class samples of a class": (lambda e: e.prior_samples(able(e, C.CLASS_TO_IMAGE), 2, 0, "3"), None),
+    "class samples bad label": (lambda e: e.prior_samples(able(e, C.CLASS_TO_IMAGE), 2, 0, "eleven"), InputError),
+    "class encode ignores the label": (lambda e: e.encode(able(e, C.CLASS_TO_IMAGE), RED, "eleven"), None),
+    "text inpaint ignores a label": (
+        lambda e: e.inpaint(able(e, C.TEXT_TO_IMAGE), RED, CORNER_MASK, "a blue square", 1, 0, "3"), None),
     "sliders before an upload": (lambda e: e.decode_sliders(able(e, C.ENCODE), None, [0.0], {}), InputError),
     "train unknown recipe": (lambda e: e.start_training("digits", "no-such-recipe", SETTINGS), InputError),
     "train bad data": (lambda e: e.start_training("bogus", "digits-vae-2d", SETTINGS), InputError),

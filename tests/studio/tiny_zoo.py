@@ -9,7 +9,8 @@ CAPTIONS = ["a red circle", "a blue square", "a green triangle", "a shape"]
 
 
 def write_tiny_zoo(folder: Path) -> Path:
-    """folder/tiny-text-to-image (a bundle: VQ-VAE, text prior, scorer) and folder/tiny-vae-2d."""
+    """folder/tiny-text-to-image (a bundle: VQ-VAE, text prior, scorer), folder/tiny-vae-2d and
+    folder/tiny-vqvae-digits (a class_to_image bundle: VQ-VAE and a prior over the 10 digits)."""
     import torch
 
     from vaestudio.checkpoints import save_bundle, save_model
@@ -42,7 +43,16 @@ def write_tiny_zoo(folder: Path) -> Path:
     (bundle / "metrics.json").write_text('{"evaluation": {"bits_per_dim": 4.5, "psnr": 11.0, "seconds": 3.0}, '
                                          '"training": {"steps": 10}}')
     save_model(VAE(VAEConfig(image_size=8, latent_dim=2, hidden_sizes=(16,))), str(folder / "tiny-vae-2d"))
+    digits_vqvae = VQVAE(VQVAEConfig(image_channels=1, image_size=8, hidden_channels=8, residual_channels=4,
+                                     num_residual_blocks=1, downsample_factor=2, num_codes=16, code_dim=4,
+                                     kmeans_init=False))
+    digits_prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8,
+                                                     condition="class", num_classes=10, condition_dim=4))
+    class_bundle = folder / "tiny-vqvae-digits"
+    save_bundle(str(class_bundle), "class_to_image", {"vqvae": digits_vqvae, "prior": digits_prior})
     # What each was "trained" on: the editor reads its data sample from here (sliders, attributes, scatter).
     (bundle / "vqvae" / "recipe.toml").write_text('[data]\nsource = "shapes"\n')
     (folder / "tiny-vae-2d" / "recipe.toml").write_text('[data]\nsource = "digits"\n')
+    for role in ("vqvae", "prior"):
+        (class_bundle / role / "recipe.toml").write_text('[data]\nsource = "digits"\n')
     return folder

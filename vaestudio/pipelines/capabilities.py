@@ -1,6 +1,7 @@
 """What a loaded model (or bundle) can do in the pipelines, as names the studio offers it under.
 
-``text_to_image`` for text_to_image bundles, plus what the :class:`~vaestudio.pipelines.editing.Editor`
+``text_to_image`` for text_to_image bundles, ``class_to_image`` for class_to_image bundles (draw a chosen class,
+inpaint as a class), plus what the :class:`~vaestudio.pipelines.editing.Editor`
 can do with the image model: ``encode`` (and ``attributes``), ``interpolate``, ``scatter``, ``sample``
 (as ``prior``), ``codebook``, ``inpaint``, ``manifold``. Class-conditional models take their class
 from the studio's class pickers (encode, samples, manifold); other conditional models are offered
@@ -13,6 +14,7 @@ from vaestudio.checkpoints import Bundle
 from vaestudio.models.base import StudioModel
 from vaestudio.pipelines.editing import Editor
 
+BUNDLE_KINDS = ("text_to_image", "class_to_image")  # a bundle of such a kind is offered under its kind's name
 EDITOR_NAMES = {
     "encode": ("encode", "attributes"),
     "interpolate": ("interpolate",),
@@ -28,7 +30,8 @@ CLASS_PICKED = {"encode"}  # a class-conditional model takes the class from the 
 
 def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> frozenset[str]:
     """The capability names of ``model`` (``editor``: one already built for it, to reuse; None builds one)."""
-    names = {"text_to_image"} if isinstance(model, Bundle) and model.kind == "text_to_image" else set()
+    bundle_kind = model.kind if isinstance(model, Bundle) else None
+    names = {bundle_kind} if bundle_kind in BUNDLE_KINDS else set()
     if editor is None:
         try:
             editor = Editor(model)

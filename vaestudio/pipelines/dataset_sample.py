@@ -2,7 +2,9 @@
 
 The source is the one the model's recipe names (``recipe.toml`` beside its weights, see
 ``vaestudio.hub.training_data``) unless the caller gives one; attribute dropout options
-(``caption_dropout``) are left out so that captions are complete.
+(``caption_dropout``) are left out so that captions are complete. When that training data is a packaged
+data set that is not installed (``vaestudio data get mnist`` not run), the examples shipped in the package
+stand in for it (:mod:`vaestudio.data.shipped_samples`, 100 MNIST test digits) where there are some.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import numpy as np
 import torch
 
 from vaestudio.data import open_source
+from vaestudio.data.catalogue import label_names
+from vaestudio.data.packaged import DatasetMissingError
+from vaestudio.data.shipped_samples import has_shipped_samples, open_shipped_samples
 from vaestudio.data.source import ImageSource, collate
 from vaestudio.hub import training_data
 
@@ -38,11 +43,13 @@ class DatasetSample:
 def open_model_source(
     model, spec: str | ImageSource | None, split: str, image_size: int
 ) -> ImageSource:
-    """``spec`` (a source or a spec string) or the source the model was trained on, at its image size."""
+    """``spec`` (a source or a spec string) or the source the model was trained on, at its image size (or, when
+    that is a packaged data set not installed here, its shipped samples: module docstring)."""
     if isinstance(spec, ImageSource):
         return spec
     options: dict = {}
-    if spec is None:
+    own_data = spec is None
+    if own_data:
         data = training_data(model)
         if data is None:
             raise ValueError(
@@ -52,7 +59,12 @@ def open_model_source(
         spec = data["source"]
         options = {key: value for key, value in dict(data.get("options", {})).items()
                    if key not in TRAINING_ONLY_OPTIONS}
-    return open_source(spec, split=split, image_size=image_size, **options)
+    try:
+        return open_source(spec, split=split, image_size=image_size, **options)
+    except DatasetMissingError:
+        if not own_data or not has_shipped_samples(spec):
+            raise
+        return open_shipped_samples(spec, label_names(spec), image_size)
 
 
 def read_sample(source: ImageSource, size: int) -> DatasetSample:

@@ -1,7 +1,7 @@
 """The editor: encode an image, move it in latent space, decode it.
 
-``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image bundle
-(whose VQ-VAE is edited and whose prior inpaints). Uploads of any size and mode go through the
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image or class-to-image bundle
+(whose VQ-VAE is edited and whose prior samples and inpaints: from a prompt, or as a chosen class). Uploads of any size and mode go through the
 project's image policy (``vaestudio.data.images``).
 
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
@@ -30,6 +30,7 @@ from vaestudio.data.images import to_model_input
 from vaestudio.models.base import StudioModel
 from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
+from vaestudio.pipelines.class_to_image import ClassToImage
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.inpainting import Inpainter
@@ -134,6 +135,7 @@ class Editor:
         self.kl_threshold = kl_threshold
         self.num_principal_sliders = num_principal_sliders
         self._inpainter = None
+        self._class_drawer = None
 
     # -- what it can do --------------------------------------------------------------------------
     @property
@@ -158,9 +160,29 @@ class Editor:
     def _prior_free_point_space(self) -> bool:
         return self.space.kind == "point" and not self.space.has_prior
 
+    @property
+    def _class_prior(self) -> bool:
+        """Whether the bundle's prior draws classes (a class_to_image bundle)."""
+        return self.prior is not None and getattr(self.prior.config, "condition", "none") == "class"
+
+    def class_drawer(self) -> ClassToImage:
+        """The class-to-image pipeline over the bundle's VQ-VAE and class-conditional prior."""
+        if not self._class_prior:
+            raise ValueError("this model draws no classes: load a class_to_image bundle such as 'mnist-vqvae'")
+        if self._class_drawer is None:
+            self._class_drawer = ClassToImage(self.model, self.prior, self.bundle_options)
+        return self._class_drawer
+
     def class_names(self) -> list[str]:
-        """A class-conditional model's classes, in label order (the training data's names when known,
-        else "0".."K-1"); [] for other models."""
+        """The classes a model draws, in label order: a class-conditional model's (the training data's names when
+        known, else "0".."K-1") or a class-conditional prior's; [] for other models."""
+        if self._class_prior:
+            return list(self.class_drawer().class_names)
+        return self.latent_class_names()
+
+    def latent_class_names(self) -> list[str]:
+        """The classes that a class-conditional model's encoder and decoder take (what ``encode``, ``decode`` and
+        ``manifold_grid`` read); [] for other models, a class_to_image bundle's VQ-VAE included."""
         if self.space.condition_kind != "class":
             return []
         from vaestudio.data.catalogue import label_names
@@ -312,17 +334,29 @@ class Editor:
         return Interpolation(frames, strip(frames), animated_gif(frames, frame_milliseconds), mode)
 
     # -- inpainting and sampling -----------------------------------------------------------------
-    def inpaint(self, image, mask, prompt: str | None = "", num_candidates: int = 4, seed: int = 0, **options):
-        """See :class:`vaestudio.pipelines.inpainting.Inpainter`."""
+    def inpaint(self, image, mask, prompt: str | None = "", num_candidates: int = 4, seed: int = 0, label=None,
+                **options):
+        """See :class:`vaestudio.pipelines.inpainting.Inpainter`; with a class-conditional prior,
+        :meth:`vaestudio.pipelines.class_to_image.ClassToImage.inpaint` (``label``: the class to draw there, None:
+        the classes in turn; a prompt is ignored, with a warning)."""
         if self.prior is None:
-            raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
+            raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes' "
+                             "or a class_to_image bundle such as 'mnist-vqvae'")
+        if self._class_prior:
+            result = self.class_drawer().inpaint(image, mask, label, num_candidates, seed, **options)
+            if (prompt or "").strip():
+                result.warnings.append("this model draws classes, not prompts: the prompt is ignored (pick a label)")
+            return result
+        if label is not None:
+            raise ValueError("this model inpaints from a prompt and takes no label")
         if self._inpainter is None:
             self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt, self.bundle_options)
         return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
 
     @torch.no_grad()
     def sample(self, num_samples: int, seed: int = 0, condition=None) -> list[Image.Image]:
-        """Images from the model's prior: z ~ N(0, I) for VAEs, the PixelCNN (neutral prompt) for VQ."""
+        """Images from the model's prior: z ~ N(0, I) for VAEs, the PixelCNN for VQ (neutral prompt, or the class
+        ``condition`` of a class-conditional prior: every class in turn when None)."""
         check_range("num_samples", num_samples, *limits.PRIOR_SAMPLES)
         count = int(num_samples)
         if self._prior_free_point_space:
@@ -336,6 +370,8 @@ class Editor:
             return self.decode_flat(flat, condition)
         if self.prior is None:
             raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
+        if self._class_prior:  # condition: a class index or name; None draws the classes in turn
+            return [item.image for item in self.class_drawer()(condition, num_images=count, seed=seed)]
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
         return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
 

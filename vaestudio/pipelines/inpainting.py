@@ -61,6 +61,18 @@ def code_mask(mask_at_model_size: Image.Image, code_map_shape: tuple[int, int]) 
     return (F.max_pool2d(pixels, factor)[0, 0] > TOUCHED)[:height, :width]  # (h, w)
 
 
+@torch.no_grad()
+def masked_code_map(vqvae: StudioModel, image, mask, code_map_shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """An upload and its painted mask -> the image's code map (h, w) int64 and the cells to resample (h, w) bool.
+
+    Image and mask go through the same square fit (the project's image policy) at the VQ-VAE's size."""
+    config = vqvae.config
+    upload = load_image(image)
+    pixels = to_model_input(upload, config.image_size, config.image_channels)[None]  # (1, C, S, S)
+    painted = fit_to_square(mask_picture(mask, upload.size), config.image_size, background=(0, 0, 0))
+    return vqvae.encode_codes(pixels)[0], code_mask(painted, code_map_shape)  # (h, w), (h, w)
+
+
 class Inpainter:
     """``Inpainter(vqvae, prior, scorer=None)``; call it with an image, a mask and an optional prompt."""
 
@@ -86,12 +98,7 @@ class Inpainter:
         check_range("num_candidates", num_candidates, *limits.INPAINT_CANDIDATES)
         num_results = int(num_candidates) if num_results is None else min(int(num_results), int(num_candidates))
         temperature = self.generator.sampling_temperature(temperature)
-        config = self.vqvae.config
-        upload = load_image(image)
-        pixels = to_model_input(upload, config.image_size, config.image_channels)[None]  # (1, C, S, S)
-        painted = fit_to_square(mask_picture(mask, upload.size), config.image_size, background=(0, 0, 0))
-        cells = code_mask(painted, self.generator.code_map_shape)  # (h, w)
-        codes = self.vqvae.encode_codes(pixels)[0]  # (h, w)
+        codes, cells = masked_code_map(self.vqvae, image, mask, self.generator.code_map_shape)  # (h, w) each
         prepared = self.generator.prepare(prompt)
         if not bool(cells.any()):
             prepared.warnings.append("the mask is empty: nothing to inpaint, the reconstruction is returned")

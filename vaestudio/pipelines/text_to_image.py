@@ -101,7 +101,7 @@ def _check_guidance(value) -> float:
                            f"guidance_scale must be a number in [0, {limits.MAX_GUIDANCE:g}] (1: no guidance)")
 
 
-def _check_temperature(value) -> float:
+def check_temperature(value) -> float:
     return _checked_number(value, lambda number: number > 0, "temperature must be positive")
 
 
@@ -154,7 +154,7 @@ class TextToImage:
         self.neutral_prompt = neutral_prompt if neutral_prompt is not None else options.get("neutral_prompt", "")
         self.negative_prompt = str(options.get("negative_prompt", self.neutral_prompt))
         self.guidance_scale = _check_guidance(options.get("guidance_scale", 1.0))
-        self.temperature = _check_temperature(options.get("temperature", 1.0))
+        self.temperature = check_temperature(options.get("temperature", 1.0))
         self.layout = get_layout(options.get("layout")) if prior.config.condition == "text" else None
         self.layout_softness = float(options.get("layout_softness", DEFAULT_SOFTNESS))
         self.object_score_weight = _check_object_score_weight(options.get("object_score_weight", 0.0))
@@ -205,7 +205,7 @@ class TextToImage:
 
     def sampling_temperature(self, temperature: float | None) -> float:
         """A request's temperature, checked; None: the bundle's default."""
-        return self.temperature if temperature is None else _check_temperature(temperature)
+        return self.temperature if temperature is None else check_temperature(temperature)
 
     def decode_and_rank(
         self, codes: torch.Tensor, text: str, num_images: int, rerank: bool = True,
