@@ -44,6 +44,11 @@ class Catalogue(Generic[Handle]):
                 name = f"{wanted}-{number}"
             return name
 
+    def get(self, name: str | None) -> tuple[ModelInfo, Handle] | None:
+        """The model called `name` and its handle, or None."""
+        with self._lock:
+            return self._entries.get(name or "")
+
     def require(self, name: str | None, capability: Capability) -> tuple[ModelInfo, Handle]:
         """The model called `name`, checked to have `capability`; else a ModelError saying which can."""
         able = [info.name for info in self.infos() if info.can(capability)]

@@ -34,13 +34,16 @@ from studio.engine_api import (
     InputError,
     Interpolation,
     LatentScatter,
+    LatentUnitsReport,
     LessonSummary,
     LessonView,
     ModelError,
     ModelInfo,
     Recipe,
+    RecipeSetting,
     ScoredImage,
     SliderSpec,
+    TrainingCurve,
     TrainingSettings,
     TrainingStatus,
 )
@@ -81,13 +84,16 @@ def _user_errors():
 
 class Engine:
     def __init__(self, models_dir: str | Path | None = None, runs_dir: str | Path | None = None,
-                 max_trainings: int = 1, training_time_limit: float | None = None):
+                 max_trainings: int = 1, training_time_limit: float | None = None,
+                 setting_caps: Mapping[str, float] | None = None):
         from vaestudio.hub import pretrained_directory, shipped_names
 
         self.models_dir = Path(models_dir or pretrained_directory())
         self.runs_dir = Path(runs_dir) if runs_dir else Path(tempfile.gettempdir()) / "vaestudio-runs"
         self._models: Catalogue[Any] = Catalogue()  # ServedModel by name
         self._jobs = TrainingJobs(max_running=max_trainings, time_limit_seconds=training_time_limit)
+        self._setting_caps = dict(setting_caps or {})  # hosted: the most a recipe setting may be (IWAE k...)
+        self._run_dirs: dict[str, Path] = {}  # job id -> the run's folder (its log.jsonl)
         for name in shipped_names(str(self.models_dir)):
             try:
                 self._add(self.models_dir / name, source="shipped")
@@ -274,7 +280,9 @@ class Engine:
         from vaestudio.training.catalogue import list_recipes
 
         return [Recipe(item.name, item.description, item.data,
-                       TrainingSettings(item.steps, item.batch_size, item.learning_rate, item.seed))
+                       TrainingSettings(item.steps, item.batch_size, item.learning_rate, item.seed),
+                       tuple(RecipeSetting(setting.key, setting.label, setting.value, setting.help, setting.kind,
+                                           setting.minimum, setting.maximum) for setting in item.settings))
                 for item in list_recipes(str(REPOSITORY / "recipes"))]
 
     def start_training(self, data_spec: str, recipe: str, settings: TrainingSettings) -> str:
@@ -283,7 +291,8 @@ class Engine:
 
         with _user_errors():
             configured = prepare_run(str(REPOSITORY / "recipes"), recipe, data_spec, settings.steps,
-                                     settings.batch_size, settings.learning_rate, settings.seed)
+                                     settings.batch_size, settings.learning_rate, settings.seed,
+                                     settings.overrides, self._setting_caps)
         out_dir = self.runs_dir / f"{recipe}-{uuid.uuid4().hex[:8]}"
 
         def run(report, stop_event: threading.Event) -> Path:
@@ -292,7 +301,35 @@ class Engine:
                 result = train(configured, str(out_dir), progress_callback=on_progress, stop_event=stop_event)
             return Path(result.out_dir)
 
-        return self._jobs.start(run, settings.steps or 1, f"Training {recipe} on {data_spec}")
+        job_id = self._jobs.start(run, settings.steps or 1, f"Training {recipe} on {data_spec}")
+        self._run_dirs[job_id] = out_dir
+        return job_id
+
+    def training_curves(self, job_id: str) -> list[TrainingCurve]:
+        from vaestudio.training.run_readings import read_curves
+
+        self._jobs.status(job_id)  # an unknown job: the same InputError as a poll
+        folder = self._run_dirs.get(job_id.strip())
+        return [] if folder is None else [TrainingCurve(curve.name, curve.title, curve.points)
+                                          for curve in read_curves(str(folder))]
+
+    def latent_units(self, model: str, n: int) -> LatentUnitsReport:
+        entry = self._models.get(model)
+        if entry is None:
+            self._models.require(model, Capability.ENCODE)  # the catalogue's "no such model" error
+        info, loaded = entry
+        return _latent_units(loaded.model, info.name, info.family, int(n), self._vae_names())
+
+    def training_latent_units(self, job_id: str, n: int) -> LatentUnitsReport:
+        from vaestudio.hub import load
+
+        trained: Path = self._jobs.result(job_id)
+        with _user_errors():
+            model = load(str(trained))
+        return _latent_units(model, f"the run {job_id}", model.model_type, int(n), self._vae_names())
+
+    def _vae_names(self) -> list[str]:
+        return [info.name for info in self.list_models() if _model_type(self._models.get(info.name)[1].model) == "vae"]
 
     def training_status(self, job_id: str) -> TrainingStatus:
         return self._jobs.status(job_id)
@@ -339,6 +376,22 @@ def _class_index(names: list[str], label: str, default_first: bool = False) -> i
     if label not in names:
         raise InputError(f"This model draws the classes {', '.join(names)}; pick one of them, not {label!r}.")
     return names.index(label)
+
+
+def _model_type(model) -> str:
+    return getattr(model, "model_type", "bundle")  # a bundle (VQ-VAE + prior + scorer) has none of its own
+
+
+def _latent_units(model, name: str, family: str, n: int, vae_names: list[str]) -> LatentUnitsReport:
+    from vaestudio.evaluation.latent_units import measure_latent_units
+
+    if _model_type(model) != "vae":
+        able = f"Models that have one: {', '.join(vae_names)}." if vae_names else "Load or train a VAE first."
+        raise ModelError(f"{name} ({family}) has no Gaussian latent: active units are measured on VAEs. {able}")
+    with _user_errors():
+        measured = measure_latent_units(model, None, n)
+    return LatentUnitsReport(measured["active_units"], tuple(measured["unit_activity"]),
+                             tuple(measured["kl_per_dimension"]), measured["threshold"], measured["measured_on"])
 
 
 def _require_state(state) -> None:

@@ -177,6 +177,21 @@ class TrainingSettings:
     batch_size: int
     learning_rate: float
     seed: int
+    overrides: Mapping[str, float] = field(default_factory=dict)  # main recipe settings by key (Recipe.settings)
+
+
+@dataclass(frozen=True)
+class RecipeSetting:
+    """One main setting of a recipe the Train tab edits (beta, latent size, codebook size, k of IWAE, warm-up,
+    free bits): its value in the recipe and the recipe's own comment on it as help."""
+
+    key: str  # "model.beta", "training.kl_warmup_steps", ...
+    label: str
+    value: float
+    help: str
+    kind: str  # "int" or "float"
+    minimum: float
+    maximum: float
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,7 @@ class Recipe:
     description: str
     data: str  # the data source spec the recipe trains on
     defaults: TrainingSettings
+    settings: Sequence[RecipeSetting] = ()  # the main settings this recipe's model has
 
 
 class JobState(str, enum.Enum):
@@ -217,6 +233,31 @@ class TrainingStatus:
     @property
     def done(self) -> bool:
         return self.state is not JobState.RUNNING
+
+
+@dataclass(frozen=True)
+class TrainingCurve:
+    """One live plot of a run, read from its log.jsonl: the loss, the reconstruction term, the KL term, the bound,
+    the KL weight; for VQ models the commitment, the codebook usage and the perplexity."""
+
+    name: str  # "kl", "bound", ...
+    title: str
+    points: Sequence[tuple[int, str, float]]  # (step, series, value): one line per series
+
+
+@dataclass(frozen=True)
+class LatentUnitsReport:
+    """Which latent dimensions of a Gaussian VAE carry information (Burda et al.'s active units)."""
+
+    active_units: int  # dimensions whose activity is above the threshold
+    activity: Sequence[float]  # Cov_x(E_q[z_u]) per dimension
+    kl_per_dimension: Sequence[float]  # nats, the data mean of KL(q(z_u|x) || N(0, 1))
+    threshold: float
+    measured_on: str  # e.g. "500 images of mnist (test)"
+
+    @property
+    def kl(self) -> float:
+        return float(sum(self.kl_per_dimension))
 
 
 # --------------------------------------------------------------------------- the protocol
@@ -290,3 +331,7 @@ class StudioEngine(Protocol):
     def stop_training(self, job_id: str) -> TrainingStatus: ...
     def save_training(self, job_id: str, folder: str) -> str: ...
     def load_training(self, job_id: str) -> ModelInfo: ...
+    def training_curves(self, job_id: str) -> list[TrainingCurve]: ...  # [] until the first log step
+    # the training lab: active units and KL per dimension of a Gaussian VAE (a ModelError for other models)
+    def latent_units(self, model: str, n: int) -> LatentUnitsReport: ...
+    def training_latent_units(self, job_id: str, n: int) -> LatentUnitsReport: ...  # a stopped or finished run

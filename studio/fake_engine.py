@@ -32,13 +32,16 @@ from studio.engine_api import (
     InputError,
     Interpolation,
     LatentScatter,
+    LatentUnitsReport,
     LessonSummary,
     LessonView,
     ModelError,
     ModelInfo,
     Recipe,
+    RecipeSetting,
     ScoredImage,
     SliderSpec,
+    TrainingCurve,
     TrainingSettings,
     TrainingStatus,
 )
@@ -62,13 +65,26 @@ NEUTRAL_PROMPT = "a shape"
 # the shipped shapes model's vocabulary (docs/specs/shapes-world.md; a test holds the two together)
 KNOWN_WORDS = {*COLOURS, *SHAPES, "star", "heart", "a", "the", "on", "background", "in", "small", "large", "and",
                "left", "right", "bottom", "top", "center", "at", "shape"}
+
+
+def _setting(key: str, label: str, value: float, kind: str = "int") -> RecipeSetting:
+    minimum, maximum = LIMITS.RECIPE_SETTINGS[key]
+    return RecipeSetting(key, label, value, f"fake help for {label}", kind, minimum, maximum)
+
+
+VAE_SETTINGS = (  # digits-vae-2d's main settings (an ELBO VAE: no training k)
+    _setting("model.beta", "beta (weight of the KL term)", 1.0, "float"), _setting("model.latent_dim", "Latent size", 2),
+    _setting("evaluation.iwae_k", "k of IWAE (evaluation)", 500),
+    _setting("training.kl_warmup_steps", "KL warm-up (steps)", 0),
+    _setting("model.free_bits", "Free bits (nats per dimension)", 0.0, "float"),
+)
 RECIPES = [  # real recipe names and settings (recipes/*.toml; a test holds the two together)
     Recipe("digits-vae-2d", "A VAE with a 2-D latent space on scikit-learn's 8x8 digits", "digits",
-           TrainingSettings(0, 64, 0.002, 0)),
+           TrainingSettings(0, 64, 0.002, 0), VAE_SETTINGS),
     Recipe("shapes-vqvae", "VQ-VAE of the shapes world: 64x64 RGB -> a 16x16 map of 1024 codes", "shapes",
-           TrainingSettings(5000, 32, 0.001, 0)),
+           TrainingSettings(5000, 32, 0.001, 0), (_setting("model.num_codes", "Codebook size", 1024),)),
     Recipe("emoji-vqvae", "VQ-VAE of Noto Color Emoji renders: 32x32 RGB -> an 8x8 map of 128 codes", "emoji",
-           TrainingSettings(2500, 32, 0.001, 0)),
+           TrainingSettings(2500, 32, 0.001, 0), (_setting("model.num_codes", "Codebook size", 128),)),
 ]
 EPOCH_RECIPE_STEPS = 300  # how long the fake runs a recipe that counts epochs (steps 0)
 
@@ -103,13 +119,15 @@ def default_image_reader():
 
 class FakeEngine:
     def __init__(self, image_size: int = 64, step_delay: float = 0.0, image_reader=None, max_trainings: int = 1,
-                 training_time_limit: float | None = None):
+                 training_time_limit: float | None = None, setting_caps: Mapping[str, float] | None = None):
         self.image_size = image_size
         self.step_delay = step_delay  # seconds per sampling row / training step, for demos and benches
         self._read_image = image_reader or default_image_reader()
         self._models: Catalogue[FakeModel] = Catalogue()
         self._jobs = TrainingJobs(max_running=max_trainings, time_limit_seconds=training_time_limit)
         self._trained: dict[str, tuple[str, TrainingSettings]] = {}
+        self._setting_caps = dict(setting_caps or {})
+        self._logs: dict[str, tuple[str, list[tuple[int, float]]]] = {}  # job id -> recipe, (step, loss) "logged"
         self._lock = threading.Lock()
         for info, model in _shipped_models(image_size):
             self._models.add(info, model)
@@ -365,8 +383,10 @@ class FakeEngine:
         if settings.steps < 0 or settings.batch_size < 1 or settings.learning_rate <= 0:
             raise InputError("Steps must be 0 (the recipe's own) or more, the batch size at least 1, and the "
                              "learning rate above 0.")
+        _check_overrides(recipes[recipe], settings.overrides, self._setting_caps)
         if settings.steps == 0:
             settings = replace(settings, steps=recipes[recipe].defaults.steps or EPOCH_RECIPE_STEPS)
+        logged: list[tuple[int, float]] = []
 
         def run(report, stop_event: threading.Event):
             rng = _seeded("training", recipe, settings.seed)
@@ -376,10 +396,47 @@ class FakeEngine:
                     break
                 loss = 2.0 * math.exp(-3.0 * step / settings.steps) + 0.1 + float(rng.normal(0, 0.02))
                 samples = self.prior_samples_unchecked(4, step) if step % every == 0 or step == 1 else None
+                logged.append((step, loss))
                 report(step, loss, samples)
             return (recipe, settings)
 
-        return self._jobs.start(run, settings.steps, f"Training {recipe} on {data_spec}")
+        job_id = self._jobs.start(run, settings.steps, f"Training {recipe} on {data_spec}")
+        self._logs[job_id] = (recipe, logged)
+        return job_id
+
+    def training_curves(self, job_id: str) -> list[TrainingCurve]:
+        """A VAE run's loss, reconstruction, KL, bound and KL weight; a VQ run's loss, commitment, usage, perplexity."""
+        self._jobs.status(job_id)  # an unknown job: the same InputError as a poll
+        recipe, logged = self._logs[job_id.strip()]
+        logged = list(logged)
+        if not logged:
+            return []
+        parts = {"loss": lambda loss: loss}
+        if recipe.endswith("vqvae"):
+            parts.update(commitment=lambda loss: 0.1 * loss, usage=lambda loss: 1.0 - loss / 4,
+                         perplexity=lambda loss: 10.0 / loss)
+        else:
+            parts.update(reconstruction=lambda loss: -40.0 * loss, kl=lambda loss: 3.0 + loss,
+                         bound=lambda loss: -43.0 * loss, kl_weight=lambda loss: 1.0)
+        return [TrainingCurve(name, name, tuple((step, name, float(value(loss))) for step, loss in logged))
+                for name, value in parts.items()]
+
+    def latent_units(self, model: str, n: int) -> LatentUnitsReport:
+        if self._models.get(model) is None:
+            self._models.require(model, C.ENCODE)  # the catalogue's "no such model" error
+        info, fake = self._models.get(model)
+        if fake.num_codes:
+            able = ", ".join(known.name for known in self.list_models() if not self._models.get(known.name)[1].num_codes)
+            raise ModelError(f"{model} ({info.family}) has no Gaussian latent: active units are measured on VAEs. "
+                             f"Models that have one: {able}.")
+        return _fake_units(fake.latent_dims, n, "training data")
+
+    def training_latent_units(self, job_id: str, n: int) -> LatentUnitsReport:
+        recipe, settings = self._jobs.result(job_id)
+        if recipe.endswith("vqvae"):
+            raise ModelError(f"the run {job_id} (vqvae) has no Gaussian latent: active units are measured on VAEs. "
+                             "Load or train a VAE first.")
+        return _fake_units(int(settings.overrides.get("model.latent_dim", 2)), n, recipe)
 
     def prior_samples_unchecked(self, n: int, seed: int) -> Image.Image:
         return pictures.grid([self._draw_prompt("sample", seed, index, 1.0) for index in range(n)])
@@ -490,6 +547,30 @@ def _reveal(image: Image.Image, fraction: float) -> Image.Image:
     ImageDraw.Draw(partial).rectangle((0, top, image.width, image.height), fill=(200, 200, 200))
     return partial
 
+
+
+def _fake_units(latent_dims: int, n: int, data: str) -> LatentUnitsReport:
+    """Half the dimensions (rounded up) active, the others collapsed; the real engine's range check on n."""
+    n = _check_count(n, "Images to measure on", *LIMITS.LATENT_UNIT_IMAGES)
+    activity = tuple(0.5 / (index + 1) if index < (latent_dims + 1) // 2 else 0.0 for index in range(latent_dims))
+    kl = tuple(2.0 * value for value in activity)
+    return LatentUnitsReport(sum(value > 0.01 for value in activity), activity, kl, 0.01, f"{n} images of {data} (test)")
+
+
+def _check_overrides(recipe: Recipe, overrides: Mapping[str, float], caps: Mapping[str, float]) -> None:
+    """The real engine's checks of the main recipe settings (vaestudio.training.recipe_settings), in brief."""
+    own = {setting.key: setting for setting in recipe.settings}
+    for key, value in overrides.items():
+        if key not in LIMITS.RECIPE_SETTINGS:
+            raise InputError(f"{key} is not a setting the Train tab edits; choose one of {sorted(LIMITS.RECIPE_SETTINGS)}.")
+        if key not in own:
+            raise InputError(f"The recipe {recipe.name} has no {key} setting: its model does not use one.")
+        if own[key].kind == "int" and float(value) != int(value):
+            raise InputError(f"{key} = {value!r} has the wrong type: expected int, got float.")
+        minimum, maximum = LIMITS.RECIPE_SETTINGS[key]
+        maximum = min(maximum, caps.get(key, maximum))
+        if not minimum <= value <= maximum:
+            raise InputError(f"{own[key].label} ({key}) must lie between {minimum:g} and {maximum:g}, got {value:g}.")
 
 
 def _check_state(state, kind: type, message: str) -> None:

@@ -38,6 +38,9 @@ class HostedLimits:
     max_steps: int = 2000  # per run
     max_batch_size: int = 256
     max_training_seconds: float = 600.0  # a run is stopped after this
+    max_iwae_k: int = 1000  # importance samples per image (training objective and the bound at the end)
+    max_latent_dim: int = 256
+    max_num_codes: int = 4096
     workspace_bytes: int = 200 * 1024**2  # a visitor's workspace may hold this much
     workspace_max_age_seconds: float = 6 * 3600.0  # idle workspaces are deleted after this
 
@@ -57,7 +60,18 @@ class Hosting:
         """Keyword arguments for Engine/FakeEngine: the training caps of all visitors together, when hosted."""
         if not self.hosted:
             return {}
-        return {"max_trainings": self.limits.max_trainings, "training_time_limit": self.limits.max_training_seconds}
+        return {"max_trainings": self.limits.max_trainings, "training_time_limit": self.limits.max_training_seconds,
+                "setting_caps": self.setting_caps()}
+
+    def setting_caps(self) -> dict[str, float]:
+        """The most a visitor may set each capped recipe setting to (none when local). The engine also lowers a
+        recipe's own values above these (e.g. an evaluation with k = 5000)."""
+        if not self.hosted:
+            return {}
+        cap = self.limits
+        return {"model.iwae_samples": cap.max_iwae_k, "evaluation.iwae_k": cap.max_iwae_k,
+                "model.latent_dim": cap.max_latent_dim, "model.num_codes": cap.max_num_codes,
+                "training.kl_warmup_steps": cap.max_steps}
 
     # ----------------------------------------------------------------- what the Models tab says
 
@@ -149,8 +163,13 @@ class Hosting:
         if settings.batch_size > cap.max_batch_size:
             raise InputError(f"This hosted studio trains with batches of at most {cap.max_batch_size}; set the "
                              "batch size lower.")
+        for key, value in settings.overrides.items():
+            most = self.setting_caps().get(key)
+            if most is not None and value > most:
+                raise InputError(f"This hosted studio allows {key} up to {most:g}; set it to {most:g} or lower.")
         if settings.steps == 0:
-            return TrainingSettings(cap.max_steps, settings.batch_size, settings.learning_rate, settings.seed)
+            return TrainingSettings(cap.max_steps, settings.batch_size, settings.learning_rate, settings.seed,
+                                    settings.overrides)
         return settings
 
     def start(self, request, is_running: Callable[[str], bool], start: Callable[[], str]) -> str:

@@ -14,3 +14,5 @@ MAX_CANDIDATES = 8  # inpainting candidates
 DISPLAY_SIZE = 256  # small model outputs are enlarged (nearest neighbour) to at least this
 TRAINING_POLL_SECONDS = 0.5
 TRAINING_WATCH_LIMIT_SECONDS = 3600  # a progress stream ends after this; the run goes on
+MAX_CURVES = 8  # live plots of a run in the Train tab (loss, reconstruction, KL, bound, KL weight; VQ: 3 more)
+CURVE_REFRESH_SECONDS = 2.0  # the Train tab re-reads the run's log.jsonl this often while it runs

@@ -1,4 +1,5 @@
-"""Models: the zoo with cards and metrics, loading from a folder or a Hub id, the operator backend."""
+"""Models: the zoo with cards and metrics, a VAE's active units, loading from a folder or a Hub id, the operator
+backend."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from studio.errors import user_facing
 from studio.hosting import Hosting
 from studio.pickers import ModelPickers
 from studio.tabs.shared import ENGINE_QUEUE
+from studio.tabs.units_panel import build_units_panel, render_units
 
 _PLACEHOLDER = {False: "path/to/folder (config.json + model.safetensors), or a Hub id",
                 True: "a folder in your workspace, e.g. runs/my-model"}
@@ -50,6 +52,7 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
             with gr.Column(scale=3):
                 chosen = pickers.dropdown(None, label="Model card")
                 card = gr.Markdown(models[0].card if models else "Load or train a model to see its card.")
+                units = build_units_panel("Measure the picked model", "model-units")
             with gr.Column(scale=2):
                 where = gr.Textbox(label="Load a model", placeholder=_PLACEHOLDER[hosting.hosted],
                                    info="Folders hold config.json, model.safetensors and a README.md card.")
@@ -66,6 +69,12 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
             return found.card if found else "Pick a model to see its card."
 
         chosen.change(model_card, chosen, card, api_name="model_card")
+
+        @user_facing
+        def model_units(name, count):
+            return render_units(engine.latent_units(name, int(count or 0)))
+
+        units.button.click(model_units, [chosen, units.images], units.outputs, api_name="model_units", **ENGINE_QUEUE)
 
         @user_facing
         def load_model(path_or_hub_id, request: gr.Request):

@@ -1,4 +1,5 @@
-"""Train: pick data and a recipe, start, watch the loss and samples live, stop, save, load."""
+"""Train: pick data and a recipe, edit its main settings, start, watch the loss, the terms of the bound (or the
+codebook's health) and samples live, stop, measure the active units, save, load."""
 
 from __future__ import annotations
 
@@ -6,14 +7,25 @@ import time
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
 from studio import limits
-from studio.engine_api import DataSourceStatus, InputError, Recipe, StudioEngine, TrainingSettings, TrainingStatus
+from studio.engine_api import (
+    DataSourceStatus,
+    InputError,
+    Recipe,
+    RecipeSetting,
+    StudioEngine,
+    TrainingCurve,
+    TrainingSettings,
+    TrainingStatus,
+)
 from studio import archive, workspace
 from studio.errors import user_facing
 from studio.hosting import Hosting
 from studio.plots import loss_table
 from studio.tabs.shared import ENGINE_QUEUE, show, write_file
+from studio.tabs.units_panel import build_units_panel, render_units
 
 _DATA_INFO = {False: "A built-in source, or folder:PATH, idx:PATH, hf:NAME",
               True: "A built-in source, or folder:uploads/NAME after uploading your data below"}
@@ -35,6 +47,43 @@ def data_sources_table(statuses: list[DataSourceStatus]) -> str:
 
 def _render(status: TrainingStatus) -> tuple:
     return describe(status), loss_table(status.losses), show(status.samples)
+
+
+def curve_table(curve: TrainingCurve) -> pd.DataFrame:
+    return pd.DataFrame({"step": [point[0] for point in curve.points], "series": [point[1] for point in curve.points],
+                         "value": [point[2] for point in curve.points]})
+
+
+def curve_updates(curves: list[TrainingCurve]) -> list:
+    """One update per plot slot: the run's curves in order, the slots left over hidden."""
+    shown = [gr.LinePlot(curve_table(curve), label=curve.title, visible=True) for curve in curves[:limits.MAX_CURVES]]
+    return shown + [gr.LinePlot(visible=False)] * (limits.MAX_CURVES - len(shown))
+
+
+def setting_keys(recipes: dict[str, Recipe]) -> dict[str, RecipeSetting]:
+    """Every main setting any recipe has, by key, in the order the recipes list them (one number box each)."""
+    keys: dict[str, RecipeSetting] = {}
+    for recipe in recipes.values():
+        for setting in recipe.settings:
+            keys.setdefault(setting.key, setting)
+    return keys
+
+
+def _box(key: str, setting: RecipeSetting | None, caps: dict[str, float]) -> dict:
+    """A setting box's value, visibility and help for a recipe (hidden when the recipe has no such setting)."""
+    if setting is None:
+        return {"value": None, "visible": False}
+    most = caps.get(key)
+    value = setting.value if most is None else min(setting.value, most)
+    capped = f" (at most {most:g} in this hosted studio)" if most is not None else ""
+    return {"value": value, "visible": True, "info": setting.help + capped}
+
+
+def chosen_overrides(recipe: Recipe | None, keys: list[str], values: tuple) -> dict[str, float]:
+    """The settings that differ from the recipe's own values (an empty box keeps the recipe's)."""
+    own = {setting.key: setting.value for setting in recipe.settings} if recipe is not None else {}
+    return {key: float(value) for key, value in zip(keys, values)
+            if value is not None and (key not in own or float(value) != float(own[key]))}
 
 
 def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dependency:
@@ -69,6 +118,18 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
                 with gr.Row():
                     learning_rate = gr.Number(defaults.learning_rate, label="Learning rate", minimum=1e-7, maximum=1.0)
                     seed = gr.Number(defaults.seed, label="Seed", precision=0, minimum=0, maximum=2**31 - 1)
+                known = setting_keys(recipes)
+                caps = hosting.setting_caps()
+                first_own = {setting.key: setting for setting in first.settings} if first else {}
+                with gr.Accordion("Recipe settings (the recipe's own comments as help)", open=True):
+                    setting_boxes = [
+                        gr.Number(**_box(key, first_own.get(key), caps), label=setting.label,
+                                  precision=0 if setting.kind == "int" else None, minimum=setting.minimum,
+                                  maximum=min(setting.maximum, caps.get(key, setting.maximum)),
+                                  elem_id=f"setting-{key.replace('.', '-').replace('_', '-')}")
+                        for key, setting in known.items()
+                    ]
+                    boxes_recipe = gr.State(first.name if first else None)  # the recipe the boxes show
                 with gr.Row():
                     start = gr.Button("Start", variant="primary")
                     stop = gr.Button("Stop", variant="stop")
@@ -78,7 +139,13 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
                 status = gr.Markdown("Pick data and a recipe, then press Start. The loss and samples show here.",
                                      elem_id="training-status")
                 loss = gr.LinePlot(x="step", y="loss", label="Loss", height=260, x_title="step", y_title="loss")
+                with gr.Accordion("Live curves from the run's log.jsonl: the terms of the bound, or the codebook's "
+                                  "health", open=True):
+                    curve_plots = [gr.LinePlot(x="step", y="value", color="series", height=200, x_title="step",
+                                               y_title="", visible=False) for _ in range(limits.MAX_CURVES)]
+                    curve_timer = gr.Timer(limits.CURVE_REFRESH_SECONDS, active=False)
                 samples = gr.Image(label="Samples", interactive=False, height=260, elem_id="training-samples")
+                units = build_units_panel("Measure this run", "training-units")
                 with gr.Row():
                     folder = gr.Textbox(label="Save to folder", placeholder="runs/my-model", scale=3)
                     save = gr.Button("Save", scale=1)
@@ -92,17 +159,24 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
         def recipe_defaults(name):
             chosen = recipes.get(name)
             if chosen is None:
-                return [gr.update()] * 6
+                return [gr.update()] * (7 + len(setting_boxes))
             settings = chosen.defaults
+            own = {setting.key: setting for setting in chosen.settings}
             return (chosen.description, chosen.data, settings.steps, settings.batch_size, settings.learning_rate,
-                    settings.seed)
+                    settings.seed, *(gr.Number(**_box(key, own.get(key), caps)) for key in known), chosen.name)
 
-        recipe.change(recipe_defaults, recipe, [recipe_note, data, steps, batch_size, learning_rate, seed],
-                      api_name="recipe_defaults")
+        recipe.change(recipe_defaults, recipe, [recipe_note, data, steps, batch_size, learning_rate, seed,
+                                                *setting_boxes, boxes_recipe], api_name="recipe_defaults")
 
         @user_facing
-        def train_start(data, recipe_name, steps, batch_size, learning_rate, seed, request: gr.Request):
-            settings = TrainingSettings(int(steps or 0), int(batch_size or 0), float(learning_rate or 0), int(seed or 0))
+        def train_start(data, recipe_name, steps, batch_size, learning_rate, seed, boxes_for, *setting_values,
+                        request: gr.Request):
+            # the boxes count only when they show this recipe's settings (an API call that names another recipe
+            # without /recipe_defaults first would otherwise send the first recipe's values)
+            chosen = recipes.get(recipe_name)
+            overrides = chosen_overrides(chosen, list(known), setting_values) if boxes_for == recipe_name else {}
+            settings = TrainingSettings(int(steps or 0), int(batch_size or 0), float(learning_rate or 0), int(seed or 0),
+                                        overrides)
             spec, settings = hosting.data_spec(request, data), hosting.settings(settings)
 
             def is_running(job_id):
@@ -111,8 +185,26 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
             with hosting.private(request):
                 return hosting.start(request, is_running, lambda: engine.start_training(spec, recipe_name, settings))
 
-        started = start.click(train_start, [data, recipe, steps, batch_size, learning_rate, seed], job,
+        started = start.click(train_start, [data, recipe, steps, batch_size, learning_rate, seed, boxes_recipe,
+                                            *setting_boxes], job,
                               api_name="train_start", **ENGINE_QUEUE)
+
+        @user_facing
+        def train_curves(job_id, request: gr.Request):
+            job_id = hosting.job(request, job_id)
+            running = not engine.training_status(job_id).done
+            return (*curve_updates(engine.training_curves(job_id)), gr.Timer(active=running))
+
+        started.success(lambda: gr.Timer(active=True), None, curve_timer, api_name="train_curves_start")
+        curve_timer.tick(train_curves, job, [*curve_plots, curve_timer], api_name="train_curves",
+                         show_progress="hidden")
+
+        @user_facing
+        def training_units(job_id, count, request: gr.Request):
+            return render_units(engine.training_latent_units(hosting.job(request, job_id), int(count or 0)))
+
+        units.button.click(training_units, [job, units.images], units.outputs, api_name="training_units",
+                           **ENGINE_QUEUE)
 
         @user_facing
         def train_watch(job_id, request: gr.Request, progress=gr.Progress()):  # noqa: B008 - how Gradio injects it

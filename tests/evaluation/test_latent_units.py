@@ -83,3 +83,22 @@ def test_units_are_reported_for_gaussian_vaes_only(digits_test):
 
     result = evaluate(AE(AEConfig(image_size=8, latent_dim=3, hidden_sizes=(16,))), digits_test, limit=40)
     assert "active_units" not in result and "kl_per_dimension" not in result
+
+
+def test_measure_latent_units_reads_the_models_own_data_and_refuses_other_models(tmp_path):
+    from vaestudio.checkpoints import save_model
+    from vaestudio.evaluation.latent_units import measure_latent_units
+    from vaestudio.hub import load
+    from vaestudio.models import VQVAE, VQVAEConfig
+
+    save_model(vae_with_dead_dimensions(), str(tmp_path / "vae"))
+    (tmp_path / "vae" / "recipe.toml").write_text('[data]\nsource = "digits"\n')  # where its data comes from
+    measured = measure_latent_units(load(str(tmp_path / "vae")), num_images=120, batch_size=50)
+    assert measured["active_units"] == 2 and measured["latent_dim"] == 4 and measured["images"] == 120
+    assert measured["unit_activity"][2] == 0.0 and measured["kl"] == pytest.approx(sum(measured["kl_per_dimension"]))
+    assert measured["measured_on"] == "120 images of digits (test)"
+    with pytest.raises(ValueError, match="2 to 5000 images"):
+        measure_latent_units(vae_with_dead_dimensions(), "digits", num_images=1)
+    with pytest.raises(ValueError, match="Gaussian VAEs; this model is a vqvae"):
+        measure_latent_units(VQVAE(VQVAEConfig(image_size=8, image_channels=1, downsample_factor=2, hidden_channels=8,
+                                               residual_channels=4, num_codes=8, code_dim=4)), "digits")

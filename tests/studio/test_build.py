@@ -21,7 +21,7 @@ REQUIRED_ENDPOINTS = {
     "text_to_image", "encode", "decode_sliders", "reset_sliders", "randomise_sliders", "interpolate", "inpaint",
     "manifold", "scatter", "decode_point", "pick_point", "codebook", "prior_samples", "train_start", "train_watch",
     "train_poll", "train_stop", "train_save", "train_load", "load_model", "model_card", "backend", "refresh_models",
-    "lesson_open", "lesson_tab_open", "lesson_render",
+    "lesson_open", "lesson_tab_open", "lesson_render", "train_curves", "training_units", "model_units",
 }
 
 

@@ -142,7 +142,20 @@ def test_python_m_studio_public_asks_for_hosted_mode():
     from studio.__main__ import build_parser
 
     assert build_parser().parse_args(["--public"]).public and not build_parser().parse_args([]).public
-    assert Hosting(hosted=True).engine_options() == {"max_trainings": 2, "training_time_limit": 600.0}
+    options = Hosting(hosted=True).engine_options()
+    assert {key: options[key] for key in ("max_trainings", "training_time_limit")} == {
+        "max_trainings": 2, "training_time_limit": 600.0}
+    assert options["setting_caps"]["evaluation.iwae_k"] == 1000  # what a stranger may ask of a recipe
+
+
+def test_hosted_settings_refuse_recipe_settings_above_the_caps(hosted):
+    capped = TrainingSettings(10, 8, 1e-3, 0, {"evaluation.iwae_k": 1001.0})
+    with pytest.raises(InputError, match="evaluation.iwae_k up to 1000"):
+        hosted.settings(capped)
+    within = TrainingSettings(0, 8, 1e-3, 0, {"evaluation.iwae_k": 1000.0, "model.beta": 50.0})
+    assert hosted.settings(within).overrides == within.overrides  # kept, with the step cap filled in
+    assert hosted.settings(within).steps == 100
+    assert Hosting().settings(capped) is capped  # local: no caps
 
 
 def test_idle_workspaces_expire_when_visitors_come_and_busy_ones_stay(tmp_path):

@@ -12,6 +12,10 @@ from typing import Any
 
 import torch
 
+from vaestudio.common.limits import LATENT_UNIT_IMAGES
+from vaestudio.models.conditioning import condition_from_data, condition_kind
+from vaestudio.pipelines.dataset_sample import open_model_source, read_sample
+
 ACTIVE_UNIT_THRESHOLD = 0.01  # Burda et al.'s threshold on the variance of a dimension's posterior mean
 
 
@@ -52,3 +56,35 @@ class LatentUnits:
             "unit_activity": [round(float(value), 6) for value in activity],
             "kl_per_dimension": [round(float(value), 6) for value in kl],
         }
+
+
+@torch.no_grad()
+def measure_latent_units(model, source=None, num_images: int = 500, batch_size: int = 100) -> dict[str, Any]:
+    """Active units and KL per dimension of a Gaussian VAE over ``num_images`` test images of ``source`` (a spec
+    or a source; None: the data its recipe trained on). The summary of :class:`LatentUnits`, plus ``kl`` (their
+    sum), ``latent_dim``, ``threshold``, ``images`` and ``measured_on``. A ValueError for other models."""
+    if getattr(model, "model_type", None) != "vae":
+        raise ValueError(f"active units are measured on Gaussian VAEs; this model is a {model.model_type}")
+    low, high = LATENT_UNIT_IMAGES
+    if not low <= num_images <= high:
+        raise ValueError(f"measure active units over {low} to {high} images (a unit's activity is a variance over "
+                         f"images), not {num_images}")
+    data = open_model_source(model, source, "test", model.config.image_size)
+    sample = read_sample(data, int(num_images))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    units = LatentUnits()
+    try:
+        for start in range(0, sample.images.shape[0], batch_size):
+            images = sample.images[start : start + batch_size].to(device)  # (b, C, H, W)
+            labels = None if sample.labels is None else sample.labels[start : start + batch_size]
+            captions = None if sample.captions is None else sample.captions[start : start + batch_size]
+            condition = condition_from_data(condition_kind(model), labels, captions, "this VAE")
+            posterior = model.encode(images, condition) if condition is not None else model.encode(images)
+            units.add(posterior.mean, posterior.kl_per_dimension())  # (b, L) each
+    finally:
+        model.train(was_training)
+    summary = units.summary()
+    return {**summary, "kl": float(sum(summary["kl_per_dimension"])), "latent_dim": model.config.latent_dim,
+            "threshold": units.threshold, "images": units.count, "measured_on": sample.description}

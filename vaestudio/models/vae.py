@@ -6,6 +6,8 @@
 - Conditional VAE: Sohn, Lee & Yan, NeurIPS 2015 (the condition is fed to encoder and decoder).
 - Free bits: Kingma et al., "Improved Variational Inference with Inverse Autoregressive Flow",
   https://arxiv.org/abs/1606.04934 (a floor under each latent dimension's KL in the loss).
+- PixelVAE (``decoder = "pixelcnn"``): Gulrajani et al., https://arxiv.org/abs/1611.05013 - an autoregressive
+  decoder p(x | z) = prod_i p(x_i | x_<i, z) (:mod:`vaestudio.models.pixel_decoder`), strong enough to ignore z.
 
 ``VAEConfig.iwae_mnist()`` is the IWAE paper's one-stochastic-layer MNIST model exactly: encoder
 784-200-200-(2 x 50) and decoder 50-200-200-784, tanh, Bernoulli pixels.
@@ -28,10 +30,12 @@ from vaestudio.models.base import StudioModel, TrainingOutput, register_model
 from vaestudio.models.conditioning import CONDITIONS, condition_from_data
 from vaestudio.models.layers import ACTIVATIONS, MLP, DownsampleStack, UpsampleStack, make_activation
 from vaestudio.models.outputs import Bounds, Posterior, VAEOutput
+from vaestudio.models.pixel_decoder import PixelDecoder
 from vaestudio.models.text import TextEncoder, TextEncoderConfig
 
 BODIES = ("mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
+DECODERS = ("body", "pixelcnn")
 
 # A condition is a class id per example (int64 (B,)), a prompt per example, or an already embedded
 # condition vector (float (B, condition_dim)); sample() also takes one int or one prompt for all.
@@ -84,6 +88,11 @@ class VAEConfig(BodyConfig):
     num_classes: int = 10
     class_embedding_dim: int = 32
     text_encoder: TextEncoderConfig = dataclasses.field(default_factory=TextEncoderConfig)  # condition "text"
+    decoder: str = "body"  # "body" (the mirrored body) or "pixelcnn" (autoregressive, binary images: PixelVAE)
+    pixelcnn_channels: int = 16  # decoder "pixelcnn": channels C of the gated layers
+    pixelcnn_layers: int = 4  # decoder "pixelcnn": gated layers (the receptive field grows with them)
+    pixelcnn_kernel_size: int = 5  # decoder "pixelcnn": odd
+    pixelcnn_head_channels: int = 32  # decoder "pixelcnn": hidden width of the per-pixel output head
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -91,6 +100,7 @@ class VAEConfig(BodyConfig):
         for name, value, allowed in (
             ("objective", self.objective, OBJECTIVES),
             ("condition", self.condition, CONDITIONS),
+            ("decoder", self.decoder, DECODERS),
         ):
             if value not in allowed:
                 raise ValueError(f"VAEConfig.{name} must be one of {allowed}, got {value!r}")
@@ -101,6 +111,14 @@ class VAEConfig(BodyConfig):
             raise ValueError(f"iwae_samples must be at least 1, got {self.iwae_samples}")
         if self.condition == "text" and not self.text_encoder.vocabulary:
             raise ValueError("condition='text' needs text_encoder.vocabulary (vaestudio.models.text.build_vocabulary)")
+        if self.decoder == "pixelcnn" and (self.likelihood != "bernoulli" or self.image_channels != 1):
+            raise ValueError("decoder='pixelcnn' models binary one-channel images: it needs likelihood 'bernoulli' "
+                             f"and image_channels 1, got {self.likelihood!r} and {self.image_channels}")
+        if self.decoder == "pixelcnn" and (self.pixelcnn_kernel_size < 1 or self.pixelcnn_kernel_size % 2 == 0
+                                           or min(self.pixelcnn_channels, self.pixelcnn_layers,
+                                                  self.pixelcnn_head_channels) < 1):
+            raise ValueError("pixelcnn_kernel_size must be odd and positive, and pixelcnn_channels, pixelcnn_layers "
+                             "and pixelcnn_head_channels positive")
 
     @classmethod
     def iwae_mnist(cls, objective: str = "iwae", iwae_samples: int = 5) -> VAEConfig:
@@ -133,12 +151,15 @@ class MLPBody(nn.Module):
     ``encoder_outputs``: features the encoder emits (default 2L: mean and log-variance; an autoencoder's L).
     """
 
-    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None,
+                 with_decoder: bool = True) -> None:
         super().__init__()
         self.out_shape = (out_channels, config.image_size, config.image_size)
         in_features = config.num_dimensions + config.condition_dim
         outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
         self.encoder = MLP(in_features, config.hidden_sizes, outputs, config.activation)
+        if not with_decoder:  # another module decodes (the PixelCNN decoder)
+            return
         self.decoder = MLP(
             config.latent_dim + config.condition_dim,
             config.hidden_sizes[::-1],
@@ -157,7 +178,8 @@ class MLPBody(nn.Module):
 class ConvBody(nn.Module):
     """Stride-2 conv stages, then a linear layer to (mean, log-variance); the decoder mirrors it."""
 
-    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None) -> None:
+    def __init__(self, config: VAEConfig, out_channels: int, encoder_outputs: int | None = None,
+                 with_decoder: bool = True) -> None:
         super().__init__()
         channels = list(config.hidden_sizes)
         side = config.image_size // 2 ** len(channels)
@@ -166,6 +188,8 @@ class ConvBody(nn.Module):
         self.encoder_features = DownsampleStack(config.image_channels, channels, config.activation)
         outputs = 2 * config.latent_dim if encoder_outputs is None else encoder_outputs
         self.encoder_head = nn.Linear(flat + config.condition_dim, outputs)
+        if not with_decoder:  # another module decodes (the PixelCNN decoder)
+            return
         self.decoder_input = nn.Sequential(
             nn.Linear(config.latent_dim + config.condition_dim, flat), make_activation(config.activation)
         )
@@ -189,7 +213,13 @@ class VAE(StudioModel):
         super().__init__(config)
         self.likelihood = losses.make_likelihood(config.likelihood, config.gaussian_scale)
         out_channels = self.likelihood.parameters_per_channel * config.image_channels
-        self.body = MLPBody(config, out_channels) if config.body == "mlp" else ConvBody(config, out_channels)
+        pixelcnn = config.decoder == "pixelcnn"
+        body = MLPBody if config.body == "mlp" else ConvBody
+        self.body = body(config, out_channels, with_decoder=not pixelcnn)
+        if pixelcnn:
+            self.pixel_decoder = PixelDecoder(
+                config.latent_dim + config.condition_dim, config.image_size, config.pixelcnn_channels,
+                config.pixelcnn_layers, config.pixelcnn_kernel_size, config.pixelcnn_head_channels)
         if config.condition == "class":
             self.class_embedding = nn.Embedding(config.num_classes, config.class_embedding_dim)
         elif config.condition == "text":
@@ -241,16 +271,44 @@ class VAE(StudioModel):
         """images (B, C, H, W) in [0, 1] -> q(z | x, c) = N(mean (B, L), exp(log_variance) (B, L))."""
         return self._encode(images, self.condition_vector(condition, images.shape[0]))
 
-    def decode_parameters(self, latents: torch.Tensor, condition: Condition = None) -> torch.Tensor:
+    @property
+    def is_autoregressive(self) -> bool:
+        """True with the PixelCNN decoder: p(x | z) needs x itself (teacher forcing); images are drawn pixel by pixel."""
+        return self.config.decoder == "pixelcnn"
+
+    def _decode_parameters(
+        self, latents: torch.Tensor, condition: torch.Tensor | None, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """latents (N, L), condition (N, Cd) or None -> likelihood parameters (N, P*C, H, W); the PixelCNN
+        decoder also reads ``images`` (N, C, H, W) (each pixel's parameters see only the pixels before it)."""
+        if not self.is_autoregressive:
+            return self.body.decode(latents, condition)
+        if images is None:
+            raise ValueError("a PixelCNN decoder's likelihood parameters depend on the image: pass images, or use "
+                             "decode() to draw images pixel by pixel")
+        return self.pixel_decoder.logits(_with_condition(latents, condition), images)  # (N, 1, H, W)
+
+    def _decode_images(self, latents: torch.Tensor, condition: torch.Tensor | None, seed: int = 0) -> torch.Tensor:
+        """latents (N, L) -> images (N, C, H, W): the likelihood's mean, or with the PixelCNN decoder a binary
+        image drawn pixel by pixel (``seed`` fixes the draw)."""
+        if self.is_autoregressive:
+            return self.pixel_decoder.sample(_with_condition(latents, condition), seed=seed)
+        return self.likelihood.image(self.body.decode(latents, condition))
+
+    def decode_parameters(
+        self, latents: torch.Tensor, condition: Condition = None, images: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """latents (N, L) -> likelihood parameters (N, P * C, H, W).
 
         Bernoulli: logits; Gaussian: mean (and log-scale when learned); logit-Laplace: location and log-scale.
+        The PixelCNN decoder needs ``images`` too (teacher forcing).
         """
-        return self.body.decode(latents, self.condition_vector(condition, latents.shape[0]))
+        return self._decode_parameters(latents, self.condition_vector(condition, latents.shape[0]), images)
 
     def decode(self, latents: torch.Tensor, condition: Condition = None) -> torch.Tensor:
-        """latents (N, L) -> images (N, C, H, W) in [0, 1]: the likelihood's mean (logit-Laplace: median)."""
-        return self.likelihood.image(self.decode_parameters(latents, condition))
+        """latents (N, L) -> images (N, C, H, W) in [0, 1]: the likelihood's mean (logit-Laplace: median);
+        with the PixelCNN decoder, a binary image drawn pixel by pixel (seed 0, so the same latents give the same image)."""
+        return self._decode_images(latents, self.condition_vector(condition, latents.shape[0]))
 
     def forward(
         self, images: torch.Tensor, condition: Condition = None, generator: torch.Generator | None = None
@@ -258,14 +316,14 @@ class VAE(StudioModel):
         vector = self.condition_vector(condition, images.shape[0])
         posterior = self._encode(images, vector)
         latents = posterior.sample(generator=generator)  # (B, L)
-        parameters = self.body.decode(latents, vector)  # (B, P*C, H, W)
+        parameters = self._decode_parameters(latents, vector, images)  # (B, P*C, H, W)
         return VAEOutput(posterior, latents, parameters, self.likelihood.image(parameters))
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, condition: Condition = None) -> torch.Tensor:
         """Decodes the posterior mean: (B, C, H, W) -> (B, C, H, W) in [0, 1]."""
         vector = self.condition_vector(condition, images.shape[0])
-        return self.likelihood.image(self.body.decode(self._encode(images, vector).mean, vector))
+        return self._decode_images(self._encode(images, vector).mean, vector)
 
     @torch.no_grad()
     def sample(
@@ -279,7 +337,10 @@ class VAE(StudioModel):
         vector = self.condition_vector(condition, num_samples)
         noise = torch.randn(num_samples, self.config.latent_dim, generator=generator, device=self.device)
         latents = temperature * noise  # (N, L)
-        return self.likelihood.image(self.body.decode(latents, vector))
+        seed = 0
+        if self.is_autoregressive and generator is not None:  # the pixels' draw follows the generator too
+            seed = int(torch.randint(2**31, (), generator=generator, device=generator.device))
+        return self._decode_images(latents, vector, seed)
 
     # -- objectives --------------------------------------------------------------------------
     def _log_likelihood(self, parameters: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -298,7 +359,8 @@ class VAE(StudioModel):
         batch_size = images.shape[0]
         latents = posterior.sample(num_samples, generator=generator)  # (S, B, L)
         repeated = None if condition is None else condition.repeat(num_samples, 1)  # (S*B, Cd)
-        parameters = self.body.decode(latents.flatten(0, 1), repeated)  # (S*B, P*C, H, W)
+        repeated_images = images.repeat(num_samples, 1, 1, 1) if self.is_autoregressive else None  # (S*B, C, H, W)
+        parameters = self._decode_parameters(latents.flatten(0, 1), repeated, repeated_images)  # (S*B, P*C, H, W)
         parameters = parameters.view(num_samples, batch_size, *parameters.shape[1:])  # (S, B, P*C, H, W)
         log_likelihood = self._log_likelihood(parameters, images)  # (S, B)
         log_prior = losses.standard_normal_log_density(latents).sum(-1)  # (S, B)
@@ -321,7 +383,7 @@ class VAE(StudioModel):
         beta = self.config.beta * self.kl_weight_factor
         if self.config.objective == "elbo":
             latents = posterior.sample()  # (B, L)
-            reconstruction = self._log_likelihood(self.body.decode(latents, vector), images)  # (B,)
+            reconstruction = self._log_likelihood(self._decode_parameters(latents, vector, images), images)  # (B,)
             elbo = reconstruction - kl  # (B,)
             if self.config.free_bits > 0:  # a dimension below the floor costs the floor: no gain in collapsing it
                 kl_term = posterior.kl_per_dimension().mean(0).clamp_min(self.config.free_bits).sum()

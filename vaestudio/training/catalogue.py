@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Mapping
 
 from vaestudio.data import parse_spec
+from vaestudio.training.recipe_settings import RecipeSetting, apply_settings, recipe_settings
 from vaestudio.training.recipes import Recipe, load_recipe
 
 log = logging.getLogger(__name__)
@@ -24,16 +26,19 @@ class RecipeSummary:
     batch_size: int
     learning_rate: float
     seed: int
+    settings: tuple[RecipeSetting, ...] = ()  # its main settings (beta, latent size, ...) with their help
 
 
 def describe_recipe(path: str) -> RecipeSummary:
     recipe = load_recipe(path)
     with open(path, encoding="utf-8") as stream:
-        head = stream.read().splitlines()[:4]
+        text = stream.read()
+    head = text.splitlines()[:4]
     description = " ".join(line.lstrip("#").strip() for line in head if line.startswith("#"))
     training = recipe.training
     return RecipeSummary(recipe.name, description, recipe.data.source, int(training.steps or 0),
-                         int(training.batch_size), float(training.learning_rate), int(training.seed))
+                         int(training.batch_size), float(training.learning_rate), int(training.seed),
+                         tuple(recipe_settings(recipe, text)))
 
 
 def list_recipes(directory: str) -> list[RecipeSummary]:
@@ -65,9 +70,11 @@ def with_settings(recipe: Recipe, data: str | None, steps: int, batch_size: int,
 
 
 def prepare_run(directory: str, name: str, data: str | None, steps: int, batch_size: int, learning_rate: float,
-                seed: int) -> Recipe:
+                seed: int, settings: Mapping[str, float] | None = None,
+                caps: Mapping[str, float] | None = None) -> Recipe:
     """The recipe ``name`` of ``directory`` on ``data`` (None or "": its own) with the given settings, checked:
-    a ValueError says what is wrong (no such recipe, a bad data spec, a bad setting)."""
+    a ValueError says what is wrong (no such recipe, a bad data spec, a bad setting). ``settings``: main recipe
+    settings by key (``vaestudio.training.recipe_settings``); ``caps``: their maxima in a hosted studio."""
     path = os.path.join(directory, f"{name}.toml")
     if not os.path.isfile(path):
         raise ValueError(f"There is no recipe {name!r}. Pick one of the listed recipes")
@@ -76,4 +83,5 @@ def prepare_run(directory: str, name: str, data: str | None, steps: int, batch_s
                          "learning rate above 0")
     if (data or "").strip():
         parse_spec(data)
-    return with_settings(load_recipe(path), data, steps, batch_size, learning_rate, seed)
+    recipe = apply_settings(load_recipe(path), dict(settings or {}), caps)
+    return with_settings(recipe, data, steps, batch_size, learning_rate, seed)
