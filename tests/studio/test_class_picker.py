@@ -116,3 +116,28 @@ def test_the_real_engine_interpolates_from_one_digit_to_another(real_engine):
     assert np.abs(as_eights - one_to_zero).mean() > 10.0
     with pytest.raises(InputError, match="draws the classes 0, 1"):
         real_engine.interpolate("digits-cvae", one, ring, 3, "linear", "1", "ten", "")
+
+
+TEXT_CVAE = "fake-shapes-text-cvae"
+
+
+def test_a_text_conditional_model_offers_its_example_prompts_in_every_picker(client):
+    encode_as, draw_as = client.predict(TEXT_CVAE, api_name="/edit_classes")
+    assert encode_as["value"] == "a shape" and encode_as["label"] == "Caption of your image"
+    assert [choice[1] for choice in draw_as["choices"]][0] == "" and len(draw_as["choices"]) == 4
+    second_as, _ = client.predict(TEXT_CVAE, api_name="/interpolation_classes")
+    assert second_as["label"] == "Caption of the second image" and len(second_as["choices"]) == 4
+    shown = client.predict(TEXT_CVAE, api_name="/explore_classes")
+    assert shown["visible"] and [choice[1] for choice in shown["choices"]][1] == "a shape"
+
+
+def test_a_text_conditional_model_samples_and_interpolates_from_typed_prompts(client, tmp_path):
+    red = pixels(client.predict(TEXT_CVAE, 4, 1, "a red circle", api_name="/prior_samples"))
+    blue = pixels(client.predict(TEXT_CVAE, 4, 1, "a blue square", api_name="/prior_samples"))
+    assert np.abs(red - blue).mean() > 5.0
+    first, second = (handle_file(str(plain_image(tmp_path / f"{name}.png"))) for name in "ab")
+    same, _ = client.predict(TEXT_CVAE, first, second, 3, "linear", "a red circle", "", "", api_name="/interpolate")
+    other, _ = client.predict(TEXT_CVAE, first, second, 3, "linear", "a red circle", "a blue square", "",
+                              api_name="/interpolate")
+    width = pixels(same).shape[1]
+    assert np.abs(pixels(same)[:, -width // 4 :] - pixels(other)[:, -width // 4 :]).mean() > 5.0
