@@ -21,7 +21,7 @@ digits-vae-z10-b4-free-bits digits-vae-z2 digits-vae-z5 digits-vae-z20"
 RUN_LIST="shapes-vqvae:shapes-vqvae shapes-vqvae-decoder:shapes-vqvae-decoder shapes-vqvae-continued:shapes-vqvae-continued
 shapes-scorer-crisp:shapes-scorer-crisp shapes-prior:shapes-prior shapes-prior-guided:shapes-prior-guided shapes-prior-long:shapes-prior-long
 shapes-prior-regional:shapes-prior-regional shapes-prior-continued:shapes-prior-continued shapes-prior-continued-more:shapes-prior-continued-more
-shapes-vae:shapes-vae
+shapes-vae:shapes-vae shapes-text-cvae:shapes-text-cvae
 digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior
 $(for lesson in $LESSON_MODELS; do printf '%s:%s ' "$lesson" "$lesson"; done)"
 
@@ -41,6 +41,7 @@ done
 
 ship() { "$PYTHON" scripts/ship_zoo.py "$@"; }
 ship model "$RUNS/shapes-vae" shapes-vae
+ship model "$RUNS/shapes-text-cvae" shapes-text-cvae
 ship model "$RUNS/digits" digits
 ship model "$RUNS/digits-cvae" digits-cvae
 for lesson in $LESSON_MODELS; do  # the reference VAE ships its log: the Learn tab draws its training curves

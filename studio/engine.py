@@ -171,14 +171,38 @@ class Engine:
         except (TypeError, ValueError):  # nothing to edit: no classes to pick
             return []
 
+    def model_prompts(self, model: str) -> list[str]:
+        """A text-conditional model's example prompts (its neutral prompt first), else []."""
+        editor = self._any_editor(model)
+        return editor.example_prompts() if editor is not None else []
+
+    def interpolation_classes(self, model: str) -> list[str]:
+        """The classes each end of an interpolation can be given (a class-conditional model), else []."""
+        infos = {info.name: info for info in self.list_models()}
+        editor = self._any_editor(model) if model in infos and infos[model].can(Capability.INTERPOLATE) else None
+        return editor.latent_class_names() if editor is not None else []
+
+    def _any_editor(self, model: str):
+        """The editor of ``model`` whatever it is asked for, or None (an unknown model, nothing to edit)."""
+        infos = {info.name: info for info in self.list_models()}
+        if model not in infos or not infos[model].capabilities:
+            return None
+        _, loaded = self._models.require(model, next(iter(infos[model].capabilities)))
+        try:
+            return loaded.pipeline("editor")
+        except (TypeError, ValueError):
+            return None
+
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
-            encoded = editor.encode(image, _class_index(editor.latent_class_names(), label, default_first=True))
+            encoded = editor.encode(image, _condition(editor, label, editor.latent_class_names(),
+                                                      default_first=True))
             specs = _slider_specs(editor, encoded)
             attributes = tuple(editor.attribute_names())
+        read = f"; read the prompt {encoded.condition!r}" if isinstance(encoded.condition, str) else ""
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
-                        f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB")
+                        f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB{read}")
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
                        label: str = ""):
@@ -186,7 +210,7 @@ class Engine:
         _require_state(state)
         with _user_errors():
             return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths),
-                                 _class_index(editor.latent_class_names(), label))
+                                 _condition(editor, label, editor.latent_class_names()))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
@@ -200,10 +224,15 @@ class Engine:
         _require_state(state)
         return [spec.value for spec in _slider_specs(editor, state)]
 
-    def interpolate(self, model, image_a, image_b, steps, mode) -> Interpolation:
+    def interpolate(self, model, image_a, image_b, steps, mode, label: str = "", second_label: str = "",
+                    frames_label: str = "") -> Interpolation:
         editor = self._editor(model, Capability.INTERPOLATE)
         with _user_errors():
-            result = editor.interpolate(image_a, image_b, int(steps), mode)
+            latent_classes = editor.latent_class_names()
+            result = editor.interpolate(image_a, image_b, int(steps), mode,
+                                        _condition(editor, label, latent_classes, default_first=True),
+                                        second_condition=_condition(editor, second_label, latent_classes),
+                                        frame_condition=_condition(editor, frames_label, latent_classes))
         return Interpolation(result.strip, result.gif)
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
@@ -217,7 +246,7 @@ class Engine:
     def manifold_grid(self, model: str, n: int, label: str = "") -> Image.Image:
         editor = self._editor(model, Capability.MANIFOLD)
         with _user_errors():
-            return editor.manifold_grid(int(n), _class_index(editor.latent_class_names(), label))
+            return editor.manifold_grid(int(n), _condition(editor, label, editor.latent_class_names()))
 
     def list_data_sources(self) -> list[str]:
         from vaestudio.data import KNOWN_SPECS
@@ -252,7 +281,8 @@ class Engine:
 
         editor = self._editor(model, Capability.PRIOR)
         with _user_errors():
-            samples = editor.sample(int(n), seed=int(seed), condition=_class_index(editor.class_names(), label))
+            samples = editor.sample(int(n), seed=int(seed),
+                                    condition=_condition(editor, label, editor.class_names()))
         return grid(samples, columns=math.isqrt(len(samples) - 1) + 1, gap=2)
 
     def data_source_statuses(self) -> list[DataSourceStatus]:
@@ -392,6 +422,15 @@ def _latent_units(model, name: str, family: str, n: int, vae_names: list[str]) -
         measured = measure_latent_units(model, None, n)
     return LatentUnitsReport(measured["active_units"], tuple(measured["unit_activity"]),
                              tuple(measured["kl_per_dimension"]), measured["threshold"], measured["measured_on"])
+
+
+def _condition(editor, label: str, names: list[str], default_first: bool = False) -> int | str | None:
+    """A picker's label -> what the model is conditioned on: the prompt itself for a text-conditional model
+    ("" -> None, the editor's choice, or with ``default_first`` its neutral prompt), else the index of the
+    class among ``names`` (:func:`_class_index`)."""
+    if editor.space.condition_kind == "text":
+        return label if label or default_first else None
+    return _class_index(names, label, default_first)
 
 
 def _require_state(state) -> None:

@@ -291,8 +291,10 @@ class StudioEngine(Protocol):
 
     # Edit
     # label: for a class-conditional model, the class of the image (encode) and the class to draw it as
-    # (decode_sliders; "" keeps the encoding's); other models ignore it, a CLASS_TO_IMAGE model too (its VQ-VAE
-    # encodes any image alike; its classes are for samples and inpainting). See model_classes.
+    # (decode_sliders; "" keeps the encoding's); for a text-conditional model, the image's caption or prompt
+    # (encode; "" is the model's neutral prompt) and the prompt to draw it with (decode_sliders); other models
+    # ignore it, a CLASS_TO_IMAGE model too (its VQ-VAE encodes any image alike; its classes are for samples and
+    # inpainting). See model_classes and model_prompts.
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding: ...
     def decode_sliders(
         self, model: str, state: Any, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
@@ -300,9 +302,15 @@ class StudioEngine(Protocol):
     ) -> Image.Image: ...
     def random_slider_values(self, model: str, state: Any, seed: int) -> list[float]: ...
     def reset_slider_values(self, model: str, state: Any) -> list[float]: ...
+    # label, second_label: the class (or prompt) of each image ("" second: the first's); frames_label: what
+    # every frame is drawn as ("": the blend from the first's condition to the second's). Unconditional
+    # models ignore them. See interpolation_classes and model_prompts.
     def interpolate(
-        self, model: str, image_a: Image.Image, image_b: Image.Image, steps: int, mode: str
+        self, model: str, image_a: Image.Image, image_b: Image.Image, steps: int, mode: str, label: str = "",
+        second_label: str = "", frames_label: str = "",
     ) -> Interpolation: ...
+    def interpolation_classes(self, model: str) -> list[str]: ...  # what each end may be: its classes, else []
+    def model_prompts(self, model: str) -> list[str]: ...  # a text-conditional model's example prompts, else []
     # label: for a CLASS_TO_IMAGE model, the class to draw in the painted region ("": each candidate another
     # class, in turn); the codes outside the region are kept. Other models ignore it (they read the prompt).
     def inpaint(
@@ -318,6 +326,7 @@ class StudioEngine(Protocol):
     def decode_point(self, model: str, state: Any, x: float, y: float) -> Image.Image: ...
     def codebook_usage(self, model: str) -> CodebookUsage: ...
     def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image: ...  # "": every class
+    # (a text-conditional model: label is the prompt to sample; "": its neutral prompt)
 
     # Learn
     def list_lessons(self) -> list[LessonSummary]: ...

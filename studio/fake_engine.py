@@ -62,6 +62,8 @@ NOT_INSTALLED = {"mnist": "vaestudio data get mnist"}  # the fake's one source t
 DATA_PREFIXES = ("folder:", "idx:", "hf:")
 SAMPLING_ROWS = 4  # the fake "code map" has this many rows; the stream yields once per row
 NEUTRAL_PROMPT = "a shape"
+FAKE_PROMPTS = (NEUTRAL_PROMPT, "a large red circle in the center on a white background",
+                "a small blue square in the top left on a black background")
 # the shipped shapes model's vocabulary (docs/specs/shapes-world.md; a test holds the two together)
 KNOWN_WORDS = {*COLOURS, *SHAPES, "star", "heart", "a", "the", "on", "background", "in", "small", "large", "and",
                "left", "right", "bottom", "top", "center", "at", "shape"}
@@ -96,6 +98,7 @@ class FakeModel:
     num_codes: int  # 0 for a continuous latent
     classes: tuple[str, ...] = ()  # a class-conditional model's classes
     class_prior: bool = False  # the classes are its prior's (samples, inpainting), not its latent's
+    prompts: tuple[str, ...] = ()  # a text-conditional model's example prompts (its neutral prompt first)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class FakeEncoding:
     pixels: np.ndarray  # (size, size, 3) float32, 0..255: the model input
     values: tuple[float, ...]  # the encoded latent values
     class_index: int = 0  # the class it was encoded as (class-conditional models)
+    prompt: str = ""  # the prompt it was encoded with (text-conditional models)
 
 
 def _seeded(*parts: object) -> np.random.Generator:
@@ -215,6 +219,19 @@ class FakeEngine:
             return []
         return list(self._models.require(model, next(iter(infos[model].capabilities)))[1].classes)
 
+    def model_prompts(self, model: str) -> list[str]:
+        infos = {info.name: info for info in self._models.infos()}
+        if model not in infos or not infos[model].capabilities:
+            return []
+        return list(self._models.require(model, next(iter(infos[model].capabilities)))[1].prompts)
+
+    def interpolation_classes(self, model: str) -> list[str]:
+        infos = {info.name: info for info in self._models.infos()}
+        if model not in infos or not infos[model].can(C.INTERPOLATE):
+            return []
+        fake = self._models.require(model, C.INTERPOLATE)[1]
+        return [] if fake.class_prior else list(fake.classes)
+
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
         _, fake = self._models.require(model, C.ENCODE)
         class_index = _latent_class(fake, label) or 0
@@ -222,7 +239,7 @@ class FakeEngine:
         pixels = np.asarray(model_input, dtype=np.float32)
         bands = np.array_split(pixels.mean(axis=2), fake.latent_dims, axis=0)
         values = tuple(round(float(band.mean()) / 64.0 - 2.0, 2) for band in bands)
-        state = FakeEncoding(pixels, values, class_index)
+        state = FakeEncoding(pixels, values, class_index, (label or NEUTRAL_PROMPT) if fake.prompts else "")
         reconstruction = self._decode(fake, state, values, {})
         sliders = [SliderSpec(f"z{index}", -3.0, 3.0, 0.01, value) for index, value in enumerate(values)]
         error = float(np.mean((np.asarray(reconstruction, dtype=np.float32) - pixels) ** 2))
@@ -239,6 +256,9 @@ class FakeEngine:
         drawn_as = _latent_class(fake, label)
         if drawn_as is not None and drawn_as != state.class_index:  # another class: a tint per class
             state = FakeEncoding(state.pixels + 12.0 * (drawn_as - state.class_index), state.values, drawn_as)
+        if fake.prompts and label:  # another prompt: a tint per prompt
+            shift = _condition_tint(fake, label) - _condition_tint(fake, state.prompt)
+            state = FakeEncoding(state.pixels + shift, state.values, 0, label)
         return self._decode(fake, state, slider_values[: fake.latent_dims], attribute_strengths)
 
     def _decode(self, fake: FakeModel, state: FakeEncoding, values, strengths: Mapping[str, float]) -> Image.Image:
@@ -264,8 +284,9 @@ class FakeEngine:
         _check_state(state, FakeEncoding, "Upload an image to edit first.")
         return list(state.values)
 
-    def interpolate(self, model, image_a, image_b, steps, mode) -> Interpolation:
-        self._models.require(model, C.INTERPOLATE)
+    def interpolate(self, model, image_a, image_b, steps, mode, label="", second_label="",
+                    frames_label="") -> Interpolation:
+        _, fake = self._models.require(model, C.INTERPOLATE)
         if mode not in ("linear", "spherical"):
             raise InputError(f"Interpolation mode must be 'linear' or 'spherical', not {mode!r}.")
         steps = _check_count(steps, "steps", *LIMITS.INTERPOLATION_STEPS)
@@ -273,7 +294,12 @@ class FakeEngine:
         weights = np.linspace(0.0, 1.0, steps)
         if mode == "spherical":
             weights = (1 - np.cos(weights * math.pi)) / 2
-        frames = [Image.blend(first, last, float(weight)) for weight in weights]
+        # a conditional model: each frame tinted by its condition (the chosen one, or the ends' blend)
+        start = _condition_tint(fake, label)
+        end = start if not second_label else _condition_tint(fake, second_label)
+        tints = [_condition_tint(fake, frames_label)] * steps if frames_label else [
+            start + (end - start) * float(weight) for weight in weights]
+        frames = [_tinted(Image.blend(first, last, float(weight)), tint) for weight, tint in zip(weights, tints)]
         return Interpolation(pictures.strip(frames), pictures.gif_bytes(frames))
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
@@ -344,6 +370,8 @@ class FakeEngine:
         _, fake = self._models.require(model, C.PRIOR)
         n = _check_count(n, "num_samples", *LIMITS.PRIOR_SAMPLES)
         prompt = "sample" if _fake_class(fake, label) is None else f"sample of class {label}"
+        if fake.prompts:  # a text-conditional model draws its prompt
+            prompt = " ".join((label or "").split()) or NEUTRAL_PROMPT
         return pictures.grid([self._draw_prompt(prompt, int(seed), index, 1.0) for index in range(n)])
 
     # ----------------------------------------------------------------- learn
@@ -483,8 +511,11 @@ def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
          {C.ENCODE, C.ATTRIBUTES, C.INTERPOLATE, C.MANIFOLD, C.SCATTER, C.PRIOR},
          {"ELBO (nats)": -92.4, "IWAE-64 (nats)": -89.9, "PSNR (dB)": 21.7}),
         ("fake-digits-cvae", "conditional VAE", FakeModel(2, (), 0, tuple("0123456789")),
-         {C.ENCODE, C.MANIFOLD, C.SCATTER, C.PRIOR},
+         {C.ENCODE, C.INTERPOLATE, C.MANIFOLD, C.SCATTER, C.PRIOR},
          {"ELBO (nats)": -88.1, "PSNR (dB)": 20.2}),
+        ("fake-shapes-text-cvae", "conditional VAE", FakeModel(8, (), 0, (), FAKE_PROMPTS),
+         {C.ENCODE, C.INTERPOLATE, C.SCATTER, C.PRIOR},
+         {"ELBO (nats)": -5400.0, "PSNR (dB)": 25.9}),
         ("fake-emoji-dvae", "dVAE", FakeModel(6, (), 32),
          {C.TEXT_TO_IMAGE, C.ENCODE, C.INPAINT, C.CODEBOOK, C.PRIOR},
          {"PSNR (dB)": 22.9, "bits/dim": 1.74}),
@@ -512,6 +543,17 @@ def _latent_class(fake: FakeModel, label: str) -> int | None:
     """The class that a class-conditional latent takes (encode, decode, manifold); a class prior's model
     ignores the label there, as the real engine does."""
     return None if fake.class_prior else _fake_class(fake, label)
+
+
+def _condition_tint(fake: FakeModel, label: str) -> float:
+    """How much a condition shifts the fake's pixels: a class by its index, a prompt by its words; "" none."""
+    if fake.prompts:
+        return float(_seeded("prompt", " ".join((label or "").split()) or NEUTRAL_PROMPT).integers(-40, 40))
+    return 12.0 * (_latent_class(fake, label) or 0)
+
+
+def _tinted(image: Image.Image, tint: float) -> Image.Image:
+    return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + tint, 0, 255).astype(np.uint8))
 
 
 def _info(name, family, model: FakeModel, image_size, source, card, metrics=None, capabilities=None) -> ModelInfo:

@@ -72,6 +72,38 @@ def _inpaint_choices(classes: list[str]) -> list:
     return [("each candidate another class", ""), *classes]
 
 
+def _class_row_updates(engine: StudioEngine, model: str | None) -> tuple[dict, dict, dict]:
+    """The row of the image's condition: a class-conditional model's classes, or a text-conditional model's
+    example prompts (any prompt may be typed); hidden for other models."""
+    classes = _latent_classes(engine, model)
+    prompts = [] if classes or not model else engine.model_prompts(model)
+    if prompts:
+        return (gr.update(visible=True),
+                gr.update(choices=prompts, value=prompts[0], label="Caption of your image",
+                          info="A text-conditional model encodes what the caption does not say; type your own"),
+                gr.update(choices=[("the same caption", ""), *prompts], value="", label="Draw it with",
+                          info="Decode the same latent with another caption"))
+    return (gr.update(visible=bool(classes)),
+            gr.update(choices=[("the first class", ""), *classes], value=classes[0] if classes else "",
+                      label="Class of your image", info="A class-conditional model encodes the style given it"),
+            gr.update(choices=[("the same class", ""), *classes], value="", label="Draw it as",
+                      info="Decode the same style as another class"))
+
+
+def _interpolation_updates(engine: StudioEngine, model: str | None) -> tuple[dict, dict, dict]:
+    """The pickers of an interpolation's second image and frames: a class-conditional model's classes, or a
+    text-conditional model's example prompts; hidden for other models."""
+    classes = engine.interpolation_classes(model) if model else []
+    prompts = [] if classes or not model else engine.model_prompts(model)
+    word = "caption" if prompts else "class"
+    ends = classes or prompts
+    return (gr.update(visible=bool(ends)),
+            gr.update(choices=[(f"the {word} of your image", ""), *ends], value="",
+                      label=f"{word.capitalize()} of the second image"),
+            gr.update(choices=[(f"a blend from the first {word} to the second", ""), *ends], value="",
+                      label="Draw the frames as"))
+
+
 def _require_session(session: EditSession | None) -> EditSession:
     if session is None:
         raise InputError("Upload an image to edit first: drop it on the first image box.")
@@ -126,6 +158,14 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                     mode = gr.Radio(["linear", "spherical"], value="spherical", label="Path",
                                     info="Spherical keeps Gaussian latents at a typical length.")
                     interpolate_button = gr.Button("Interpolate", variant="primary")
+            ends = engine.interpolation_classes(model.value) or engine.model_prompts(model.value)
+            with gr.Row(visible=bool(ends)) as interpolation_row:  # conditional models: each end's class or caption
+                second_as = gr.Dropdown([("the class of your image", ""), *ends], value="", allow_custom_value=True,
+                                        label="Class of the second image", elem_id="second-as",
+                                        info="Your image keeps the class (or caption) picked above it")
+                frames_as = gr.Dropdown([("a blend from the first class to the second", ""), *ends], value="",
+                                        allow_custom_value=True, label="Draw the frames as", elem_id="frames-as",
+                                        info="One class (or caption) for every frame, or a blend of the two")
             strip = gr.Image(label="From your image to the second one", interactive=False, elem_id="edit-strip")
             animation = gr.Image(label="There and back (GIF)", interactive=False, height=256, format="gif")
         with gr.Accordion("Inpaint a painted region", open=False) as inpaint_section:
@@ -164,10 +204,7 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
 
         @user_facing
         def model_classes(model):
-            classes = _latent_classes(engine, model)
-            return (gr.update(visible=bool(classes)),
-                    gr.update(choices=[("the first class", ""), *classes], value=classes[0] if classes else ""),
-                    gr.update(choices=[("the same class", ""), *classes], value=""))
+            return _class_row_updates(engine, model)
 
         model.change(model_classes, model, [class_row, encode_as, draw_as], api_name="edit_classes")
 
@@ -178,6 +215,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                     gr.update(visible=not classes))
 
         model.change(inpaint_classes, model, [inpaint_label, inpaint_prompt], api_name="inpaint_classes")
+
+        @user_facing
+        def interpolation_pickers(model):
+            return _interpolation_updates(engine, model)
+
+        model.change(interpolation_pickers, model, [interpolation_row, second_as, frames_as],
+                     api_name="interpolation_classes")
 
         gr.on([source.change, model.change, encode_as.change], encode, inputs=[model, source, encode_as],
               outputs=[session, model_input, reconstruction, edited, summary, canvas, *slider_outputs],
@@ -214,13 +258,15 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
         randomise.click(randomise_sliders, inputs=session, outputs=sliders, api_name="randomise_sliders")
 
         @user_facing
-        def interpolate(model, first, second, steps, mode):
+        def interpolate(model, first, second, steps, mode, label="", second_label="", frames_label=""):
             image_a = read_upload(engine, first, "your image (the first box)")
             image_b = read_upload(engine, second, "a second image")
-            result = engine.interpolate(model, image_a, image_b, steps, mode)
+            result = engine.interpolate(model, image_a, image_b, steps, mode, label or "", second_label or "",
+                                        frames_label or "")
             return show(result.strip), write_file(result.gif, ".gif")
 
-        interpolate_button.click(interpolate, inputs=[model, source, second, steps, mode],
+        interpolate_button.click(interpolate, inputs=[model, source, second, steps, mode, encode_as, second_as,
+                                                      frames_as],
                                  outputs=[strip, animation], api_name="interpolate", **ENGINE_QUEUE)
 
         @user_facing

@@ -19,8 +19,9 @@ OWN_DATA = "the model's training data"
 
 
 def _class_choices(engine: StudioEngine, model: str | None) -> tuple[list, bool]:
-    """(choices, visible) of a class picker: a class-conditional model's classes, hidden for other models."""
-    classes = engine.model_classes(model) if model else []
+    """(choices, visible) of a class picker: a class-conditional model's classes, a text-conditional model's
+    example prompts (any prompt may be typed), hidden for other models."""
+    classes = (engine.model_classes(model) or engine.model_prompts(model)) if model else []
     return [("every class (samples) / the first (manifold)", ""), *classes], bool(classes)
 
 

@@ -57,12 +57,6 @@ EXPECTED = {
     "contrastive_scorer": set(),
 }
 KNOWN_GAPS = {  # (type, capability) the studio does not offer yet; issue 19 owes them
-    ("vae class-conditional", "interpolation"),  # the Interpolate tab has no class picker
-    ("vae text-conditional", "encode"),
-    ("vae text-conditional", "sliders"),
-    ("vae text-conditional", "interpolation"),
-    ("vae text-conditional", "samples"),
-    ("vae text-conditional", "text or class generation"),
     *(("vqvae two-level", name) for name in LATENT | {"codebook"}),  # the editor works on one code map
     *(("dvae", name) for name in LATENT | {"codebook"}),  # the editor refuses a dVAE
 }
@@ -159,15 +153,19 @@ def test_a_model_type_claims_no_capability_it_should_not_have(built, kind):
     assert not extra, f"{kind} is offered {extra}, which it cannot serve"
 
 
-@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "class_to_image bundle"])
+@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "vae text-conditional",
+                                  "class_to_image bundle"])
 def test_claimed_capabilities_run(built, kind):
     """What a model is offered works on it (and what it is not offered says why)."""
     model, source = built[kind]
     editor = Editor(model, source=source, sample_size=32)
     offered = studio_capabilities(model, source)
-    condition = 3 if kind == "vae class-conditional" else None
+    condition = {"vae class-conditional": 3, "vae text-conditional": "a red circle"}.get(kind)
+    second = {"vae class-conditional": 5, "vae text-conditional": "a blue square"}.get(kind)
     picture = editor.decode_flat(torch.zeros(1, *editor.space.latent_shape()), condition)[0]
     assert editor.encode(picture, condition).latents.shape[0] == 1
+    if "interpolation" in offered:
+        assert len(editor.interpolate(picture, picture, 3, condition=condition, second_condition=second)) == 3
     assert len(editor.latent_scatter(num_points=20).points) == 20
     if "samples" in offered:
         assert len(editor.sample(2, seed=0, condition=condition)) == 2

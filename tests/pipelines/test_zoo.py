@@ -74,8 +74,10 @@ def test_capabilities_of_the_zoo():
     assert capabilities(hub.load(shipped("shapes"))) >= {"text_to_image", "encode", "inpaint", "codebook"}
     digits = capabilities(hub.load(shipped("digits")))
     assert "manifold" in digits and "text_to_image" not in digits
-    # a class-conditional model: encode (with the class picked in the studio) as well as what needs no class
-    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior", "encode", "attributes"}
+    # a class-conditional model: encode and interpolate (with the classes picked in the studio) as well as what
+    # needs no class
+    assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior", "encode", "attributes",
+                                                              "interpolate"}
 
 
 def test_the_digits_autoencoder_encodes_but_has_no_prior():

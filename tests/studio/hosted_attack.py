@@ -42,6 +42,8 @@ NOT_PATHS = {  # names the engine looks up in its own lists, prompts, job ids, c
     ("/model_card", "name"), ("/lesson_open", "name"), ("/lesson_render", "name"), ("/lesson_tab_open", "name"),
     *((f"/refresh_models{suffix}", f"param_{index}") for suffix in ("", "_after_training", "_after_load")
       for index in range(4)),
+    ("/interpolate", "label"), ("/interpolate", "second_label"), ("/interpolate", "frames_label"),
+    ("/interpolation_classes", "model"),
 }
 TEXT_COMPONENTS = ("Textbox", "Dropdown")
 

@@ -1,7 +1,8 @@
 """Class-conditional models get a class picker: samples and a manifold per class (Explore), an image
-encoded with its class and drawn as another (Edit); a class-to-image bundle (mnist-vqvae) draws the picked
-digit (Explore) and redraws a painted region as the picked digit (Edit's inpainting). Through the UI on the
-fake engine, and on the real engine with the shipped digits-cvae and mnist-vqvae."""
+encoded with its class and drawn as another, an interpolation from an image of one class to an image of
+another (Edit); a class-to-image bundle (mnist-vqvae) draws the picked digit (Explore) and redraws a painted
+region as the picked digit (Edit's inpainting). Through the UI on the fake engine, and on the real engine with
+the shipped digits-cvae and mnist-vqvae.
 
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ def test_the_real_engine_encodes_as_one_digit_and_draws_as_another(real_engine):
     assert real_engine.model_classes("digits-cvae") == [str(digit) for digit in range(10)]
     assert real_engine.model_classes("digits") == []
     info = next(info for info in real_engine.list_models() if info.name == "digits-cvae")
-    assert info.can(Capability.ENCODE) and info.can(Capability.MANIFOLD) and not info.can(Capability.INTERPOLATE)
+    assert info.can(Capability.ENCODE) and info.can(Capability.MANIFOLD) and info.can(Capability.INTERPOLATE)
     picture = Image.new("L", (8, 8), 0)
     picture.paste(255, (3, 1, 5, 7))  # a stroke: a one
     encoding = real_engine.encode("digits-cvae", picture, "1")
@@ -109,3 +110,68 @@ def test_the_real_engine_encodes_as_one_digit_and_draws_as_another(real_engine):
     with pytest.raises(InputError, match="draws the classes 0, 1"):
         real_engine.prior_samples("digits-cvae", 2, 0, "eleven")
     assert real_engine.manifold_grid("digits", 3, "7").size == real_engine.manifold_grid("digits", 3).size
+
+
+def test_the_interpolation_pickers_show_a_conditional_models_classes_and_hide_for_others(client):
+    second_as, frames_as = client.predict(CVAE, api_name="/interpolation_classes")
+    assert [choice[1] for choice in second_as["choices"]] == ["", *"0123456789"] and second_as["value"] == ""
+    assert [choice[1] for choice in frames_as["choices"]] == ["", *"0123456789"]
+    assert second_as["label"] == "Class of the second image" and frames_as["label"] == "Draw the frames as"
+    second_as, _ = client.predict("fake-digits-vae", api_name="/interpolation_classes")
+    assert [choice[1] for choice in second_as["choices"]] == [""]
+
+
+def test_an_interpolation_goes_from_one_class_to_another(client, tmp_path):
+    first, second = (handle_file(str(plain_image(tmp_path / f"{name}.png"))) for name in "ab")
+    same, _ = client.predict(CVAE, first, second, 3, "linear", "2", "", "", api_name="/interpolate")
+    to_five, _ = client.predict(CVAE, first, second, 3, "linear", "2", "5", "", api_name="/interpolate")
+    as_nine, _ = client.predict(CVAE, first, second, 3, "linear", "2", "5", "9", api_name="/interpolate")
+    width = pixels(same).shape[1]
+    assert np.abs(pixels(same)[:, : width // 4] - pixels(to_five)[:, : width // 4]).mean() < 1.0  # first frame kept
+    assert np.abs(pixels(same)[:, -width // 4 :] - pixels(to_five)[:, -width // 4 :]).mean() > 5.0
+    assert np.abs(pixels(to_five) - pixels(as_nine)).mean() > 5.0
+    with pytest.raises(AppError, match="draws the classes 0, 1, 2"):
+        client.predict(CVAE, first, second, 3, "linear", "2", "eleven", "", api_name="/interpolate")
+
+
+def test_the_real_engine_interpolates_from_one_digit_to_another(real_engine):
+    assert real_engine.interpolation_classes("digits-cvae") == [str(digit) for digit in range(10)]
+    assert real_engine.interpolation_classes("digits") == [] and real_engine.model_prompts("digits-cvae") == []
+    one = Image.new("L", (8, 8), 0)
+    one.paste(255, (3, 1, 5, 7))
+    ring = Image.new("L", (8, 8), 255)
+    ring.paste(0, (2, 2, 6, 6))
+    ones = pixels(real_engine.interpolate("digits-cvae", one, ring, 3, "linear", "1", "", "").strip)
+    one_to_zero = pixels(real_engine.interpolate("digits-cvae", one, ring, 3, "linear", "1", "0", "").strip)
+    as_eights = pixels(real_engine.interpolate("digits-cvae", one, ring, 3, "linear", "1", "0", "8").strip)
+    width = ones.shape[1]
+    assert np.abs(ones[:, : width // 4] - one_to_zero[:, : width // 4]).mean() < 1.0  # the same first end
+    assert np.abs(ones[:, -width // 4 :] - one_to_zero[:, -width // 4 :]).mean() > 10.0  # a one, then a zero
+    assert np.abs(as_eights - one_to_zero).mean() > 10.0
+    with pytest.raises(InputError, match="draws the classes 0, 1"):
+        real_engine.interpolate("digits-cvae", one, ring, 3, "linear", "1", "ten", "")
+
+
+TEXT_CVAE = "fake-shapes-text-cvae"
+
+
+def test_a_text_conditional_model_offers_its_example_prompts_in_every_picker(client):
+    encode_as, draw_as = client.predict(TEXT_CVAE, api_name="/edit_classes")
+    assert encode_as["value"] == "a shape" and encode_as["label"] == "Caption of your image"
+    assert [choice[1] for choice in draw_as["choices"]][0] == "" and len(draw_as["choices"]) == 4
+    second_as, _ = client.predict(TEXT_CVAE, api_name="/interpolation_classes")
+    assert second_as["label"] == "Caption of the second image" and len(second_as["choices"]) == 4
+    shown = client.predict(TEXT_CVAE, api_name="/explore_classes")
+    assert shown["visible"] and [choice[1] for choice in shown["choices"]][1] == "a shape"
+
+
+def test_a_text_conditional_model_samples_and_interpolates_from_typed_prompts(client, tmp_path):
+    red = pixels(client.predict(TEXT_CVAE, 4, 1, "a red circle", api_name="/prior_samples"))
+    blue = pixels(client.predict(TEXT_CVAE, 4, 1, "a blue square", api_name="/prior_samples"))
+    assert np.abs(red - blue).mean() > 5.0
+    first, second = (handle_file(str(plain_image(tmp_path / f"{name}.png"))) for name in "ab")
+    same, _ = client.predict(TEXT_CVAE, first, second, 3, "linear", "a red circle", "", "", api_name="/interpolate")
+    other, _ = client.predict(TEXT_CVAE, first, second, 3, "linear", "a red circle", "a blue square", "",
+                              api_name="/interpolate")
+    width = pixels(same).shape[1]
+    assert np.abs(pixels(same)[:, -width // 4 :] - pixels(other)[:, -width // 4 :]).mean() > 5.0

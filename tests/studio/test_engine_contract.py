@@ -12,7 +12,7 @@ from PIL import Image
 from studio.engine import REQUEST_LIMITS, Engine
 from studio.engine_api import Capability, InputError, ModelError, TrainingSettings
 from studio.fake_engine import KNOWN_WORDS, FakeEngine
-from tests.studio.tiny_zoo import write_tiny_zoo
+from tests.studio.tiny_zoo import write_conditional_models, write_tiny_zoo
 
 C = Capability
 RED, BLUE = Image.new("RGB", (16, 16), "red"), Image.new("RGB", (16, 16), "blue")
@@ -27,7 +27,8 @@ SETTINGS = TrainingSettings(10, 8, 1e-3, 0)
 def engine(request, tmp_path_factory):
     if request.param == "fake":
         return FakeEngine()
-    return Engine(models_dir=write_tiny_zoo(tmp_path_factory.mktemp("zoo")), runs_dir=tmp_path_factory.mktemp("runs"))
+    zoo = write_conditional_models(write_tiny_zoo(tmp_path_factory.mktemp("zoo")))
+    return Engine(models_dir=zoo, runs_dir=tmp_path_factory.mktemp("runs"))
 
 
 def able(engine, capability: Capability) -> str:
@@ -36,6 +37,21 @@ def able(engine, capability: Capability) -> str:
 
 def unable(engine, capability: Capability) -> str:
     return next(info.name for info in engine.list_models() if not info.can(capability))
+
+
+def with_classes(engine) -> tuple[str, list[str]]:
+    """A model whose interpolation takes a class per end, and its classes."""
+    return next((info.name, engine.interpolation_classes(info.name)) for info in engine.list_models()
+                if engine.interpolation_classes(info.name))
+
+
+def with_prompts(engine) -> str:
+    return next(info.name for info in engine.list_models() if engine.model_prompts(info.name))
+
+
+def interpolate_as(engine, first_index=0, second_index=1, frames=""):
+    model, classes = with_classes(engine)
+    return engine.interpolate(model, RED, BLUE, 3, "linear", classes[first_index], classes[second_index], frames)
 
 
 def t2i(engine, prompt="a red circle", num_images=1, seed=0, temperature=1.0, top_k=0, rerank=1, guidance=0.0):
@@ -84,6 +100,18 @@ REQUESTS = {  # name -> (request, the outcome both engines must give)
     "interpolate too many": (
         lambda e: e.interpolate(able(e, C.INTERPOLATE), RED, BLUE, high_steps + 1, "linear"), InputError),
     "interpolate bad mode": (lambda e: e.interpolate(able(e, C.INTERPOLATE), RED, BLUE, 4, "cubic"), InputError),
+    "interpolate a class to another": (lambda e: interpolate_as(e), None),
+    "interpolate frames as a class": (lambda e: interpolate_as(e, frames=with_classes(e)[1][2]), None),
+    "interpolate to an unknown class": (
+        lambda e: e.interpolate(with_classes(e)[0], RED, BLUE, 3, "linear", "", "eleven"), InputError),
+    "interpolate frames as an unknown class": (lambda e: interpolate_as(e, frames="eleven"), InputError),
+    "interpolate a prompt to another": (lambda e: e.interpolate(
+        with_prompts(e), RED, BLUE, 3, "spherical", "a red circle", "a blue square", ""), None),
+    "interpolate with unknown words": (lambda e: e.interpolate(
+        with_prompts(e), RED, BLUE, 3, "linear", "a red zeppelin", "", "a shape"), None),
+    "encode with a prompt": (lambda e: e.encode(with_prompts(e), RED, "a red circle"), None),
+    "encode with no prompt": (lambda e: e.encode(with_prompts(e), RED, ""), None),
+    "samples from a prompt": (lambda e: e.prior_samples(with_prompts(e), 2, 0, "a blue square"), None),
     "inpaint one": (lambda e: e.inpaint(able(e, C.INPAINT), RED, CORNER_MASK, "a blue square", 1, 0), None),
     "inpaint none": (lambda e: e.inpaint(able(e, C.INPAINT), RED, CORNER_MASK, "a blue square", 0, 0), InputError),
     "inpaint empty mask": (lambda e: e.inpaint(able(e, C.INPAINT), RED, EMPTY_MASK, "a blue square", 1, 0), None),

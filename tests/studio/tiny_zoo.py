@@ -56,3 +56,23 @@ def write_tiny_zoo(folder: Path) -> Path:
     for role in ("vqvae", "prior"):
         (class_bundle / role / "recipe.toml").write_text('[data]\nsource = "digits"\n')
     return folder
+
+
+def write_conditional_models(folder: Path) -> Path:
+    """folder/tiny-cvae (class-conditional, digits) and folder/tiny-text-cvae (text-conditional, shapes): random
+    weights, for the requests only conditional models take (each end's class or prompt, samples from a prompt)."""
+    import torch
+
+    from vaestudio.checkpoints import save_model
+    from vaestudio.models import VAE, VAEConfig, build_vocabulary
+
+    torch.manual_seed(0)
+    class_model = VAE(VAEConfig(image_size=8, latent_dim=3, hidden_sizes=(16,), condition="class",
+                                class_embedding_dim=4))
+    text_model = VAE(VAEConfig(image_channels=3, image_size=16, latent_dim=3, hidden_sizes=(16,), condition="text",
+                               text_encoder={"vocabulary": build_vocabulary(CAPTIONS), "embedding_dim": 8,
+                                             "num_layers": 1, "num_heads": 2}))
+    for name, model, source in (("tiny-cvae", class_model, "digits"), ("tiny-text-cvae", text_model, "shapes")):
+        save_model(model, str(folder / name))
+        (folder / name / "recipe.toml").write_text(f'[data]\nsource = "{source}"\n')
+    return folder

@@ -87,18 +87,35 @@ def checker_accuracy(num_images: int = 1000, split: str = "test") -> dict:
 
 
 def reconstruction_ceiling(vqvae, num_images: int = 300, split: str = "test") -> dict:
-    """The checker on the VQ-VAE's reconstructions of real images: what text to image could reach at best."""
+    """The checker on the VQ-VAE's reconstructions of real images: what text to image could reach at best.
+    A text-conditional model (a text-conditional VAE) reconstructs each image with its own caption."""
     import torch
+
+    from vaestudio.models.conditioning import condition_kind
 
     source = ShapesSource(split, num_images=num_images)
     tally = Tally()
     for start in range(0, num_images, 100):
         indices = range(start, min(start + 100, num_images))
         images = torch.stack([source[index].image for index in indices])  # (b, 3, 64, 64)
-        for index, picture in zip(indices, to_pil(vqvae.reconstruct(images))):
+        captions = [caption(source.scene(index)) for index in indices]
+        rebuilt = vqvae.reconstruct(images, captions) if condition_kind(vqvae) == "text" else vqvae.reconstruct(images)
+        for index, picture in zip(indices, to_pil(rebuilt)):
             objects, background = describe(source.scene(index))
             tally.add(attribute_agreement(read_image(picture), objects, background))
     return tally.summary()
+
+
+def prompt_groups() -> dict[str, Tally]:
+    """The groups a faithfulness report tallies: all prompts, held-out and seen pairs, one and two objects."""
+    return {"all_prompts": Tally(), "held_out_pairs": Tally(), "seen_pairs": Tally(), "one_object": Tally(),
+            "two_objects": Tally()}
+
+
+def add_verdict(groups: dict[str, Tally], case: PromptCase, agreement: dict[str, bool]) -> None:
+    groups["all_prompts"].add(agreement)
+    groups["held_out_pairs" if case.held_out else "seen_pairs"].add(agreement)
+    groups["one_object" if len(case.objects) == 1 else "two_objects"].add(agreement)
 
 
 def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank: int = 16, seed: int = 0,
@@ -108,8 +125,7 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
     (best-scored) images; ``candidates`` also reads every reranked candidate: how often one sampled image
     is fully right, and how often at least one of a prompt's candidates is (what a perfect reranker would
     return), which tells the prior's share of the misses from the scorer's."""
-    groups = {"all_prompts": Tally(), "held_out_pairs": Tally(), "seen_pairs": Tally(), "one_object": Tally(),
-              "two_objects": Tally()}
+    groups = prompt_groups()
     candidates = max(rerank, num_images)
     sampled_right = any_right = sampled = 0
     started = time.perf_counter()
@@ -119,9 +135,7 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
         verdicts = [attribute_agreement(read_image(generated.image), case.objects, case.background)
                     for generated in result]  # best scored first
         for agreement in verdicts[:num_images]:
-            groups["all_prompts"].add(agreement)
-            groups["held_out_pairs" if case.held_out else "seen_pairs"].add(agreement)
-            groups["one_object" if len(case.objects) == 1 else "two_objects"].add(agreement)
+            add_verdict(groups, case, agreement)
         right = sum(agreement["all"] for agreement in verdicts)
         sampled_right, any_right, sampled = sampled_right + right, any_right + (right > 0), sampled + len(verdicts)
     report = {name: tally.summary() for name, tally in groups.items()}

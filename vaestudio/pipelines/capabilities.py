@@ -3,9 +3,10 @@
 ``text_to_image`` for text_to_image bundles, ``class_to_image`` for class_to_image bundles (draw a chosen class,
 inpaint as a class), plus what the :class:`~vaestudio.pipelines.editing.Editor`
 can do with the image model: ``encode`` (and ``attributes``), ``interpolate``, ``scatter``, ``sample``
-(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. Class-conditional models take their class
-from the studio's class pickers (encode, samples, manifold); other conditional models are offered
-only where the editor picks a condition itself (scatter, manifold, class-conditional samples).
+(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. Conditional models take their condition from
+the studio's pickers: a class-conditional model its class (encode, each end of an interpolation, samples,
+manifold), a text-conditional one a prompt (encode, each end of an interpolation, samples); the editor
+picks a condition itself for the rest (scatter, manifold, class-conditional samples).
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ EDITOR_NAMES = {
     "inpaint": ("inpaint",),
     "manifold": ("manifold",),
 }
-NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition for these
-CLASS_PICKED = {"encode"}  # a class-conditional model takes the class from the studio's class pickers
+NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition (or the neutral prompt)
+PICKED = {  # what a conditional model takes its condition for from the studio's pickers, by condition kind
+    "class": {"encode", "interpolate"},  # its class pickers
+    "text": {"encode", "interpolate", "sample"},  # a prompt (its example prompts, or typed)
+}
 
 
 def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> frozenset[str]:
@@ -39,7 +43,6 @@ def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> f
             return frozenset(names)
     condition = editor.space.condition_kind
     for name in editor.capabilities:
-        if condition == "none" or (condition == "class" and name in CLASS_PICKED) or (
-                name in NEEDS_NO_CONDITION and not (name == "sample" and condition == "text")):
+        if condition == "none" or name in NEEDS_NO_CONDITION or name in PICKED.get(condition, ()):
             names.update(EDITOR_NAMES.get(name, ()))
     return frozenset(names)

@@ -7,7 +7,9 @@ project's image policy (``vaestudio.data.images``).
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
   pre-quantisation maps for VQ models, both over a sample of the model's training data;
 - attribute vectors (:mod:`attributes`) from labels or caption words, added with a strength;
-- interpolation between two images, linear or spherical, as frames, a strip and a GIF;
+- interpolation between two images, linear or spherical, as frames, a strip and a GIF; a conditional
+  model encodes each image with its own class or prompt and draws the frames as one, or as the blend of
+  the two (:mod:`conditions`);
 - inpainting (:mod:`inpainting`), prior samples, the 2-D manifold grid, a latent scatter, codebook usage.
 
 Per-model precomputations (the data sample's latents, sliders, attribute vectors) are made on
@@ -31,17 +33,19 @@ from vaestudio.models.base import StudioModel
 from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
 from vaestudio.pipelines.class_to_image import ClassToImage
+from vaestudio.pipelines.conditions import batched, checked_condition, frame_conditions, interpolation_conditions
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
 from vaestudio.pipelines.text_to_image import TextToImage, check_range
-from vaestudio.worlds import LABEL_WORDS
+from vaestudio.worlds import LABEL_WORDS, NEUTRAL_PROMPTS
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
 NUM_PRINCIPAL_SLIDERS = 8
 SAMPLE_SIZE = 512
+NUM_EXAMPLE_PROMPTS = 8
 
 _PRECOMPUTED: weakref.WeakKeyDictionary[StudioModel, dict] = weakref.WeakKeyDictionary()
 
@@ -192,6 +196,33 @@ class Editor:
         names = label_names((training_data(self.model) or {}).get("source"))
         return names if names is not None and len(names) == count else [str(index) for index in range(count)]
 
+    def text_neutral_prompt(self) -> str:
+        """What a text-conditional model reads for an empty prompt: its world's caption that says nothing
+        (``"a shape"`` for shapes, registered in :mod:`vaestudio.worlds`) when the model knows its words (it
+        was trained with blank captions), else """""
+        if self.space.condition_kind != "text":
+            return ""
+        if self.neutral_prompt:
+            return self.neutral_prompt
+        from vaestudio.hub import training_data
+
+        spec = self.source if isinstance(self.source, str) else getattr(self.source, "spec", None)
+        prompt = NEUTRAL_PROMPTS.get(spec or (training_data(self.model) or {}).get("source"), "")
+        return prompt if prompt and not self.model.text_encoder.unknown_words(prompt) else ""
+
+    def example_prompts(self, count: int = NUM_EXAMPLE_PROMPTS) -> list[str]:
+        """A text-conditional model's example prompts: its neutral prompt, then distinct captions of its
+        training data sample (words it knows, in its world's grammar); [] for other models."""
+        if self.space.condition_kind != "text":
+            return []
+        prompts = [self.text_neutral_prompt()] if self.text_neutral_prompt() else []
+        for caption in self.dataset_sample().captions or []:
+            if len(prompts) >= count:
+                break
+            if caption not in prompts:
+                prompts.append(caption)
+        return prompts
+
     # -- per-model precomputations --------------------------------------------------------------
     def _cache(self) -> dict:
         key = (self.source if isinstance(self.source, (str, type(None))) else id(self.source), self.sample_size)
@@ -249,12 +280,10 @@ class Editor:
         return to_model_input(image, self.space.image_size, self.space.channels)[None]
 
     def _check_condition(self, condition):
-        if self.space.condition_kind != "none" and condition is None:
-            kind = self.space.condition_kind
-            raise ValueError(f"this model is conditioned on a {kind}: pass condition=<a {kind}>")
-        if self.space.condition_kind == "none" and condition is not None:
-            raise ValueError("this model is unconditional; pass no condition")
-        return condition
+        """A class id, a prompt (an empty one: the neutral prompt) or None, as the model's kind needs."""
+        if self.space.condition_kind == "class" and condition is None:
+            raise ValueError("this model is conditioned on a class: pass condition=<a class>")
+        return checked_condition(self.model, self.space.condition_kind, condition, self.text_neutral_prompt())
 
     def decode_flat(self, flat: torch.Tensor, condition=None) -> list[Image.Image]:
         """Flattened latents (B, F) -> B pictures."""
@@ -273,9 +302,7 @@ class Editor:
     def encode(self, image, condition=None) -> Encoding:
         condition = self._check_condition(condition)
         pixels = self.model_input(image)  # (1, C, S, S)
-        wrapped = torch.tensor([int(condition)]) if isinstance(condition, int) else (
-            [condition] if isinstance(condition, str) else condition)
-        flat = self.space.flatten(self.space.encode(pixels, wrapped))  # (1, F)
+        flat = self.space.flatten(self.space.encode(pixels, batched(condition, 1)))  # (1, F)
         sliders = self.sliders()
         values = sliders.values(flat)[0].tolist() if len(sliders) else []
         decoded = self._decode_pixels(flat, condition)  # (1, C, S, S)
@@ -312,25 +339,34 @@ class Editor:
     def decode(self, encoding: Encoding, slider_values=None, attribute_strengths=None, condition=None) -> Image.Image:
         """The edited image: decode only (sliders and vectors are precomputed)."""
         flat = self.edited_latents(encoding, slider_values, attribute_strengths)
-        return self.decode_flat(flat, encoding.condition if condition is None else condition)[0]
+        return self.decode_flat(flat, encoding.condition if condition is None else self._check_condition(condition))[0]
 
     # -- interpolation ---------------------------------------------------------------------------
     @torch.no_grad()
     def interpolate(self, image_a, image_b, steps: int = 8, mode: str = "linear", condition=None,
-                    frame_milliseconds: int = 80) -> Interpolation:
-        """``steps`` frames from image_a's latent to image_b's (both ends included)."""
+                    frame_milliseconds: int = 80, second_condition=None, frame_condition=None) -> Interpolation:
+        """``steps`` frames from image_a's latent to image_b's (both ends included).
+
+        A conditional model encodes image_a with ``condition`` and image_b with ``second_condition`` (None:
+        the same), and draws every frame as ``frame_condition``; None blends the two ends' conditions.
+        """
         if mode not in ("linear", "spherical"):
             raise ValueError(f"mode must be 'linear' or 'spherical', got {mode!r}")
         check_range("steps", steps, *limits.INTERPOLATION_STEPS)
-        first = self.encode(image_a, condition).latents[0]  # (F,)
-        second = self.encode(image_b, condition).latents[0]  # (F,)
+        if self.space.condition_kind == "class" and condition is None:
+            raise ValueError("this model is conditioned on a class: pass condition=<the first image's class>")
+        conditions = interpolation_conditions(self.model, self.space.condition_kind, condition, second_condition,
+                                              frame_condition, self.text_neutral_prompt())
+        first = self.encode(image_a, conditions.first).latents[0]  # (F,)
+        second = self.encode(image_b, conditions.second).latents[0]  # (F,)
         weights = torch.linspace(0.0, 1.0, int(steps))  # (T,)
         if mode == "linear":
             flat = torch.lerp(first[None], second[None], weights[:, None])  # (T, F)
         else:
             flat = _slerp(first, second, weights)
         flat[0], flat[-1] = first, second  # the ends are the inputs' latents exactly
-        frames = self.decode_flat(flat, condition)
+        frames = to_pil(self.space.decode(self.space.unflatten(flat), frame_conditions(
+            self.model, conditions, weights)))
         return Interpolation(frames, strip(frames), animated_gif(frames, frame_milliseconds), mode)
 
     # -- inpainting and sampling -----------------------------------------------------------------
@@ -365,6 +401,8 @@ class Editor:
         if self._normal_prior:
             if self.space.condition_kind == "class" and condition is None:
                 condition = torch.arange(count) % self.model.config.num_classes
+            elif self.space.condition_kind == "text":  # a prompt; an empty one is the neutral prompt
+                condition = self._check_condition(condition)
             generator = torch.Generator().manual_seed(int(seed))
             flat = torch.randn(count, *self.space.latent_shape(), generator=generator)  # (N, L)
             return self.decode_flat(flat, condition)
@@ -385,6 +423,8 @@ class Editor:
         check_range("the grid size", size, *limits.MANIFOLD_GRID)
         if self.space.condition_kind == "class" and condition is None:
             condition = 0
+        elif self.space.condition_kind == "text":
+            condition = self._check_condition(condition)
         count = int(size)
         quantiles = torch.special.ndtri((torch.arange(count, dtype=torch.float64) + 0.5) / count).float()  # (n,)
         rows, columns = torch.meshgrid(quantiles.flip(0), quantiles, indexing="ij")  # z2 decreases downward

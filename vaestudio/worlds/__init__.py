@@ -10,11 +10,13 @@ from vaestudio.worlds.registry import (
     DEFAULT_SOFTNESS,
     LABEL_WORDS,
     LAYOUTS,
+    NEUTRAL_PROMPTS,
     PROMPT_PARSERS,
     get_layout,
     get_prompt_parser,
     register_label_words,
     register_layout,
+    register_neutral_prompt,
     register_prompt_parser,
 )
 
@@ -22,10 +24,12 @@ __all__ = [
     "DEFAULT_SOFTNESS",
     "LABEL_WORDS",
     "LAYOUTS",
+    "NEUTRAL_PROMPTS",
     "PROMPT_PARSERS",
     "get_layout",
     "get_prompt_parser",
     "register_label_words",
     "register_layout",
+    "register_neutral_prompt",
     "register_prompt_parser",
 ]

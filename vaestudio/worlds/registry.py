@@ -1,8 +1,9 @@
 """What worlds provide to generic code, by name: layouts (a prompt -> one region per placed object,
 see :mod:`vaestudio.common.batch`'s RegionalCondition), prompt parsers (a prompt -> the words the
-world does not know) and label words (the caption words that label a data source's points in a latent
-scatter). A bundle names its world's entries in its options (``"layout": "shapes"``); a data source's
-spec names its label words."""
+world does not know), label words (the caption words that label a data source's points in a latent
+scatter) and neutral prompts (a data source's caption with every attribute dropped: what a
+text-conditional model reads for an empty prompt). A bundle names its world's entries in its options
+(``"layout": "shapes"``); a data source's spec names its label words and its neutral prompt."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ PromptParser = Callable[[str], list[str]]
 LAYOUTS: dict[str, Layout] = {}
 PROMPT_PARSERS: dict[str, PromptParser] = {}
 LABEL_WORDS: dict[str, tuple[str, ...]] = {}  # data source spec -> caption words that label its scatter points
+NEUTRAL_PROMPTS: dict[str, str] = {}  # data source spec -> its caption that says nothing (all attributes dropped)
 DEFAULT_SOFTNESS = 0.25  # how far a region's weight reaches past its object (see a world's layout)
 
 
@@ -33,6 +35,10 @@ def register_prompt_parser(name: str, parser: PromptParser) -> None:
 
 def register_label_words(source: str, words: tuple[str, ...]) -> None:
     LABEL_WORDS[source] = tuple(words)
+
+
+def register_neutral_prompt(source: str, prompt: str) -> None:
+    NEUTRAL_PROMPTS[source] = prompt
 
 
 def get_layout(name: str | None) -> Layout | None:
