@@ -1,7 +1,8 @@
 """The editor: encode an image, move it in latent space, decode it.
 
-``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image bundle
-(whose VQ-VAE is edited and whose prior inpaints). Uploads of any size and mode go through the
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a VQ-VAE of one or two levels, a text-to-image bundle
+(whose VQ-VAE is edited and whose prior inpaints) or a two-level bundle (a VQ-VAE-2 whose top and bottom
+priors sample and inpaint: :mod:`two_level`). Uploads of any size and mode go through the
 project's image policy (``vaestudio.data.images``).
 
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
@@ -36,6 +37,8 @@ from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
 from vaestudio.pipelines.text_to_image import TextToImage, check_range
+from vaestudio.pipelines.two_level import BUNDLE_KIND as TWO_LEVEL_KIND
+from vaestudio.pipelines.two_level import TwoLevel
 from vaestudio.worlds import LABEL_WORDS
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
@@ -120,9 +123,13 @@ class Editor:
         kl_threshold: float = KL_THRESHOLD,
         num_principal_sliders: int = NUM_PRINCIPAL_SLIDERS,
     ) -> None:
-        self.prior = self.scorer = None
+        self.prior = self.scorer = self.two_level = None
         self.neutral_prompt, self.bundle_options = "", {}
-        if isinstance(model, Bundle):
+        if isinstance(model, Bundle) and model.kind == TWO_LEVEL_KIND:
+            self.two_level = TwoLevel(model)
+            self.prior = self.two_level.top_prior  # sampling and inpainting go through self.two_level
+            model = model["vqvae"]
+        elif isinstance(model, Bundle):
             self.prior, self.scorer = model.get("prior"), model.get("scorer")
             self.neutral_prompt = model.options.get("neutral_prompt", "")
             self.bundle_options = dict(model.options)
@@ -316,6 +323,11 @@ class Editor:
         """See :class:`vaestudio.pipelines.inpainting.Inpainter`."""
         if self.prior is None:
             raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
+        if self.two_level is not None:
+            result = self.two_level.inpaint(image, mask, num_candidates, seed, **options)
+            if (prompt or "").strip():
+                result.warnings.append("this VQ-VAE-2 draws without a prompt: the prompt is ignored")
+            return result
         if self._inpainter is None:
             self._inpainter = Inpainter(self.model, self.prior, self.scorer, self.neutral_prompt, self.bundle_options)
         return self._inpainter(image, mask, prompt, num_candidates, seed, **options)
@@ -336,6 +348,8 @@ class Editor:
             return self.decode_flat(flat, condition)
         if self.prior is None:
             raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
+        if self.two_level is not None:
+            return [item.image for item in self.two_level.sample(count, seed=seed, label=condition)]
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
         return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
 
@@ -403,9 +417,16 @@ class Editor:
         data = open_model_source(self.model, source if source is not None else self.source, "test",
                                  self.space.image_size)
         sample = read_sample(data, num_images)
-        usage = metrics.CodeUsage(self.model.config.num_codes)
+        levels = [metrics.CodeUsage(self.model.config.num_codes) for _ in getattr(self.model, "code_map_shapes", [0])]
         for start in range(0, sample.images.shape[0], 128):
-            usage.add(self.model.encode_codes(sample.images[start : start + 128]))  # (b, h, w) codes
-        summary = usage.summary()
-        return CodebookUsage(usage.counts.numpy(), sample.description, summary["perplexity"], summary["dead_codes"])
+            codes = self.model.encode_codes(sample.images[start : start + 128])  # (b, h, w), or top and bottom
+            for usage, level_codes in zip(levels, [codes] if isinstance(codes, torch.Tensor) else [codes.top, codes.bottom]):
+                usage.add(level_codes)
+        usage, summary = levels[-1], levels[-1].summary()  # the bottom (or only) codebook
+        described = sample.description
+        if len(levels) == 2:  # a VQ-VAE-2: the bars are the bottom codebook's; the top one in words
+            top = levels[0].summary()
+            described = (f"the bottom codebook on {described}; the top codebook: perplexity {top['perplexity']:.1f}, "
+                         f"{top['dead_codes']} dead codes")
+        return CodebookUsage(usage.counts.numpy(), described, summary["perplexity"], summary["dead_codes"])
 
