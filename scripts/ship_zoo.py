@@ -85,8 +85,20 @@ def flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
-def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict) -> str:
-    lines = [f"# {name}", "", title, "", "A `text_to_image` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
+TWO_LEVEL_NOTES = [
+    "## Sampling and inpainting", "",
+    "`vaestudio.pipelines.two_level`: the top prior draws the top code map, the bottom prior draws the bottom map",
+    "given it (each level in one cached `pixelcnn_sample` call), the VQ-VAE-2 decodes both. Inpainting redraws the",
+    "painted cells of both maps and keeps every other code; `level=\"bottom\"` keeps the whole top map.",
+    "`bottom_prior_bits_given_shuffled_top` scores each test image's bottom codes under another image's top codes:",
+    "the gap to `bottom_prior_bits_per_code` is what the bottom prior reads from its top condition.", "",
+    "    vaestudio sample NAME --num 16 --out samples", "",
+]
+
+
+def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
+                kind: str = "text_to_image") -> str:
+    lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []
@@ -113,6 +125,8 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
             lines.append(f"| {role}.{key} | {value:.4g} |")
     for key, value in flatten(evaluation).items():
         lines.append(f"| {key} | {value:.4g} |")
+    if kind == "two_level":
+        return "\n".join(lines + ["", *(line.replace("NAME", name) for line in TWO_LEVEL_NOTES)])
     if evaluation:
         lines += ["", "The `faithfulness.*`, `checker_on_real_images.*` and `vqvae_reconstructions.*` rows come from",
                   f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",
@@ -173,7 +187,7 @@ def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: d
         json.dump(metrics, stream, indent=2, sort_keys=True)
         stream.write("\n")
     with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
-        stream.write(bundle_card(name, title, components, target, evaluation))
+        stream.write(bundle_card(name, title, components, target, evaluation, kind))
 
 
 def main(argv: list[str] | None = None) -> int:
