@@ -119,3 +119,19 @@ def test_the_editor_samples_and_inpaints_through_both_priors(bundle, tiny_source
     assert encoding.latents.shape == (1, 4 * (16 + 64))  # code_dim x (top cells + bottom cells)
     usage = editor.codebook_usage(num_images=8)
     assert usage.counts.sum() == 8 * 64 and "top codebook" in usage.measured_on  # bottom codes counted
+
+
+def test_the_code_map_view_draws_each_level_with_one_colour_per_code(bundle, tiny_bundle, picture):
+    from vaestudio.pipelines.code_maps import palette
+
+    view = Editor(bundle).code_maps(picture, size=64)
+    codes = bundle["vqvae"].encode_codes(Editor(bundle).model_input(picture))
+    assert [level.name for level in view.levels] == ["top", "bottom"]
+    for level, own in zip(view.levels, (codes.top[0], codes.bottom[0])):
+        assert np.array_equal(level.codes, own.numpy()) and level.picture.size == (64, 64)
+        cell = 64 // own.shape[0]
+        pixels = np.asarray(level.picture)  # (64, 64, 3)
+        assert np.array_equal(pixels[cell // 2, cell // 2], palette(16)[int(own[0, 0])])  # the first cell
+    assert len({tuple(colour) for colour in palette(64)}) == 64  # every code its own colour
+    (only,) = Editor(tiny_bundle).code_maps(picture).levels  # a one-level VQ-VAE: one map
+    assert only.name == "" and only.caption.startswith("codes (4 x 4")

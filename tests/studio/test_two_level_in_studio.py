@@ -48,6 +48,13 @@ def test_samples_inpainting_and_the_codebook_work_in_the_studio(engine):
     assert len(usage.counts) == 16 and "top codebook" in usage.measured_on
 
 
+def test_the_code_map_view_draws_the_top_and_the_bottom_map(engine):
+    result = engine.code_maps(NAME, _picture(30))
+    assert [caption.split(" (")[0] for caption in result.captions] == ["top codes", "bottom codes"]
+    assert "(4 x 4" in result.captions[0] and "(8 x 8" in result.captions[1]
+    assert len(result.pictures) == 2 and result.reconstruction.size == (16, 16) and "PSNR" in result.note
+
+
 def test_editing_interpolation_and_the_scatter_work_in_the_studio(engine):
     encoding = engine.encode(NAME, _picture(30))
     assert encoding.sliders and encoding.reconstruction.size == (16, 16)

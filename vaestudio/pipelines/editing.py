@@ -31,6 +31,7 @@ from vaestudio.data.images import to_model_input
 from vaestudio.models.base import StudioModel
 from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
+from vaestudio.pipelines.code_maps import CodeMapView, code_map_view
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.inpainting import Inpainter
@@ -408,6 +409,13 @@ class Editor:
             found = [token for token in tokens if words is None or token in words]
             labels.append(found[0] if found else "")
         return labels
+
+    @torch.no_grad()
+    def code_maps(self, image, size: int = 256) -> CodeMapView:
+        """An image's code maps (VQ models; both levels of a VQ-VAE-2) as pictures, and its reconstruction."""
+        if self.space.kind != "vq":
+            raise ValueError("code maps are drawn for VQ models only; this model's latent is continuous")
+        return code_map_view(self.model, self.model_input(image), size)
 
     @torch.no_grad()
     def codebook_usage(self, source=None, num_images: int = 1000) -> CodebookUsage:
