@@ -83,9 +83,9 @@ def measure(vqvae, top_prior, bottom_prior, source, batch_size: int = 100, limit
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", help="a two_level bundle (shipped name or folder) instead of the three runs")
-    parser.add_argument("--vqvae")
-    parser.add_argument("--top")
-    parser.add_argument("--bottom")
+    parser.add_argument("--vqvae", help="the VQ-VAE-2's run (model folder)")
+    parser.add_argument("--top", help="the top prior's run")
+    parser.add_argument("--bottom", help="the bottom prior's run")
     parser.add_argument("--limit", type=int, help="only the first N test images (default: all 10,000)")
     parser.add_argument("--out", help="write the JSON here too")
     arguments = parser.parse_args(argv)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.training.conftest import TINY_VQVAE
+from tests.training.test_prior import TINY_PRIOR
 from vaestudio.checkpoints import load_model
 from vaestudio.data import collate, open_source
 from vaestudio.evaluation import evaluate
@@ -17,30 +18,8 @@ from vaestudio.training.building import CodeProvider
 
 TINY_VQVAE2 = TINY_VQVAE.replace("downsample_factor = 4", "downsample_factor = 2\nlevels = 2\ntop_downsample_factor = 2")
 
-PRIOR = """
-[model]
-type = "{type}"
-vqvae = "{vqvae}"
-channels = 8
-num_layers = 2
-kernel_size = 3
-head_channels = 8
-{extra}
-
-[data]
-source = "digits"
-
-[training]
-steps = 3
-batch_size = 16
-learning_rate = 1e-3
-log_every = 1
-sample_every = 3
-checkpoint_every = 0
-
-[evaluation]
-limit = 32
-"""
+BOTTOM = ["model.type=pixelcnn_bottom_prior", "model.condition=none", "model.top_channels=4"]  # over TINY_PRIOR
+TOP = ["model.condition=none"]
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +51,9 @@ def test_the_code_provider_gives_a_bottom_prior_both_maps_and_caches_them(traine
 
 def test_a_top_prior_and_a_bottom_prior_train_on_a_vqvae2(trained_vqvae2, write_recipe, tmp_path):
     top_out, bottom_out = str(tmp_path / "top"), str(tmp_path / "bottom")
-    top = train(load_recipe(write_recipe(PRIOR.format(type="pixelcnn_prior", vqvae=trained_vqvae2, extra=""))),
-                top_out)
-    bottom = train(load_recipe(write_recipe(PRIOR.format(type="pixelcnn_bottom_prior", vqvae=trained_vqvae2,
-                                                         extra="top_channels = 4"))), bottom_out)
+    recipe = write_recipe(TINY_PRIOR.format(vqvae=trained_vqvae2))
+    top = train(load_recipe(recipe, TOP), top_out)
+    bottom = train(load_recipe(recipe, BOTTOM), bottom_out)
     bottom_prior = load_model(bottom_out)
     assert bottom_prior.model_type == "pixelcnn_bottom_prior"
     assert bottom_prior.config.top_num_codes == 16 and bottom_prior.config.top_downsample_factor == 2  # from the VQ-VAE
@@ -95,6 +73,6 @@ def test_a_bottom_prior_over_a_one_level_vqvae_says_what_to_do(write_recipe, tmp
     vqvae_recipe.write_text(TINY_VQVAE)
     vqvae_out = str(tmp_path / "vqvae")
     train(load_recipe(str(vqvae_recipe)), vqvae_out)
-    recipe = load_recipe(write_recipe(PRIOR.format(type="pixelcnn_bottom_prior", vqvae=vqvae_out, extra="")))
+    recipe = load_recipe(write_recipe(TINY_PRIOR.format(vqvae=vqvae_out)), BOTTOM)
     with pytest.raises(RecipeError, match="one-level one .*pixelcnn_prior"):
         train(recipe, str(tmp_path / "bottom"))
