@@ -25,11 +25,8 @@ TOP = ["model.condition=none"]
 @pytest.fixture(scope="module")
 def trained_vqvae2(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vqvae2")
-    path = folder / "vqvae2.toml"
-    path.write_text(TINY_VQVAE2)
-    out = str(folder / "run")
-    train(load_recipe(str(path)), out)
-    return out
+    (folder / "vqvae2.toml").write_text(TINY_VQVAE2)
+    return train(load_recipe(str(folder / "vqvae2.toml")), str(folder / "run")).out_dir
 
 
 def test_the_code_provider_gives_a_bottom_prior_both_maps_and_caches_them(trained_vqvae2):
