@@ -323,7 +323,8 @@ class Editor:
     def inpaint(self, image, mask, prompt: str | None = "", num_candidates: int = 4, seed: int = 0, **options):
         """See :class:`vaestudio.pipelines.inpainting.Inpainter`."""
         if self.prior is None:
-            raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes'")
+            raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes' "
+                             "(a VQ-VAE-2: a two_level bundle such as 'mnist-vqvae2')")
         if self.two_level is not None:
             result = self.two_level.inpaint(image, mask, num_candidates, seed, **options)
             if (prompt or "").strip():
@@ -348,7 +349,8 @@ class Editor:
             flat = torch.randn(count, *self.space.latent_shape(), generator=generator)  # (N, L)
             return self.decode_flat(flat, condition)
         if self.prior is None:
-            raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
+            raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle "
+                             "(a VQ-VAE-2: a two_level bundle such as 'mnist-vqvae2')")
         if self.two_level is not None:
             return [item.image for item in self.two_level.sample(count, seed=seed, label=condition)]
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
