@@ -86,6 +86,17 @@ def flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
+TWO_LEVEL_NOTES = [
+    "## Sampling and inpainting", "",
+    "`vaestudio.pipelines.two_level`: the top prior draws the top code map, the bottom prior draws the bottom map",
+    "given it (each level in one cached `pixelcnn_sample` call), the VQ-VAE-2 decodes both. Inpainting redraws the",
+    "painted cells of both maps and keeps every other code; `level=\"bottom\"` keeps the whole top map.",
+    "`bottom_prior_bits_given_shuffled_top` scores each test image's bottom codes under another image's top codes:",
+    "the gap to `bottom_prior_bits_per_code` is what the bottom prior reads from its top condition.", "",
+    "    vaestudio sample NAME --num 16 --out samples", "",
+]
+
+
 def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
                 kind: str = "text_to_image") -> str:
     lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
@@ -117,6 +128,8 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
         lines.append(f"| {key} | {value:.4g} |")
     if kind == "class_to_image":
         return "\n".join(lines + class_to_image_notes(name, target, evaluation))
+    if kind == "two_level":
+        return "\n".join(lines + ["", *(line.replace("NAME", name) for line in TWO_LEVEL_NOTES)])
     if evaluation:
         lines += ["", "The `faithfulness.*`, `checker_on_real_images.*` and `vqvae_reconstructions.*` rows come from",
                   f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",

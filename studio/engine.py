@@ -28,6 +28,7 @@ from studio.catalogue import Catalogue
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    CodeMaps,
     DataSourceStatus,
     Encoding,
     Generation,
@@ -275,6 +276,16 @@ class Engine:
             usage = editor.codebook_usage()
         return CodebookUsage([int(count) for count in usage.counts], round(usage.perplexity, 1), usage.dead_codes,
                              usage.measured_on)
+
+    def code_maps(self, model: str, image: Image.Image) -> CodeMaps:
+        editor = self._editor(model, Capability.CODEBOOK)
+        if image is None:
+            raise InputError("Upload an image first: its code maps are drawn.")
+        with _user_errors():
+            view = editor.code_maps(image)
+        return CodeMaps(view.reconstruction, [level.picture for level in view.levels],
+                        [level.caption for level in view.levels],
+                        f"Reconstruction from these codes: PSNR {view.psnr:.1f} dB. One colour per code.")
 
     def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image:
         from vaestudio.pipelines.convert import grid

@@ -129,6 +129,16 @@ class LatentScatter:
 
 
 @dataclass(frozen=True)
+class CodeMaps:
+    """An image's code maps: one picture per level (a VQ-VAE-2's top, then bottom), each cell its code's colour."""
+
+    reconstruction: Image.Image  # decoded from the codes shown
+    pictures: Sequence[Image.Image]
+    captions: Sequence[str]  # one per picture
+    note: str  # e.g. the reconstruction's PSNR
+
+
+@dataclass(frozen=True)
 class CodebookUsage:
     counts: Sequence[int]  # counts[k]: how often code k was chosen over the measured data
     perplexity: float
@@ -325,6 +335,7 @@ class StudioEngine(Protocol):
     def latent_scatter(self, model: str, data_spec: str, n: int) -> LatentScatter: ...
     def decode_point(self, model: str, state: Any, x: float, y: float) -> Image.Image: ...
     def codebook_usage(self, model: str) -> CodebookUsage: ...
+    def code_maps(self, model: str, image: Image.Image) -> CodeMaps: ...  # VQ models (Capability.CODEBOOK)
     def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image: ...  # "": every class
     # (a text-conditional model: label is the prompt to sample; "": its neutral prompt)
 

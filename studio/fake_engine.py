@@ -26,6 +26,7 @@ from studio.engine import REQUEST_LIMITS as LIMITS
 from studio.engine_api import (
     Capability,
     CodebookUsage,
+    CodeMaps,
     DataSourceStatus,
     Encoding,
     Generation,
@@ -365,6 +366,15 @@ class FakeEngine:
         nonzero = probabilities[probabilities > 0]
         perplexity = float(np.exp(-(nonzero * np.log(nonzero)).sum()))
         return CodebookUsage([int(c) for c in counts], round(perplexity, 1), int((counts == 0).sum()), "shapes (fake)")
+
+    def code_maps(self, model: str, image: Image.Image) -> CodeMaps:
+        _, fake = self._models.require(model, C.CODEBOOK)
+        if image is None:
+            raise InputError("Upload an image first: its code maps are drawn.")
+        base = ImageOps.fit(image.convert("RGB"), (self.image_size,) * 2)
+        cells = base.resize((8, 8), Image.Resampling.BOX).quantize(colors=min(16, fake.num_codes)).convert("RGB")
+        picture = cells.resize((256, 256), Image.Resampling.NEAREST)
+        return CodeMaps(base, [picture], ["codes (8 x 8, fake)"], "Reconstruction from these codes (fake).")
 
     def prior_samples(self, model: str, n: int, seed: int, label: str = "") -> Image.Image:
         _, fake = self._models.require(model, C.PRIOR)

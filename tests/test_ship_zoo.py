@@ -92,3 +92,15 @@ def test_shipping_a_bundle_from_its_settings_file(ship_zoo, tmp_path):
     bad.write_text('neutral_prompt = "flat"\n[components]\nvqvae = "codes"\n', encoding="utf-8")
     with pytest.raises(SystemExit, match="a bundle file has"):
         ship_zoo.read_bundle_settings(str(bad))
+
+
+def test_a_two_level_bundle_card_names_its_kind_and_how_it_samples(ship_zoo, tmp_path):
+    run = write_run(tmp_path / "vqvae2", 60.0)
+    target = tmp_path / "bundle"
+    os.makedirs(target / "vqvae")
+    (target / "vqvae" / "config.json").write_text('{"model_type": "vqvae"}', encoding="utf-8")
+    (target / "bundle.json").write_text('{"options": {}}', encoding="utf-8")
+    card = ship_zoo.bundle_card("toy2", "A toy.", {"vqvae": run}, str(target),
+                                {"bottom_prior_bits_given_shuffled_top": 9.0}, kind="two_level")
+    assert "A `two_level` bundle" in card and "| bottom_prior_bits_given_shuffled_top | 9 |" in card
+    assert "vaestudio sample toy2" in card and "## Prompts" not in card

@@ -16,6 +16,8 @@ from vaestudio.data_command import add_data
 from vaestudio.lesson_command import add_lesson
 from vaestudio.sample_command import add_sample
 
+PRIOR_TYPES = ("pixelcnn_prior", "pixelcnn_bottom_prior")  # models that need their VQ-VAE to be evaluated
+
 
 # -- info -------------------------------------------------------------------------------------------
 def _info(arguments: argparse.Namespace) -> int:
@@ -85,7 +87,7 @@ def _eval(arguments: argparse.Namespace) -> int:
             raise ValueError(f"{arguments.model} is a bundle; evaluate one of its component folders")
         options = {} if arguments.binarize is None else {"binarize": arguments.binarize}
         vqvae = load(arguments.vqvae) if arguments.vqvae else (
-            vqvae_for_prior(directory) if model.model_type == "pixelcnn_prior" else None)
+            vqvae_for_prior(directory) if model.model_type in PRIOR_TYPES else None)
         image_size = getattr((vqvae or model).config, "image_size", None)
         source = open_source(arguments.data, split=arguments.split, image_size=image_size, **options)
     except (OSError, ValueError) as error:  # no such model or data, a bad split or option

@@ -43,12 +43,14 @@ class ModelNotFoundError(FileNotFoundError):
 KIND_FAMILIES = {
     "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
     "class_to_image": "VQ-VAE + class-conditional PixelCNN prior",
+    "two_level": "VQ-VAE-2 + top and bottom PixelCNN priors",
     "vae": "VAE",
     "ae": "autoencoder",
     "wae": "WAE-MMD",
     "vqvae": "VQ-VAE",
     "dvae": "dVAE",
     "pixelcnn_prior": "PixelCNN prior",
+    "pixelcnn_bottom_prior": "PixelCNN bottom prior (VQ-VAE-2)",
     "contrastive_scorer": "text-image scorer",
 }
 NOT_HEADLINE = ("seconds", "images", "per_second", "_k", "steps", "epochs")  # counts and timings

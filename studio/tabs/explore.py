@@ -1,5 +1,5 @@
 """Explore: a 2-D manifold of decodes, a dataset's latents (click a point to decode it), codebook
-usage and samples from the prior."""
+usage, an image's code maps and samples from the prior."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from studio.errors import user_facing
 from studio.pickers import ModelPickers
 from studio.hosting import Hosting
 from studio.plots import PlotFrame, codebook_table, draw_scatter
-from studio.tabs.shared import ENGINE_QUEUE, show
+from studio.tabs.shared import ENGINE_QUEUE, read_upload, show
+from studio.uploads import UploadedImage
 
 OWN_DATA = "the model's training data"
 
@@ -78,6 +79,15 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
         codebook_note = gr.Markdown()
         codebook = gr.BarPlot(x="code", y="count", label="Code usage", height=280, x_title="code index",
                               y_title="times chosen")
+        gr.Markdown("### Code map\nAn image's code maps, one colour per code: one map for a VQ-VAE, the coarse top "
+                    "map and the detailed bottom map for a VQ-VAE-2.")
+        with gr.Row():
+            code_image = UploadedImage(label="Image", type="filepath", image_mode=None,
+                                       sources=["upload", "clipboard"], height=256, elem_id="code-map-image")
+            code_maps = gr.Gallery(label="Reconstruction and code maps", columns=3, height=280,
+                                   elem_id="code-maps")
+        code_button = gr.Button("Draw the code maps")
+        code_note = gr.Markdown()
 
         @user_facing
         def draw_manifold(model, n, label=""):
@@ -138,3 +148,12 @@ def build(engine: StudioEngine, pickers: ModelPickers, hosting: Hosting | None =
             return note, codebook_table(usage)
 
         codebook_button.click(count_codes, model, [codebook_note, codebook], api_name="codebook", **ENGINE_QUEUE)
+
+        @user_facing
+        def draw_code_maps(model, image):
+            result = engine.code_maps(model, read_upload(engine, image))
+            pictures = [(result.reconstruction, "reconstruction"), *zip(result.pictures, result.captions)]
+            return [(show(picture), caption) for picture, caption in pictures], result.note
+
+        code_button.click(draw_code_maps, [model, code_image], [code_maps, code_note], api_name="code_maps",
+                          **ENGINE_QUEUE)

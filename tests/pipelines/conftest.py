@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from vaestudio.checkpoints import Bundle
+from vaestudio.models.bottom_prior import PixelCNNBottomPrior, PixelCNNBottomPriorConfig
 from vaestudio.models.pixelcnn import PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
 from vaestudio.models.text import build_vocabulary
@@ -73,6 +74,22 @@ def make_tiny_class_bundle() -> Bundle:
 @pytest.fixture(scope="session")
 def tiny_class_bundle() -> Bundle:
     return make_tiny_class_bundle()
+
+
+def make_tiny_two_level_bundle(image_channels: int = 3, bottom_condition: str = "none") -> Bundle:
+    """An untrained 16 x 16 two-level bundle: VQ-VAE-2 (4 x 4 top and 8 x 8 bottom codes, K = 16), top prior,
+    bottom prior (``bottom_condition`` "class": also conditioned on one of 10 labels)."""
+    torch.manual_seed(0)
+    vqvae = VQVAE(VQVAEConfig(image_channels=image_channels, image_size=TINY_SIZE, hidden_channels=8,
+                              residual_channels=4, num_residual_blocks=1, downsample_factor=2, levels=2,
+                              top_downsample_factor=2, num_codes=16, code_dim=4, kmeans_init=False,
+                              dead_code_threshold=0.0))
+    top_prior = PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8))
+    bottom_prior = PixelCNNBottomPrior(PixelCNNBottomPriorConfig(
+        num_codes=16, channels=8, num_layers=2, head_channels=8, top_num_codes=16, top_channels=8,
+        condition=bottom_condition, num_classes=10 if bottom_condition == "class" else 0, condition_dim=4))
+    components = {"vqvae": vqvae.eval(), "top_prior": top_prior.eval(), "bottom_prior": bottom_prior.eval()}
+    return Bundle("two_level", components)
 
 
 @pytest.fixture(scope="session")

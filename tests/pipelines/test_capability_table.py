@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.pipelines.conftest import make_tiny_bundle, make_tiny_class_bundle
+from tests.pipelines.conftest import make_tiny_bundle, make_tiny_class_bundle, make_tiny_two_level_bundle
 from vaestudio.data import open_source
 from vaestudio.models import (
     AE,
@@ -25,6 +25,8 @@ from vaestudio.models import (
     ContrastiveScorer,
     ContrastiveScorerConfig,
     DVAEConfig,
+    PixelCNNBottomPrior,
+    PixelCNNBottomPriorConfig,
     PixelCNNPrior,
     PixelCNNPriorConfig,
     VAEConfig,
@@ -53,11 +55,12 @@ EXPECTED = {
     "dvae": LATENT | {"codebook"},
     "text_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "class_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
+    "two_level bundle": LATENT | {"samples", "codebook", "inpainting"},  # VQ-VAE-2 + top and bottom priors
     "pixelcnn_prior": set(),  # alone: it models codes of a VQ-VAE it does not hold
+    "pixelcnn_bottom_prior": set(),  # alone: it models the bottom codes of a VQ-VAE-2 it does not hold
     "contrastive_scorer": set(),
 }
 KNOWN_GAPS = {  # (type, capability) the studio does not offer yet; issue 19 owes them
-    *(("vqvae two-level", name) for name in LATENT | {"codebook"}),  # the editor works on one code map
     *(("dvae", name) for name in LATENT | {"codebook"}),  # the editor refuses a dVAE
 }
 
@@ -97,8 +100,11 @@ def built(shapes, digits):
                                  num_codes=16, code_dim=4)), shapes),
         "text_to_image bundle": (make_tiny_bundle(vocabulary), shapes),
         "class_to_image bundle": (make_tiny_class_bundle(), digits),
+        "two_level bundle": (make_tiny_two_level_bundle(), shapes),
         "pixelcnn_prior": (PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2,
                                                              head_channels=8)), None),
+        "pixelcnn_bottom_prior": (PixelCNNBottomPrior(PixelCNNBottomPriorConfig(
+            num_codes=16, channels=8, num_layers=2, head_channels=8, top_num_codes=16)), None),
         "contrastive_scorer": (ContrastiveScorer(ContrastiveScorerConfig(image_size=16, hidden_sizes=(8, 8),
                                                                          embedding_dim=8, text_encoder=text)), None),
     }
@@ -154,7 +160,7 @@ def test_a_model_type_claims_no_capability_it_should_not_have(built, kind):
 
 
 @pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "vae text-conditional",
-                                  "class_to_image bundle"])
+                                  "class_to_image bundle", "vqvae two-level", "two_level bundle"])
 def test_claimed_capabilities_run(built, kind):
     """What a model is offered works on it (and what it is not offered says why)."""
     model, source = built[kind]

@@ -30,13 +30,14 @@ PATH_INPUTS = {
 }
 FILE_INPUTS = {
     ("/encode", "reference"), ("/interpolate", "first"), ("/interpolate", "second"),
-    ("/inpaint_canvas", "encoded_view"), ("/inpaint", "painted"), ("/upload_data", "files"),
+    ("/inpaint_canvas", "encoded_view"), ("/inpaint", "painted"), ("/upload_data", "files"), ("/code_maps", "image"),
 }
 NOT_PATHS = {  # names the engine looks up in its own lists, prompts, job ids, class labels
     ("/text_to_image", "model"), ("/text_to_image", "prompt"), ("/edit_classes", "model"), ("/encode", "model"),
     ("/encode", "label"), ("/decode_sliders", "param_41"), ("/interpolate", "model"), ("/inpaint", "model"),
     ("/inpaint", "prompt"), ("/inpaint", "label"), ("/inpaint_classes", "model"), ("/manifold", "model"), ("/manifold", "label"), ("/prior_samples", "model"),
     ("/prior_samples", "label"), ("/explore_classes", "model"), ("/scatter", "model"), ("/codebook", "model"),
+    ("/code_maps", "model"),
     ("/recipe_defaults", "name"), ("/train_start", "recipe_name"), ("/train_watch", "job_id"),
     ("/train_poll", "job_id"), ("/train_stop", "job_id"), ("/train_save", "job_id"), ("/train_load", "job_id"),
     ("/model_card", "name"), ("/lesson_open", "name"), ("/lesson_render", "name"), ("/lesson_tab_open", "name"),

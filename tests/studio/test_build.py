@@ -19,7 +19,7 @@ from studio.fake_engine import FakeEngine
 STUDIO = Path(__file__).resolve().parents[2] / "studio"
 REQUIRED_ENDPOINTS = {
     "text_to_image", "encode", "decode_sliders", "reset_sliders", "randomise_sliders", "interpolate", "inpaint",
-    "manifold", "scatter", "decode_point", "pick_point", "codebook", "prior_samples", "train_start", "train_watch",
+    "manifold", "scatter", "decode_point", "pick_point", "codebook", "code_maps", "prior_samples", "train_start", "train_watch",
     "train_poll", "train_stop", "train_save", "train_load", "load_model", "model_card", "backend", "refresh_models",
     "lesson_open", "lesson_tab_open", "lesson_render", "train_curves", "training_units", "model_units",
 }

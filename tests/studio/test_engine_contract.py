@@ -127,6 +127,9 @@ REQUESTS = {  # name -> (request, the outcome both engines must give)
     "class encode ignores the label": (lambda e: e.encode(able(e, C.CLASS_TO_IMAGE), RED, "eleven"), None),
     "text inpaint ignores a label": (
         lambda e: e.inpaint(able(e, C.TEXT_TO_IMAGE), RED, CORNER_MASK, "a blue square", 1, 0, "3"), None),
+    "code maps": (lambda e: e.code_maps(able(e, C.CODEBOOK), RED), None),
+    "code maps without an image": (lambda e: e.code_maps(able(e, C.CODEBOOK), None), InputError),
+    "code maps of a continuous latent": (lambda e: e.code_maps(unable(e, C.CODEBOOK), RED), ModelError),
     "sliders before an upload": (lambda e: e.decode_sliders(able(e, C.ENCODE), None, [0.0], {}), InputError),
     "train unknown recipe": (lambda e: e.start_training("digits", "no-such-recipe", SETTINGS), InputError),
     "train bad data": (lambda e: e.start_training("bogus", "digits-vae-2d", SETTINGS), InputError),

@@ -168,6 +168,7 @@ def test_server_paths_passed_as_files_are_refused(visitor, hosted_url, ground):
             "interpolate": [MODEL, server_file(path), server_file(path), 4, "linear"],
             "inpaint": [MODEL, {"background": server_file(path), "layers": [], "composite": None}, "", 1, 0],
             "upload_data": [[server_file(path)], "stolen"],
+            "code_maps": [MODEL, server_file(path)],
         }
         for api_name, data in calls.items():
             answer = _raw_call(hosted_url, api_name, data)

@@ -73,6 +73,10 @@ def test_every_tab_that_offers_a_shipped_model_works_with_it(engine, name):
         assert isinstance(engine.prior_samples(name, 2, 0), Image.Image)
     if info.can(Capability.CODEBOOK):
         assert engine.codebook_usage(name) is not None
+    if info.can(Capability.INPAINT):
+        mask = Image.new("L", (size, size), 0)
+        mask.paste(255, (0, 0, size // 2, size // 2))
+        assert len(engine.inpaint(name, _picture(size, 30), mask, "", 2, 0)) == 2
     data_readers = []
     if info.can(Capability.ENCODE):
         data_readers.append(lambda: _edit(engine, name, size))

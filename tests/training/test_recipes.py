@@ -84,7 +84,7 @@ def test_to_toml_round_trips(write_recipe):
 def test_shipped_recipes_are_valid(path):
     recipe = load_recipe(path)
     assert recipe.training.steps or recipe.training.epochs
-    if recipe.model.type == "pixelcnn_prior":
+    if recipe.model.type in ("pixelcnn_prior", "pixelcnn_bottom_prior"):
         assert recipe.model.vqvae, "a prior recipe names its VQ-VAE"
 
 

@@ -37,15 +37,19 @@ class Batch:
 
     images: (B, C, H, W) float in [0, 1]; labels: (B,) int64 or None; captions: B entries or None, each a
     caption string or (when a prior trains on regional conditions) a one-map RegionalCondition;
-    codes: (B, h, w) int64 code maps of a VQ model, filled in by the trainer for prior training.
+    codes: (B, h, w) int64 code maps of a VQ model, filled in by the trainer for prior training (for a
+    VQ-VAE-2: the map the prior models, top or bottom); top_codes: (B, h/t, w/t) int64, the top maps of a
+    VQ-VAE-2, which a bottom prior is conditioned on.
     """
 
     images: torch.Tensor
     labels: torch.Tensor | None = None
     captions: list[str | RegionalCondition] | None = None
     codes: torch.Tensor | None = None
+    top_codes: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         labels = self.labels.to(device) if self.labels is not None else None
         codes = self.codes.to(device) if self.codes is not None else None
-        return Batch(self.images.to(device, non_blocking=True), labels, self.captions, codes)
+        top_codes = self.top_codes.to(device) if self.top_codes is not None else None
+        return Batch(self.images.to(device, non_blocking=True), labels, self.captions, codes, top_codes)

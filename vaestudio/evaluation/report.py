@@ -5,7 +5,8 @@
   (the estimate of -log p(x); k = 5000 is the IWAE paper's) and ``bits_per_dim`` of it;
 - models with discrete codes (VQ-VAE, dVAE): ``codebook`` usage, dead codes and perplexity
   over the whole split (per level for VQ-VAE-2);
-- priors: ``bits_per_code`` (and nats) of the codes of their frozen VQ-VAE over the split;
+- priors: ``bits_per_code`` (and nats) of the codes of their frozen VQ-VAE over the split (of its top map, or
+  of its bottom map given the top one, for a VQ-VAE-2);
 - the contrastive scorer: mean matched cosine ``score``.
 """
 
@@ -26,6 +27,7 @@ from vaestudio.data import collate
 from vaestudio.hub import load
 from vaestudio.models import losses
 from vaestudio.models.base import StudioModel
+from vaestudio.models.bottom_prior import is_prior, prior_inputs
 from vaestudio.models.conditioning import condition_from_data, condition_kind
 
 VQVAE_REFERENCE = "vqvae_reference.json"
@@ -70,7 +72,7 @@ class Evaluation:
         self.model, self.iwae_k, self.vqvae = model, iwae_k, vqvae
         self.device = next(model.parameters()).device
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
-        self.is_prior = model.model_type == "pixelcnn_prior"
+        self.is_prior = is_prior(model)
         self.is_vae = model.model_type == "vae"
         if self.is_prior and vqvae is None:
             raise ValueError("evaluating a prior needs its VQ-VAE (vqvae=...)")
@@ -113,9 +115,9 @@ class Evaluation:
         if hasattr(self.model, "encode_codes") and not self.is_prior:
             for level, codes in _code_levels(self.model.encode_codes(images)).items():
                 self.usage.setdefault(level, CodeUsage(self.model.config.num_codes)).add(codes)
-        if self.is_prior:
-            codes = self.vqvae.encode_codes(images)  # (B, h, w)
-            log_prob = self.model.log_prob(codes, condition)  # (B,) nats per map
+        if self.is_prior:  # over a VQ-VAE-2: the top map, or the bottom map given the top one
+            codes, prior_condition = prior_inputs(self.model, self.vqvae.encode_codes(images), condition)  # (B, h, w)
+            log_prob = self.model.log_prob(codes, prior_condition)  # (B,) nats per map
             self._add("nats_per_code", -log_prob / codes[0].numel())
         if hasattr(self.model, "score") and batch.captions is not None:
             self._add("score", self.model.score(images, batch.captions))

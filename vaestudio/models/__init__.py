@@ -3,6 +3,7 @@ model type in ``MODEL_TYPES`` (what :mod:`vaestudio.checkpoints` builds from a `
 
 from vaestudio.models.ae import AE, AEConfig
 from vaestudio.models.base import MODEL_TYPES, StudioModel, TrainingOutput, register_model
+from vaestudio.models.bottom_prior import PixelCNNBottomPrior, PixelCNNBottomPriorConfig, TopCondition
 from vaestudio.models.dvae import DVAE, DVAEConfig
 from vaestudio.models.outputs import (
     AEOutput,
@@ -40,6 +41,8 @@ __all__ = [
     "DVAEOutput",
     "GatedPixelCNN",
     "Hierarchy",
+    "PixelCNNBottomPrior",
+    "PixelCNNBottomPriorConfig",
     "PixelCNNPrior",
     "PixelCNNPriorConfig",
     "Posterior",
@@ -49,6 +52,7 @@ __all__ = [
     "TextEncoder",
     "TextEncoderConfig",
     "TokenFeatures",
+    "TopCondition",
     "TokenizedText",
     "Tokenizer",
     "TrainingOutput",

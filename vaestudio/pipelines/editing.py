@@ -1,8 +1,9 @@
 """The editor: encode an image, move it in latent space, decode it.
 
-``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image or class-to-image bundle
-(whose VQ-VAE is edited and whose prior samples and inpaints: from a prompt, or as a chosen class). Uploads of any size and mode go through the
-project's image policy (``vaestudio.data.images``).
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a VQ-VAE of one or two levels, a text-to-image or class-to-image
+bundle (whose VQ-VAE is edited and whose prior samples and inpaints: from a prompt, or as a chosen class) or a
+two-level bundle (a VQ-VAE-2 whose top and bottom priors sample and inpaint: :mod:`two_level`). Uploads of any
+size and mode go through the project's image policy (``vaestudio.data.images``).
 
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
   pre-quantisation maps for VQ models, both over a sample of the model's training data;
@@ -34,12 +35,15 @@ from vaestudio.models.conditioning import condition_from_data
 from vaestudio.pipelines.attributes import apply_attributes, attribute_masks, attribute_vectors
 from vaestudio.pipelines.class_to_image import ClassToImage
 from vaestudio.pipelines.conditions import batched, checked_condition, frame_conditions, interpolation_conditions
+from vaestudio.pipelines.code_maps import CodeMapView, code_map_view
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.inpainting import Inpainter
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
 from vaestudio.pipelines.text_to_image import TextToImage, check_range
+from vaestudio.pipelines.two_level import BUNDLE_KIND as TWO_LEVEL_KIND
+from vaestudio.pipelines.two_level import TwoLevel
 from vaestudio.worlds import LABEL_WORDS, NEUTRAL_PROMPTS
 
 KL_THRESHOLD = 0.05  # nats: a Gaussian latent dimension below this mean KL is inactive
@@ -125,9 +129,13 @@ class Editor:
         kl_threshold: float = KL_THRESHOLD,
         num_principal_sliders: int = NUM_PRINCIPAL_SLIDERS,
     ) -> None:
-        self.prior = self.scorer = None
+        self.prior = self.scorer = self.two_level = None
         self.neutral_prompt, self.bundle_options = "", {}
-        if isinstance(model, Bundle):
+        if isinstance(model, Bundle) and model.kind == TWO_LEVEL_KIND:
+            self.two_level = TwoLevel(model)
+            self.prior = self.two_level.top_prior  # sampling and inpainting go through self.two_level
+            model = model["vqvae"]
+        elif isinstance(model, Bundle):
             self.prior, self.scorer = model.get("prior"), model.get("scorer")
             self.neutral_prompt = model.options.get("neutral_prompt", "")
             self.bundle_options = dict(model.options)
@@ -167,7 +175,8 @@ class Editor:
     @property
     def _class_prior(self) -> bool:
         """Whether the bundle's prior draws classes (a class_to_image bundle)."""
-        return self.prior is not None and getattr(self.prior.config, "condition", "none") == "class"
+        return (self.two_level is None and self.prior is not None
+                and getattr(self.prior.config, "condition", "none") == "class")
 
     def class_drawer(self) -> ClassToImage:
         """The class-to-image pipeline over the bundle's VQ-VAE and class-conditional prior."""
@@ -377,11 +386,17 @@ class Editor:
         the classes in turn; a prompt is ignored, with a warning)."""
         if self.prior is None:
             raise ValueError("inpainting needs a PixelCNN prior: load a text_to_image bundle such as 'shapes' "
-                             "or a class_to_image bundle such as 'mnist-vqvae'")
+                             "or a class_to_image bundle such as 'mnist-vqvae' (a VQ-VAE-2: a two_level bundle such as "
+                             "'mnist-vqvae2')")
         if self._class_prior:
             result = self.class_drawer().inpaint(image, mask, label, num_candidates, seed, **options)
             if (prompt or "").strip():
                 result.warnings.append("this model draws classes, not prompts: the prompt is ignored (pick a label)")
+            return result
+        if self.two_level is not None:
+            result = self.two_level.inpaint(image, mask, num_candidates, seed, **options)
+            if (prompt or "").strip():
+                result.warnings.append("this VQ-VAE-2 draws without a prompt: the prompt is ignored")
             return result
         if label is not None:
             raise ValueError("this model inpaints from a prompt and takes no label")
@@ -407,9 +422,12 @@ class Editor:
             flat = torch.randn(count, *self.space.latent_shape(), generator=generator)  # (N, L)
             return self.decode_flat(flat, condition)
         if self.prior is None:
-            raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle")
+            raise ValueError("this VQ-VAE has no prior to sample from; load a text_to_image bundle "
+                             "(a VQ-VAE-2: a two_level bundle such as 'mnist-vqvae2')")
         if self._class_prior:  # condition: a class index or name; None draws the classes in turn
             return [item.image for item in self.class_drawer()(condition, num_images=count, seed=seed)]
+        if self.two_level is not None:
+            return [item.image for item in self.two_level.sample(count, seed=seed, label=condition)]
         generator = TextToImage(self.model, self.prior, None, self.neutral_prompt)
         return [item.image for item in generator(condition, num_images=count, rerank=count, seed=seed)]
 
@@ -472,6 +490,13 @@ class Editor:
         return labels
 
     @torch.no_grad()
+    def code_maps(self, image, size: int = 256) -> CodeMapView:
+        """An image's code maps (VQ models; both levels of a VQ-VAE-2) as pictures, and its reconstruction."""
+        if self.space.kind != "vq":
+            raise ValueError("code maps are drawn for VQ models only; this model's latent is continuous")
+        return code_map_view(self.model, self.model_input(image), size)
+
+    @torch.no_grad()
     def codebook_usage(self, source=None, num_images: int = 1000) -> CodebookUsage:
         """How often each code is used over ``num_images`` test images (VQ models)."""
         if self.space.kind != "vq":
@@ -479,9 +504,16 @@ class Editor:
         data = open_model_source(self.model, source if source is not None else self.source, "test",
                                  self.space.image_size)
         sample = read_sample(data, num_images)
-        usage = metrics.CodeUsage(self.model.config.num_codes)
+        levels = [metrics.CodeUsage(self.model.config.num_codes) for _ in getattr(self.model, "code_map_shapes", [0])]
         for start in range(0, sample.images.shape[0], 128):
-            usage.add(self.model.encode_codes(sample.images[start : start + 128]))  # (b, h, w) codes
-        summary = usage.summary()
-        return CodebookUsage(usage.counts.numpy(), sample.description, summary["perplexity"], summary["dead_codes"])
+            codes = self.model.encode_codes(sample.images[start : start + 128])  # (b, h, w), or top and bottom
+            for usage, level_codes in zip(levels, [codes] if isinstance(codes, torch.Tensor) else [codes.top, codes.bottom]):
+                usage.add(level_codes)
+        usage, summary = levels[-1], levels[-1].summary()  # the bottom (or only) codebook
+        described = sample.description
+        if len(levels) == 2:  # a VQ-VAE-2: the bars are the bottom codebook's; the top one in words
+            top = levels[0].summary()
+            described = (f"the bottom codebook on {described}; the top codebook: perplexity {top['perplexity']:.1f}, "
+                         f"{top['dead_codes']} dead codes")
+        return CodebookUsage(usage.counts.numpy(), described, summary["perplexity"], summary["dead_codes"])
 

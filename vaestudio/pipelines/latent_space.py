@@ -6,16 +6,22 @@
   sample (and a manifold to draw) only when the model matched its codes to N(0, I) (``has_prior``).
 - ``CodeMapSpace`` (one-level VQ-VAE): the latent is the pre-quantisation map (B, D, h, w);
   decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image.
+- ``TwoLevelCodeMapSpace`` (VQ-VAE-2): the latent is both pre-quantisation maps, the top one
+  (B, D, h/t, w/t) and the bottom one (B, D, h, w), side by side in one flat vector; decoding
+  re-quantises each level and decodes both.
 
-Both flatten to (B, F) for the linear algebra of sliders, attribute vectors and interpolation.
+All flatten to (B, F) for the linear algebra of sliders, attribute vectors and interpolation.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from vaestudio.models.base import StudioModel
 from vaestudio.models.conditioning import condition_kind
+from vaestudio.models.outputs import Hierarchy
 
 
 class LatentSpace:
@@ -86,10 +92,11 @@ class PointSpace(LatentSpace):
 
 class CodeMapSpace(LatentSpace):
     kind = "vq"
+    levels = 1
 
     def __init__(self, model: StudioModel) -> None:
-        if getattr(model.config, "levels", 1) != 1:
-            raise ValueError("the editor works on one-level VQ-VAEs (one code map)")
+        if getattr(model.config, "levels", 1) != self.levels:
+            raise ValueError(f"a {type(self).__name__} holds the latents of a {self.levels}-level VQ-VAE")
         super().__init__(model)
 
     @property
@@ -109,10 +116,35 @@ class CodeMapSpace(LatentSpace):
         return self.model.decode_latents(latents)  # (B, C, H, W)
 
 
+class TwoLevelCodeMapSpace(CodeMapSpace):
+    levels = 2
+
+    def _sizes(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        dim = int(self.model.config.code_dim)
+        return tuple((dim, int(height), int(width)) for height, width in self.model.code_map_shapes)
+
+    def latent_shape(self) -> tuple[int, ...]:
+        top, bottom = self._sizes()
+        return (math.prod(top) + math.prod(bottom),)
+
+    @torch.no_grad()
+    def encode(self, images: torch.Tensor, condition=None) -> torch.Tensor:
+        latents = self.model.encode_latents(images)  # top (B, D, h/t, w/t), bottom (B, D, h, w)
+        return torch.cat([latents.top.flatten(1), latents.bottom.flatten(1)], dim=1)  # (B, F)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor, condition=None) -> torch.Tensor:
+        top, bottom = self._sizes()
+        size = math.prod(top)
+        batch = latents.shape[0]
+        split = Hierarchy(latents[:, :size].reshape(batch, *top), latents[:, size:].reshape(batch, *bottom))
+        return self.model.decode_latents(split)  # (B, C, H, W)
+
+
 def latent_space(model: StudioModel) -> LatentSpace:
-    """The latent space of a VAE, an AE or WAE, or a one-level VQ-VAE."""
+    """The latent space of a VAE, an AE or WAE, or a VQ-VAE of one or two levels."""
     if hasattr(model, "encode_latents") and hasattr(model, "decode_latents"):
-        return CodeMapSpace(model)
+        return TwoLevelCodeMapSpace(model) if getattr(model.config, "levels", 1) == 2 else CodeMapSpace(model)
     if hasattr(model, "has_prior") and hasattr(model.config, "latent_dim"):
         return PointSpace(model)
     if hasattr(model, "encode") and hasattr(model.config, "latent_dim"):

@@ -65,8 +65,12 @@ def complete_model_config(recipe: Recipe, source, vqvae: StudioModel | None,
         fill("num_classes", len(source.label_names))
     if vqvae is not None:
         fill("num_codes", vqvae.config.num_codes)
-        if values.get("spatial_condition"):
-            fill("code_map_size", list(vqvae.code_map_shape))
+        two_levels = getattr(vqvae.config, "levels", 1) == 2
+        if two_levels:  # a bottom prior reads the top codes
+            fill("top_num_codes", vqvae.config.num_codes)
+            fill("top_downsample_factor", vqvae.config.top_downsample_factor)
+        if values.get("spatial_condition"):  # a plain prior over a VQ-VAE-2 models its top map
+            fill("code_map_size", list(vqvae.code_map_shapes[0] if two_levels else vqvae.code_map_shape))
     if "text_encoder" not in fields:
         return values
     text_encoder = dict(values.get("text_encoder", {}))
@@ -152,45 +156,81 @@ def load_frozen_vqvae(recipe: Recipe, device: torch.device) -> StudioModel:
     return model
 
 
+CODE_LEVELS = ("only", "top", "bottom")
+
+
+def code_level(model: StudioModel, vqvae: StudioModel, path: str) -> str:
+    """Which code map a prior models: "only" (a one-level VQ-VAE's), else "top" for a plain prior and "bottom"
+    for a bottom prior (conditioned on the top map) over a two-level VQ-VAE's codes."""
+    two_levels = getattr(vqvae.config, "levels", 1) == 2
+    bottom = model.model_type == "pixelcnn_bottom_prior"
+    if bottom and not two_levels:
+        raise RecipeError(f"{path}: a pixelcnn_bottom_prior models the bottom codes of a two-level VQ-VAE given its "
+                          "top codes; model.vqvae names a one-level one (train a pixelcnn_prior on it instead)")
+    if not two_levels:
+        return "only"
+    return "bottom" if bottom else "top"
+
+
 class CodeProvider:
     """Fills ``batch.codes`` with the frozen VQ-VAE's code maps, caching them per image index.
 
-    Images of a fixed data set are the same every epoch (unless binarised dynamically), so
-    each image is encoded once; ``capacity`` 0 turns the cache off.
+    Over a two-level VQ-VAE (``level`` "top" or "bottom") ``batch.codes`` is the map the prior models, and a
+    bottom prior also gets ``batch.top_codes``. Images of a fixed data set are the same every epoch (unless
+    binarised dynamically), so each image is encoded once; ``capacity`` 0 turns the cache off.
     """
 
-    def __init__(self, vqvae: StudioModel, capacity: int) -> None:
+    def __init__(self, vqvae: StudioModel, capacity: int, level: str = "only") -> None:
+        if level not in CODE_LEVELS:
+            raise ValueError(f"level must be one of {CODE_LEVELS}, got {level!r}")
         self.vqvae = vqvae
         self.capacity = capacity
-        self.codes: torch.Tensor | None = None  # (N, h, w) int16/int32, filled lazily
+        self.level = level
+        self.maps: list[torch.Tensor] | None = None  # per level, top first: (N, h, w) int16/int32, filled lazily
         self.known: torch.Tensor | None = None  # (N,) bool
 
     @torch.no_grad()
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
+    def encode_levels(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """The code maps of ``images``: [(B, h, w)] for one level, [top, bottom] for two."""
         codes = self.vqvae.encode_codes(images)
-        if not isinstance(codes, torch.Tensor):  # Hierarchy(top, bottom) of a VQ-VAE-2
-            raise RecipeError("this VQ-VAE returns several code maps; a prior recipe needs a one-level VQ-VAE")
-        return codes.long()  # (B, h, w)
+        if isinstance(codes, torch.Tensor):
+            if self.level != "only":
+                raise RecipeError("this VQ-VAE has one code map; a top or bottom prior needs a two-level VQ-VAE")
+            return [codes.long()]
+        if self.level == "only":
+            raise RecipeError("this VQ-VAE returns two code maps: say which level the prior models")
+        return [codes.top.long(), codes.bottom.long()]
+
+    def _with_codes(self, batch: Batch, maps: list[torch.Tensor]) -> Batch:
+        if self.level == "only":
+            return dataclasses.replace(batch, codes=maps[0])
+        top, bottom = maps
+        if self.level == "top":
+            return dataclasses.replace(batch, codes=top)
+        return dataclasses.replace(batch, codes=bottom, top_codes=top)
 
     def fill(self, batch: Batch, indices: torch.Tensor | None) -> Batch:
         if indices is None or self.capacity == 0:
-            return dataclasses.replace(batch, codes=self.encode(batch.images))
-        if self.codes is None:
+            return self._with_codes(batch, self.encode_levels(batch.images))
+        if self.maps is None:
             return self._first(batch, indices)
         missing = ~self.known[indices]  # (B,)
         if missing.any():
-            self.codes[indices[missing]] = self.encode(batch.images[missing]).to(self.codes)
+            for cache, codes in zip(self.maps, self.encode_levels(batch.images[missing])):
+                cache[indices[missing]] = codes.cpu().to(cache.dtype)
             self.known[indices[missing]] = True
-        return dataclasses.replace(batch, codes=self.codes[indices].long().to(batch.images.device))
+        device = batch.images.device
+        return self._with_codes(batch, [cache[indices].long().to(device) for cache in self.maps])
 
     def _first(self, batch: Batch, indices: torch.Tensor) -> Batch:
-        codes = self.encode(batch.images)  # (B, h, w)
+        maps = self.encode_levels(batch.images)  # [(B, h, w)] per level
         dtype = torch.int16 if self.vqvae.config.num_codes <= 2**15 else torch.int32
-        self.codes = torch.zeros(self.capacity, *codes.shape[1:], dtype=dtype)  # (N, h, w)
+        self.maps = [torch.zeros(self.capacity, *codes.shape[1:], dtype=dtype) for codes in maps]  # (N, h, w) each
         self.known = torch.zeros(self.capacity, dtype=torch.bool)  # (N,)
-        self.codes[indices] = codes.cpu().to(dtype)
+        for cache, codes in zip(self.maps, maps):
+            cache[indices] = codes.cpu().to(dtype)
         self.known[indices] = True
-        return dataclasses.replace(batch, codes=codes)
+        return self._with_codes(batch, maps)
 
 
 # -- optimisation -------------------------------------------------------------------------------

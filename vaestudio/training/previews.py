@@ -16,6 +16,8 @@ from PIL import Image
 from vaestudio.common.batch import Batch
 from vaestudio.evaluation.report import batch_condition
 from vaestudio.models.base import StudioModel
+from vaestudio.models.bottom_prior import TopCondition
+from vaestudio.models.outputs import Hierarchy
 from vaestudio.training.plots import image_grid, side_by_side
 
 MIN_TILE = 32  # pixels: smaller images are enlarged (nearest neighbour) so a grid stays readable
@@ -73,6 +75,12 @@ def _reconstruct(model: StudioModel, images: torch.Tensor, condition) -> torch.T
 
 def _samples(model: StudioModel, count: int, condition, vqvae: StudioModel | None, seed: int,
              batch: Batch) -> torch.Tensor | None:
+    if vqvae is not None and batch.top_codes is not None:  # a bottom prior: new bottom maps under the batch's top
+        height, width = batch.codes.shape[1:]
+        codes = model.sample(TopCondition(batch.top_codes, condition), height=height, width=width, seed=seed)
+        return vqvae.decode_codes(Hierarchy(batch.top_codes, codes))  # (B, C, H, W)
+    if vqvae is not None and getattr(vqvae.config, "levels", 1) == 2:
+        return None  # a top prior alone draws no picture: its bottom prior does that (pipelines.two_level)
     if vqvae is not None and batch.codes is not None:  # a prior: sample code maps, decode with the VQ-VAE
         height, width = batch.codes.shape[1:]
         codes = model.sample(condition if condition is not None else count, height=height, width=width,

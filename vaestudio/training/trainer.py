@@ -127,7 +127,8 @@ class Run:
         if self.vqvae is not None:
             cacheable = getattr(self.source, "binarize", None) != "dynamic"
             capacity = len(self.source) if cacheable and len(self.source) <= training.code_cache_limit else 0
-            self.codes = building.CodeProvider(self.vqvae, capacity)
+            self.codes = building.CodeProvider(self.vqvae, capacity,
+                                                building.code_level(self.model, self.vqvae, recipe.path))
         self.regional_captions = building.regional_captions(recipe, self.model)
         self.wrapped = distributed.wrap(self.model, context)
         self.preview_batch = self._preview_batch()
@@ -146,7 +147,7 @@ class Run:
         count = min(self.recipe.training.sample_count, len(self.source))
         batch = collate([self.source[index] for index in range(count)]).to(self.context.device)
         if self.codes is not None:
-            batch = dataclasses.replace(batch, codes=self.codes.encode(batch.images))
+            batch = self.codes.fill(batch, None)
         return batch
 
     def _check_out_dir(self, resume: bool) -> str | None:
