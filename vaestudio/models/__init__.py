@@ -16,6 +16,7 @@ from vaestudio.models.outputs import (
     VAEOutput,
     VQVAEOutput,
 )
+from vaestudio.models.photo_vqvae import PhotoVQVAE, PhotoVQVAEConfig
 from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.models.quantizer import QuantizerConfig, QuantizerOutput, VectorQuantizer
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
@@ -40,6 +41,8 @@ __all__ = [
     "DVAEOutput",
     "GatedPixelCNN",
     "Hierarchy",
+    "PhotoVQVAE",
+    "PhotoVQVAEConfig",
     "PixelCNNPrior",
     "PixelCNNPriorConfig",
     "Posterior",
