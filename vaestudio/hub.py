@@ -46,6 +46,8 @@ KIND_FAMILIES = {
     "ae": "autoencoder",
     "wae": "WAE-MMD",
     "vqvae": "VQ-VAE",
+    "photo_vqvae": "VQ-VAE for photos (any size)",
+    "photo_editing": "VQ-VAE for photos (any size) + PixelCNN prior",
     "dvae": "dVAE",
     "pixelcnn_prior": "PixelCNN prior",
     "contrastive_scorer": "text-image scorer",
