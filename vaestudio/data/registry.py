@@ -37,7 +37,7 @@ SOURCES: dict[str, tuple[str, str, str | None]] = {
     "idx": ("vaestudio.data.idx", "IdxSource", "path"),
     "hf": ("vaestudio.data.hub", "HubSource", "name"),
 }
-KNOWN_SPECS = ("shapes", "digits", "mnist", "fashion-mnist", "emoji", "photos", "folder:PATH", "idx:PATH", "hf:NAME")
+KNOWN_SPECS = ("shapes", "digits", "mnist", "fashion-mnist", "emoji", "folder:PATH", "idx:PATH", "hf:NAME", "photos")
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
