@@ -2,7 +2,9 @@
 
 ``text_to_image`` for text_to_image bundles, plus what the :class:`~vaestudio.pipelines.editing.Editor`
 can do with the image model: ``encode`` (and ``attributes``), ``interpolate``, ``scatter``, ``sample``
-(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. Class-conditional models take their class
+(as ``prior``), ``codebook``, ``inpaint``, ``manifold``. A ``photo_editing`` bundle (``photos``) offers
+``encode`` and ``inpaint``, which the studio serves through
+:class:`~vaestudio.pipelines.photo_editing.PhotoEditing` at the upload's own size. Class-conditional models take their class
 from the studio's class pickers (encode, samples, manifold); other conditional models are offered
 only where the editor picks a condition itself (scatter, manifold, class-conditional samples).
 """
@@ -22,12 +24,15 @@ EDITOR_NAMES = {
     "inpaint": ("inpaint",),
     "manifold": ("manifold",),
 }
+PHOTO_EDITING = frozenset({"encode", "inpaint"})  # a photo_editing bundle: any size, through PhotoEditing, no data
 NEEDS_NO_CONDITION = {"scatter", "manifold", "sample"}  # the editor picks a condition for these
 CLASS_PICKED = {"encode"}  # a class-conditional model takes the class from the studio's class pickers
 
 
 def capabilities(model: StudioModel | Bundle, editor: Editor | None = None) -> frozenset[str]:
     """The capability names of ``model`` (``editor``: one already built for it, to reuse; None builds one)."""
+    if isinstance(model, Bundle) and model.kind == "photo_editing":
+        return PHOTO_EDITING
     names = {"text_to_image"} if isinstance(model, Bundle) and model.kind == "text_to_image" else set()
     if editor is None:
         try:
