@@ -187,11 +187,11 @@ def sections() -> list[list[str]]:
     if document := _read("pipelines-cpu.json"):
         sections.append(["### Engine-side latency (`python -m bench.bench_pipelines`)", "", *pipelines_table(document)])
     if document := _read("photo_encode-cpu.json"):
-        sections.append(["### Photo VQ-VAE: encoding a 1024x1024 upload (`python -m bench.bench_photo_encode`)", "",
-                         *photo_encode_table(document)])
+        title = "### Photo VQ-VAE: encoding a 1024x1024 upload (`python -m bench.bench_photo_encode`)"
+        sections.append([title, "", *photo_encode_table(document)])
     for path, document in _read_paths("photo_encode", "-cpu-time").items():
-        sections.append([f"### Photo VQ-VAE encoding, one core's CPU time ({path}; `--threads 1 --clock cpu`)", "",
-                         *photo_encode_table(document)])
+        title = f"### Photo VQ-VAE encoding, one core's CPU time ({path}; `--threads 1 --clock cpu`)"
+        sections.append([title, "", *photo_encode_table(document)])
     if document := _read("studio-cpu.json"):
         sections.append(["### The studio (`python -m bench.bench_studio`)", "", *studio_table(document)])
     return sections

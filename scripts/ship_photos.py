@@ -76,7 +76,8 @@ def card(target: str, runs: dict[str, str], measured: dict, bench: dict) -> str:
         "not from the picked model's world, shows its code map, and inpaints a painted region by resampling its "
         "codes with the prior (every unpainted code is kept).", "",
         "Papers: VQ-VAE-2 (Razavi et al. 2019, https://arxiv.org/abs/1906.00446), VQ-VAE (van den Oord et al. 2017, "
-        "https://arxiv.org/abs/1711.00937), gated PixelCNN (van den Oord et al. 2016, https://arxiv.org/abs/1606.05328).",
+        "https://arxiv.org/abs/1711.00937), gated PixelCNN (van den Oord et al. 2016, "
+        "https://arxiv.org/abs/1606.05328).",
         "", "## Metrics", "",
         f"On the {evaluation['test_pictures']} held-out pictures (never seen in training), each whole picture resized "
         f"to {EVALUATION_SIZE} on its short side and centre-cropped to {EVALUATION_SIZE}x{EVALUATION_SIZE}:", "",
@@ -91,7 +92,8 @@ def card(target: str, runs: dict[str, str], measured: dict, bench: dict) -> str:
     for key, values in measured["per_picture_psnr_256"].items():
         lines.append(f"| {key} | {values['photos']:.2f} dB | {values['shapes_vqvae']:.2f} dB |")
     if bench:
-        lines += ["", "Encoding a 1024x1024 upload (`python -m bench.bench_photo_encode`, goal under 300 ms on 2 cores):", ""]
+        lines += ["", "Encoding a 1024x1024 upload (`python -m bench.bench_photo_encode`, goal under 300 ms on "
+                  "2 cores):", ""]
         for row in bench["results"]:
             lines.append(f"- {row['method']}: {row['median_s'] * 1e3:.0f} ms median")
         machine = bench.get("machine", {})

@@ -66,7 +66,8 @@ class PhotosSource(ImageSource):
         pictures = read_manifest(self.folder)  # PhotosMissingError (with the command) when not fetched
         self.pictures: list[Picture] = [p for p in pictures if split == "all" or p.split == split]
         if not self.pictures:
-            raise ValueError(f"photos has no {split} pictures in {self.folder}; run `vaestudio data get photos --force`")
+            raise ValueError(f"photos has no {split} pictures in {self.folder}; "
+                             "run `vaestudio data get photos --force`")
         self.spec, self.split = "photos", split
         self.image_size = int(image_size or DEFAULT_IMAGE_SIZE)
         self.num_channels, self.label_names, self.has_captions = 3, None, False
