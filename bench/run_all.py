@@ -26,6 +26,7 @@ BENCHMARKS = (
     "bench_pixelcnn_sample",
     "bench_training",
     "bench_pipelines",
+    "bench_photo_encode",
     "bench_studio",
 )
 

@@ -138,6 +138,16 @@ def pipelines_table(document: dict) -> list[str]:
     return _markdown_table(["case (medians)", "measured", "goal"], cells)
 
 
+def photo_encode_table(document: dict) -> list[str]:
+    goal = document.get("goals", {}).get("encode_1024_s", 0.3)
+    cells = [[row["method"], _milliseconds(row["median_s"]), _milliseconds(row["best_s"]),
+              f"{row['ours_speedup']:.2f}x"] for row in document["results"]]
+    threads = document.get("threads", "?")
+    return [*_markdown_table(["method", "median", "best", "its best over ours"], cells), "",
+            f"Goal: under {_milliseconds(goal)} on 2 cores; {threads} torch threads, code map "
+            f"{' x '.join(map(str, document.get('code_map', [])))}; {machine_line(document)}"]
+
+
 def studio_table(document: dict) -> list[str]:
     load = document["concurrent_load"]
     cells = [
@@ -176,6 +186,12 @@ def sections() -> list[list[str]]:
                          "", *training_table(document)])
     if document := _read("pipelines-cpu.json"):
         sections.append(["### Engine-side latency (`python -m bench.bench_pipelines`)", "", *pipelines_table(document)])
+    if document := _read("photo_encode-cpu.json"):
+        title = "### Photo VQ-VAE: encoding a 1024x1024 upload (`python -m bench.bench_photo_encode`)"
+        sections.append([title, "", *photo_encode_table(document)])
+    for path, document in _read_paths("photo_encode", "-cpu-time").items():
+        title = f"### Photo VQ-VAE encoding, one core's CPU time ({path}; `--threads 1 --clock cpu`)"
+        sections.append([title, "", *photo_encode_table(document)])
     if document := _read("studio-cpu.json"):
         sections.append(["### The studio (`python -m bench.bench_studio`)", "", *studio_table(document)])
     return sections

@@ -52,6 +52,7 @@ from studio.jobs import TrainingJobs
 from vaestudio.common import limits as REQUEST_LIMITS  # noqa: F401  (for the fake engine; no torch)
 
 log = logging.getLogger(__name__)
+PHOTO_KIND = "photo_editing"  # the bundle kind of the general image model (pretrained/photos)
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -195,6 +196,9 @@ class Engine:
             return None
 
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
+        routed = self._photo_route(model, image)
+        if routed is not None:
+            return self._encode_photo(model, image, *routed)
         editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
             encoded = editor.encode(image, _condition(editor, label, editor.latent_class_names(),
@@ -207,22 +211,28 @@ class Engine:
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
                        label: str = ""):
-        editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
+        if _is_photo_state(state):  # a photo has no sliders: its reconstruction is what there is
+            return state.reconstruction
+        editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
             return editor.decode(state, [float(value) for value in slider_values], dict(attribute_strengths),
                                  _condition(editor, label, editor.latent_class_names()))
 
     def random_slider_values(self, model: str, state, seed: int) -> list[float]:
         """Values drawn around the middle of each slider's range (a normal with a sixth of it as spread)."""
-        editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
+        if _is_photo_state(state):
+            return []
+        editor = self._editor(model, Capability.ENCODE)
         with _user_errors():
             return editor.random_slider_values(state, int(seed))
 
     def reset_slider_values(self, model: str, state) -> list[float]:
-        editor = self._editor(model, Capability.ENCODE)
         _require_state(state)
+        if _is_photo_state(state):
+            return []
+        editor = self._editor(model, Capability.ENCODE)
         return [spec.value for spec in _slider_specs(editor, state)]
 
     def interpolate(self, model, image_a, image_b, steps, mode, label: str = "", second_label: str = "",
@@ -237,6 +247,9 @@ class Engine:
         return Interpolation(result.strip, result.gif)
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
+        routed = self._photo_route(model, image)
+        if routed is not None:
+            return self._inpaint_photo(image, mask, num_candidates, seed, routed[1])
         editor = self._editor(model, Capability.INPAINT)
         with _user_errors():
             result = editor.inpaint(image, mask, prompt or "", int(num_candidates), int(seed),
@@ -388,6 +401,50 @@ class Engine:
         trained: Path = self._jobs.result(job_id)
         return self._add(trained, source="trained in the studio", name=f"trained-{trained.name}")
 
+    # -- photos: uploads from outside a model's world go to the general image model ---------------------
+    def _photo_models(self) -> list[tuple[str, Any]]:
+        """(name, ServedModel) of every served photos bundle (kind "photo_editing")."""
+        served = []
+        for info in self.list_models():
+            if info.can(Capability.ENCODE):
+                _, loaded = self._models.require(info.name, Capability.ENCODE)
+                if loaded.description.kind == PHOTO_KIND:
+                    served.append((info.name, loaded))
+        return served
+
+    def _photo_route(self, model: str, image: Image.Image) -> tuple[str, Any] | None:
+        """(name, PhotoEditing) when the photos model encodes this upload: it is the model picked, or the upload
+        is not from the picked model's world (not a square of its size) and a photos model is served."""
+        photos = self._photo_models()
+        for name, loaded in photos:
+            if name == model:
+                return name, loaded.pipeline("photo_editing")
+        infos = {info.name: info for info in self.list_models()}
+        if not photos or model not in infos or image is None:
+            return None
+        size = infos[model].image_size
+        if tuple(image.size) == (size, size):
+            return None
+        name, loaded = photos[0]
+        return name, loaded.pipeline("photo_editing")
+
+    def _encode_photo(self, model: str, image: Image.Image, photos: str, editing) -> Encoding:
+        with _user_errors():
+            encoded = editing.encode(image)
+        infos = {info.name: info for info in self.list_models()}
+        if photos == model:
+            who = f"Encoded by {photos} (general image VQ-VAE, any size)"
+        else:
+            size = infos[model].image_size if model in infos else 0
+            who = (f"Encoded by {photos} (general image VQ-VAE), not {model}: your {image.width}x{image.height} "
+                   f"upload is not from {model}'s world ({size}x{size} pictures)")
+        summary = f"{who}. {encoded.summary}. Right: the code map, a colour per code"
+        return Encoding(encoded, encoded.image, encoded.reconstruction, (), (), summary, encoded.code_map)
+
+    def _inpaint_photo(self, image, mask, num_candidates, seed, editing) -> list[Image.Image]:
+        with _user_errors():
+            return list(editing.inpaint(image, mask, int(num_candidates), int(seed)).images)
+
 
 STREAM_FRAMES = 4  # progressive frames while text-to-image samples
 
@@ -442,6 +499,10 @@ def _condition(editor, label: str, names: list[str], default_first: bool = False
     if editor.space.condition_kind == "text":
         return label if label or default_first else None
     return _class_index(names, label, default_first)
+
+
+def _is_photo_state(state) -> bool:
+    return hasattr(state, "code_map") and hasattr(state, "codes")
 
 
 def _require_state(state) -> None:

@@ -110,6 +110,7 @@ class Encoding:
     sliders: Sequence[SliderSpec]
     attributes: Sequence[str]
     summary: str  # e.g. "12 latent dimensions, reconstruction PSNR 23.4 dB"
+    code_map: Image.Image | None = None  # the general image model's code map view (a colour per code), else None
 
 
 @dataclass(frozen=True)

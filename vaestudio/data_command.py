@@ -30,7 +30,25 @@ def _list(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _get_photos(arguments: argparse.Namespace) -> int:
+    from vaestudio.data.photo_packages import PHOTO_PACKAGES, FetchError, get_photos, read_manifest
+
+    print(f"getting the photos: apt-get download + dpkg -x of {', '.join(PHOTO_PACKAGES)}...", file=sys.stderr)
+    try:
+        folder = get_photos(force=arguments.force)
+    except FetchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    pictures = read_manifest(folder)
+    test = sum(picture.split == "test" for picture in pictures)
+    print(f"photos: {len(pictures)} pictures ({len(pictures) - test} train, {test} test) in {folder}; "
+          "licences in manifest.json")
+    return 0
+
+
 def _get(arguments: argparse.Namespace) -> int:
+    if arguments.name == "photos":
+        return _get_photos(arguments)
     from vaestudio.data.catalogue import packaged_dataset
     from vaestudio.data.fetching import FetchError, get
     from vaestudio.data.packaged import DatasetChecksumError

@@ -48,6 +48,8 @@ KIND_FAMILIES = {
     "ae": "autoencoder",
     "wae": "WAE-MMD",
     "vqvae": "VQ-VAE",
+    "photo_vqvae": "VQ-VAE for photos (any size)",
+    "photo_editing": "VQ-VAE for photos (any size) + PixelCNN prior",
     "dvae": "dVAE",
     "pixelcnn_prior": "PixelCNN prior",
     "pixelcnn_bottom_prior": "PixelCNN bottom prior (VQ-VAE-2)",

@@ -197,9 +197,13 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
             encoding = engine.encode(model, read_upload(engine, reference), label or "")
             specs = tuple(encoding.sliders)[: limits.MAX_SLIDERS]
             names = tuple(encoding.attributes)[: limits.MAX_ATTRIBUTES]
-            note = encoding.summary + ("" if names else ". This model has no attribute vectors.")
+            note = encoding.summary + ("" if names or encoding.code_map is not None
+                                       else ". This model has no attribute vectors.")
+            right = (gr.update(value=show(encoding.code_map), label="Code map: a colour per code")
+                     if encoding.code_map is not None
+                     else gr.update(value=show(encoding.reconstruction), label="Edited: move the sliders"))
             return [EditSession(model, encoding.state, specs, names), show(encoding.model_input),
-                    show(encoding.reconstruction), show(encoding.reconstruction), note, show(encoding.model_input),
+                    show(encoding.reconstruction), right, note, show(encoding.model_input),
                     *_slider_updates(specs), *_attribute_updates(names)]
 
         @user_facing

@@ -22,6 +22,8 @@ from vaestudio.models import (
     VQVAE,
     WAE,
     AEConfig,
+    PhotoVQVAE,
+    PhotoVQVAEConfig,
     ContrastiveScorer,
     ContrastiveScorerConfig,
     DVAEConfig,
@@ -52,6 +54,7 @@ EXPECTED = {
     "wae 2-D": LATENT | {"samples", "manifold"},
     "vqvae": LATENT | {"codebook"},  # alone it has no prior to sample from
     "vqvae two-level": LATENT | {"codebook"},
+    "photo_vqvae": LATENT | {"codebook"},  # alone, as a VQ-VAE at its crop size; photos go to PhotoEditing
     "dvae": LATENT | {"codebook"},
     "text_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "class_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
@@ -96,6 +99,8 @@ def built(shapes, digits):
         "wae 2-D": (WAE(WAEConfig(latent_dim=2, **digit_model)), digits),
         "vqvae": (VQVAE(VQVAEConfig(**code_model)), shapes),
         "vqvae two-level": (VQVAE(VQVAEConfig(levels=2, downsample_factor=2, **code_model)), shapes),
+        "photo_vqvae": (PhotoVQVAE(PhotoVQVAEConfig(encoder_channels=8, encoder_residual_channels=4,
+                                                    **code_model)), shapes),
         "dvae": (DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
                                  num_codes=16, code_dim=4)), shapes),
         "text_to_image bundle": (make_tiny_bundle(vocabulary), shapes),

@@ -49,10 +49,28 @@ def _emoji_status() -> dict:
         return {"installed": False, "get_command": f"apt-get install {FONT_PACKAGE}"}
 
 
+def _photos_entry() -> dict:
+    """The ``photos`` source: fetched by `vaestudio data get photos`, installed when its manifest is there."""
+    from vaestudio.data.photo_packages import PHOTO_PACKAGES, PhotosMissingError, photos_folder, read_manifest
+
+    entry = {"name": "photos", "title": "Open desktop backgrounds (photos and drawings)",
+             "origin": f"Debian packages {', '.join(PHOTO_PACKAGES)} (apt-get download + dpkg -x)",
+             "licence": "per picture, from the packages' copyright files (listed in manifest.json)",
+             "size_bytes": None, "installed": False, "folder": None, "problem": None,
+             "get_command": "vaestudio data get photos"}
+    try:
+        read_manifest()
+        entry.update(installed=True, folder=photos_folder())
+    except PhotosMissingError:
+        pass
+    return entry
+
+
 def list_sources() -> list[dict]:
     """One entry per source: name, title, origin, licence, size_bytes (None: not fixed), installed,
     folder, get_command (None: nothing to get) and problem (a damaged install, else None)."""
     entries = [status(packaged_dataset(name)) for name in PACKAGED]
+    entries.append(_photos_entry())
     for entry in BUILT_IN:
         entries.append({**entry, "size_bytes": None, "installed": True, "folder": None, "problem": None,
                         "get_command": None})
@@ -79,6 +97,9 @@ def provenance(spec: str) -> str | None:
     if name in PACKAGED:
         dataset = packaged_dataset(name)
         return f"{dataset.title}, from the {dataset.origin}; licence: {dataset.licence}"
+    if name == "photos":
+        entry = _photos_entry()
+        return f"{entry['title']}, from the {entry['origin']}; licence: {entry['licence']}"
     for entry in BUILT_IN:
         if entry["name"] == name:
             return f"{entry['title']}, {entry['origin']}; licence: {entry['licence']}"

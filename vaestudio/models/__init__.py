@@ -17,6 +17,7 @@ from vaestudio.models.outputs import (
     VAEOutput,
     VQVAEOutput,
 )
+from vaestudio.models.photo_vqvae import PhotoVQVAE, PhotoVQVAEConfig
 from vaestudio.models.pixelcnn import GatedPixelCNN, PixelCNNPrior, PixelCNNPriorConfig
 from vaestudio.models.quantizer import QuantizerConfig, QuantizerOutput, VectorQuantizer
 from vaestudio.models.scorer import ContrastiveScorer, ContrastiveScorerConfig
@@ -43,6 +44,8 @@ __all__ = [
     "Hierarchy",
     "PixelCNNBottomPrior",
     "PixelCNNBottomPriorConfig",
+    "PhotoVQVAE",
+    "PhotoVQVAEConfig",
     "PixelCNNPrior",
     "PixelCNNPriorConfig",
     "Posterior",

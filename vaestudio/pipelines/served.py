@@ -9,9 +9,10 @@ from typing import Any
 from vaestudio import hub
 from vaestudio.pipelines.capabilities import capabilities
 from vaestudio.pipelines.editing import Editor
+from vaestudio.pipelines.photo_editing import PhotoEditing
 from vaestudio.pipelines.text_to_image import TextToImage
 
-PIPELINES = {"text_to_image": TextToImage, "editor": Editor}
+PIPELINES = {"text_to_image": TextToImage, "editor": Editor, "photo_editing": PhotoEditing}
 
 
 class ServedModel:
@@ -27,7 +28,7 @@ class ServedModel:
         self.capabilities = capabilities(self.model, editor)
 
     def pipeline(self, kind: str) -> Any:
-        """The ``text_to_image`` or ``editor`` pipeline over this model (ValueError/TypeError when it has none)."""
+        """The ``text_to_image``, ``editor`` or ``photo_editing`` pipeline over this model (ValueError/TypeError when it has none)."""
         with self._lock:
             if kind not in self._pipelines:
                 self._pipelines[kind] = PIPELINES[kind](self.model)
