@@ -14,7 +14,8 @@ the packages with a CLDR entry is in, sequences too: ZWJ sequences, skin tones, 
   For training a text prior: ``caption_dropout`` is the probability that all keywords go, else each
   keyword goes with that probability; the name or the style phrase each go with half of it (never both
   name and keywords); ``caption_blank`` is the
-  probability of the empty caption (for classifier-free guidance). Both are drawn per (epoch, index).
+  probability of the blank caption ``BLANK_CAPTION``, "an emoji" (for classifier-free guidance: the
+  bundle's neutral and negative prompt). Both are drawn per (epoch, index).
 - ``styles``: a subset of the styles (default all three), ``image_size`` (default 64).
 """
 
@@ -33,6 +34,7 @@ from vaestudio.data.packaged import locate
 from vaestudio.data.source import Example, ImageSource
 
 DEFAULT_IMAGE_SIZE = 64
+BLANK_CAPTION = "an emoji"  # the caption that says nothing about the emoji: the prior's unconditional reading
 DEFAULT_HOLDOUT_FRACTION = 0.1
 SPLITS = ("train", "test", "all")
 
@@ -126,10 +128,10 @@ class EmojiSource(ImageSource):
             for token in _tokens(f"{record['name']} {' '.join(record['keywords'])}"):
                 emoji_per_token.setdefault(token, set()).add(record["base"])
         kept = {token for token, emoji in emoji_per_token.items() if len(emoji) >= 2}
-        kept |= set(_tokens(" ".join(f"in {style} style" for style in STYLE_NAMES)))
+        kept |= set(_tokens(" ".join([BLANK_CAPTION, *(f"in {style} style" for style in STYLE_NAMES)])))
         captions = [" ".join(token for token in _tokens(self.full_caption(index)) if token in kept)
                     for index in range(len(self))]
-        return [caption for caption in captions if caption]
+        return [caption for caption in captions if caption] + [BLANK_CAPTION]
 
     def caption(self, index: int) -> str:
         """The caption of ``index`` this epoch: complete, or with parts dropped (module docstring)."""
@@ -138,7 +140,7 @@ class EmojiSource(ImageSource):
         record = self.records[index]
         generator = np.random.default_rng([self.caption_seed, self.epoch, index])
         if generator.random() < self.caption_blank:
-            return ""
+            return BLANK_CAPTION
         every_keyword_dropped = generator.random() < self.caption_dropout
         keywords = [word for word in record["keywords"]
                     if not every_keyword_dropped and generator.random() >= self.caption_dropout]
