@@ -9,13 +9,16 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.data.fake_emoji_packages import write_fake_packages
 from vaestudio.data import emoji, open_source
 from vaestudio.data.cache import CACHE_ENVIRONMENT_VARIABLE
 from vaestudio.data.emoji_packages import EMOJI, STYLE_NAMES
-from vaestudio.evaluation.emoji_classifier import load_emoji_classifier, source_tensors, train_emoji_classifier
+from vaestudio.evaluation.emoji_classifier import (
+    load_emoji_classifier,
+    source_tensors,
+    train_emoji_classifier,
+)
 from vaestudio.evaluation.emoji_faithfulness import emoji_faithfulness, held_out_cases
-
-from tests.data.fake_emoji_packages import write_fake_packages
 
 pytest.importorskip("resvg_py", reason="the emoji source rasterises OpenMoji with resvg-py (requirements-dev.txt)")
 
