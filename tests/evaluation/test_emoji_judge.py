@@ -1,6 +1,7 @@
 """The emoji classifier and the text-to-emoji faithfulness measure, on the tiny fake emoji packages
 (tests/data/fake_emoji_packages.py: flat squares whose colour says the emoji and the style)."""
 
+import math
 import types
 import zlib
 
@@ -18,7 +19,7 @@ from vaestudio.evaluation.emoji_classifier import (
     source_tensors,
     train_emoji_classifier,
 )
-from vaestudio.evaluation.emoji_faithfulness import emoji_faithfulness, held_out_cases
+from vaestudio.evaluation.emoji_faithfulness import emoji_faithfulness, held_out_bits, held_out_cases
 
 pytest.importorskip("resvg_py", reason="the emoji source rasterises OpenMoji with resvg-py (requirements-dev.txt)")
 
@@ -91,10 +92,29 @@ class ReplayPipeline:
 
 def test_faithfulness_compares_generated_with_real_readings(classifier):
     test = open_source("emoji", "test", **HOLD_OUT)
-    faithful = emoji_faithfulness(ReplayPipeline(test), classifier, stride=1, source_options=HOLD_OUT)
+    faithful = emoji_faithfulness(ReplayPipeline(test), classifier, stride=1, source_options=HOLD_OUT, bits=False)
     assert faithful["generated"]["subgroup"] == faithful["real"]["subgroup"]
     assert faithful["generated"]["style"] == faithful["real"]["style"] == faithful["reconstructed"]["style"]
     assert faithful["settings"]["prompts"] == 5 and faithful["settings"]["held_out_emoji"] == 2
     wrong_style = emoji_faithfulness(ReplayPipeline(test, style_shift=1), classifier, stride=1,
-                                     source_options=HOLD_OUT)
+                                     source_options=HOLD_OUT, bits=False)
     assert wrong_style["generated"]["style"] < faithful["generated"]["style"]
+
+
+class CaptionPrior:
+    """A stand-in prior: 2 bits per code under the blank caption, 1 bit under any other caption."""
+
+    config = types.SimpleNamespace(num_codes=512)
+
+    def log_prob(self, codes, captions):
+        bits = torch.tensor([2.0 if caption == emoji.BLANK_CAPTION else 1.0 for caption in captions])  # (B,)
+        return -bits * codes[0].numel() * math.log(2)  # (B,) nats over the map
+
+
+def test_held_out_bits_per_code_under_each_reading(fake_emoji):
+    test = open_source("emoji", "test", **HOLD_OUT)
+    pipeline = types.SimpleNamespace(
+        vqvae=types.SimpleNamespace(encode_codes=lambda images: torch.zeros(len(images), 8, 8, dtype=torch.long)),
+        prior=CaptionPrior())
+    bits = held_out_bits(pipeline, test)
+    assert bits == {"full_caption": 1.0, "name_and_style": 1.0, "blank_caption": 2.0, "uniform": 9.0, "images": 5}

@@ -9,6 +9,8 @@ classifier reads the subgroup and the style of
 - the VQ-VAE's reconstructions of them (the ceiling of text to image with that VQ-VAE),
 - the best-scored of ``rerank`` generated images per prompt.
 
+It also reports the prior's bits per code on every held-out image (``held_out_bits``) beside log2 K.
+
 The goals compare generated with real: the subgroup read at least 70 % as often as on real images
 (``subgroup_ratio``), the style at least 90 % of the time.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 
@@ -29,7 +32,7 @@ import numpy as np
 import torch
 
 from vaestudio.data import open_source
-from vaestudio.data.emoji import full_caption, prompt
+from vaestudio.data.emoji import BLANK_CAPTION, full_caption, prompt
 from vaestudio.data.emoji_packages import STYLE_NAMES
 from vaestudio.evaluation.emoji_classifier import EmojiClassifier, load_emoji_classifier, source_tensors
 from vaestudio.hub import load
@@ -84,9 +87,34 @@ def generated_images(pipeline: TextToImage, cases: list[EmojiCase], rerank: int,
     return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2)  # (N, 3, S, S)
 
 
+@torch.no_grad()
+def held_out_bits(pipeline: TextToImage, source, batch_size: int = 64) -> dict:
+    """The prior's bits per code on every held-out image, under its complete caption, under the prompt a
+    person types ("<name> in <style> style") and under the blank caption (the unconditional reading),
+    next to log2 K, the bits of a uniform guess."""
+    images = source_tensors(source)[0]  # (N, 3, S, S)
+    codes = torch.cat([pipeline.vqvae.encode_codes(images[start:start + batch_size])
+                       for start in range(0, len(images), batch_size)])  # (N, h, w)
+    readings = {
+        "full_caption": [source.full_caption(index) for index in range(len(source))],
+        "name_and_style": [prompt(source.name(index), source.style(index)) for index in range(len(source))],
+        "blank_caption": [BLANK_CAPTION] * len(source),
+    }
+    report = {}
+    for reading, captions in readings.items():
+        nats = sum(float(pipeline.prior.log_prob(codes[start:start + batch_size],
+                                                 captions[start:start + batch_size]).sum())
+                   for start in range(0, len(codes), batch_size))
+        report[reading] = round(-nats / codes.numel() / math.log(2), 4)
+    report["uniform"] = round(math.log2(pipeline.prior.config.num_codes), 4)
+    report["images"] = len(source)
+    return report
+
+
 def emoji_faithfulness(pipeline: TextToImage, classifier: EmojiClassifier, stride: int = 4, rerank: int = 16,
                        seed: int = 0, guidance_scale: float | None = None, temperature: float | None = None,
-                       keywords: bool = False, source_options: dict | None = None) -> dict:
+                       keywords: bool = False, source_options: dict | None = None, bits: bool = True) -> dict:
+    """The report of the module docstring (``bits``: with the prior's held-out bits per code)."""
     source = open_source("emoji", "test", image_size=classifier.settings.image_size, **(source_options or {}))
     cases = held_out_cases(source, stride, keywords)
     real_images = source_tensors(source)[0][[case.index for case in cases]]  # (N, 3, S, S)
@@ -104,6 +132,8 @@ def emoji_faithfulness(pipeline: TextToImage, classifier: EmojiClassifier, strid
                      [case for case in cases if case.style == style])
         for style, name in enumerate(STYLE_NAMES) if any(case.style == style for case in cases)
     }
+    if bits:
+        report["prior_bits_per_code"] = held_out_bits(pipeline, source)
     report["settings"] = {
         "prompts": len(cases), "held_out_emoji": len({case.prompt.split(" in ")[0] for case in cases}),
         "stride": stride, "keywords": keywords, "rerank": rerank, "seed": seed,
