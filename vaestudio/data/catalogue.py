@@ -1,7 +1,7 @@
 """Every data source in one table, for `vaestudio data list` and the studio's Train tab: where it comes
 from, whether it is here (or the command that gets it), its size on disk and its licence.
 
-Packaged real data sets (``PACKAGED``: mnist, fashion-mnist) are checked on disk; the built-in ones
+Packaged real data sets (``PACKAGED``: mnist, fashion-mnist, emoji) are checked on disk; the built-in ones
 are always here; ``folder:``, ``idx:`` and ``hf:`` are your own data.
 """
 
@@ -15,6 +15,7 @@ from vaestudio.data.packaged import PackagedDataset, status
 PACKAGED = {
     "mnist": "vaestudio.data.mnist:MNIST",
     "fashion-mnist": "vaestudio.data.fashion_mnist:FASHION_MNIST",
+    "emoji": "vaestudio.data.emoji_packages:EMOJI",
 }
 
 BUILT_IN = [
@@ -22,7 +23,7 @@ BUILT_IN = [
      "licence": "the project's"},
     {"name": "digits", "title": "scikit-learn 8x8 digits (for fast tests)",
      "origin": "built in (Python package scikit-learn)", "licence": "CC BY 4.0 (UCI optical digits)"},
-    {"name": "emoji", "title": "Noto Color Emoji, named",
+    {"name": "emoji-font", "title": "Noto Color Emoji font renders, named",
      "origin": "Debian package fonts-noto-color-emoji (apt-get install fonts-noto-color-emoji)",
      "licence": "OFL 1.1 (Noto fonts)"},
 ]
@@ -41,7 +42,7 @@ def packaged_dataset(name: str) -> PackagedDataset:
 
 
 def _emoji_status() -> dict:
-    from vaestudio.data.emoji import FONT_PACKAGE, EmojiFontMissingError, find_font
+    from vaestudio.data.emoji_font import FONT_PACKAGE, EmojiFontMissingError, find_font
 
     try:
         return {"installed": True, "folder": find_font()}
@@ -74,7 +75,7 @@ def list_sources() -> list[dict]:
     for entry in BUILT_IN:
         entries.append({**entry, "size_bytes": None, "installed": True, "folder": None, "problem": None,
                         "get_command": None})
-        if entry["name"] == "emoji":
+        if entry["name"] == "emoji-font":
             entries[-1].update(_emoji_status())
     for entry in YOUR_OWN:
         entries.append({**entry, "origin": "your files", "licence": "yours", "size_bytes": None,

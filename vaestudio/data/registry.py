@@ -6,7 +6,8 @@
 | digits        | scikit-learn digits, labels, captions   | train, test, all       | 8            |
 | mnist         | MNIST digits (`vaestudio data get`)      | train, test            | 28           |
 | fashion-mnist | Fashion-MNIST (`vaestudio data get`)     | train, test            | 28           |
-| emoji         | Noto Color Emoji renders, captions      | train, test, all       | 32           |
+| emoji         | Noto, Twemoji, OpenMoji (`data get`)     | train, test, all       | 64           |
+| emoji-font    | Noto Color Emoji font renders, captions | train, test, all       | 32           |
 | photos        | desktop backgrounds (`vaestudio data get`)| train (crops), test, all | 256        |
 | folder:PATH   | your images (+ metadata.jsonl / .txt)   | train, test, all       | 64           |
 | idx:PATH      | MNIST-format IDX files (+ labels)       | train, test, all       | native       |
@@ -33,11 +34,13 @@ SOURCES: dict[str, tuple[str, str, str | None]] = {
     "fashion-mnist": ("vaestudio.data.fashion_mnist", "FashionMnistSource", None),
     "emoji": ("vaestudio.data.emoji", "EmojiSource", None),
     "photos": ("vaestudio.data.photos", "PhotosSource", None),
+    "emoji-font": ("vaestudio.data.emoji_font", "EmojiFontSource", None),
     "folder": ("vaestudio.data.folder", "FolderSource", "path"),
     "idx": ("vaestudio.data.idx", "IdxSource", "path"),
     "hf": ("vaestudio.data.hub", "HubSource", "name"),
 }
-KNOWN_SPECS = ("shapes", "digits", "mnist", "fashion-mnist", "emoji", "folder:PATH", "idx:PATH", "hf:NAME", "photos")
+KNOWN_SPECS = ("shapes", "digits", "mnist", "fashion-mnist", "emoji", "emoji-font", "photos", "folder:PATH", "idx:PATH",
+               "hf:NAME")
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:

@@ -38,7 +38,10 @@ def open_data(recipe: Recipe, split: str | None = None, image_size: int | None =
 
 
 def source_captions(source) -> list[str]:
-    """Every caption of a source, without rendering images where the source can say them alone (shapes)."""
+    """Every caption of a source, without rendering images where the source can say them alone (shapes);
+    a source with ``vocabulary_captions()`` (emoji) says which captions its vocabulary is built from."""
+    if hasattr(source, "vocabulary_captions"):
+        return source.vocabulary_captions()
     if hasattr(source, "caption_of") and hasattr(source, "scene"):
         captions = [source.caption_of(index, source.scene(index)) for index in range(len(source))]
     else:
