@@ -42,6 +42,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 KIND_FAMILIES = {
     "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
+    "code_prior": "dVAE or VQ-VAE + unconditional PixelCNN prior over its codes",
     "vae": "VAE",
     "ae": "autoencoder",
     "wae": "WAE-MMD",

@@ -1,7 +1,8 @@
 """The editor: encode an image, move it in latent space, decode it.
 
-``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, or a text-to-image bundle
-(whose VQ-VAE is edited and whose prior inpaints). Uploads of any size and mode go through the
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a one-level VQ-VAE, a dVAE (its latent: the argmax
+code embeddings), or a bundle of such a code model and a PixelCNN prior over its codes (a text-to-image
+bundle, or a ``code_prior`` bundle such as ``mnist-dvae``), whose prior samples and inpaints. Uploads of any size and mode go through the
 project's image policy (``vaestudio.data.images``).
 
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the

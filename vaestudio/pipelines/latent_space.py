@@ -5,7 +5,8 @@
 - ``PointSpace`` (AE, WAE-MMD): the latent is the deterministic code f(x) (B, L); it has a prior to
   sample (and a manifold to draw) only when the model matched its codes to N(0, I) (``has_prior``).
 - ``CodeMapSpace`` (one-level VQ-VAE): the latent is the pre-quantisation map (B, D, h, w);
-  decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image.
+  decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image. A dVAE
+  is one too: its latent is the argmax code's embedding, re-quantised to the nearest code embedding.
 
 Both flatten to (B, F) for the linear algebra of sliders, attribute vectors and interpolation.
 """
