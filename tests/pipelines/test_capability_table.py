@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from tests.pipelines.conftest import make_tiny_bundle
+from vaestudio.checkpoints import Bundle
 from vaestudio.data import open_source
 from vaestudio.models import (
     AE,
@@ -49,7 +50,8 @@ EXPECTED = {
     "wae 2-D": LATENT | {"samples", "manifold"},
     "vqvae": LATENT | {"codebook"},  # alone it has no prior to sample from
     "vqvae two-level": LATENT | {"codebook"},
-    "dvae": LATENT | {"codebook"},
+    "dvae": LATENT | {"codebook"},  # editor latent: the argmax code embeddings
+    "dvae with prior": LATENT | {"samples", "codebook", "inpainting"},  # a code_prior bundle (mnist-dvae)
     "text_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "pixelcnn_prior": set(),  # alone: it models codes of a VQ-VAE it does not hold
     "contrastive_scorer": set(),
@@ -62,7 +64,6 @@ KNOWN_GAPS = {  # (type, capability) the studio does not offer yet; issue 19 owe
     ("vae text-conditional", "samples"),
     ("vae text-conditional", "text or class generation"),
     *(("vqvae two-level", name) for name in LATENT | {"codebook"}),  # the editor works on one code map
-    *(("dvae", name) for name in LATENT | {"codebook"}),  # the editor refuses a dVAE
 }
 
 
@@ -99,6 +100,11 @@ def built(shapes, digits):
         "vqvae two-level": (VQVAE(VQVAEConfig(levels=2, downsample_factor=2, **code_model)), shapes),
         "dvae": (DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
                                  num_codes=16, code_dim=4)), shapes),
+        "dvae with prior": (Bundle("code_prior", {
+            "vqvae": DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
+                                     num_codes=16, code_dim=4)),
+            "prior": PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8)),
+        }), shapes),
         "text_to_image bundle": (make_tiny_bundle(vocabulary), shapes),
         "pixelcnn_prior": (PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2,
                                                              head_channels=8)), None),
@@ -156,7 +162,7 @@ def test_a_model_type_claims_no_capability_it_should_not_have(built, kind):
     assert not extra, f"{kind} is offered {extra}, which it cannot serve"
 
 
-@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional"])
+@pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "dvae", "dvae with prior"])
 def test_claimed_capabilities_run(built, kind):
     """What a model is offered works on it (and what it is not offered says why)."""
     model, source = built[kind]

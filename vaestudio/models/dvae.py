@@ -54,6 +54,9 @@ class DVAEConfig:
     straight_through: bool = False  # hard one-hot codes in the forward pass, the relaxed gradient
     kl_weight: float = 1.0  # beta on KL(q || uniform); the trainer's kl_warmup_steps ramp it from 0
     logits_init_scale: float = 1.0  # the encoder's last layer starts at this times its default init
+    # the pixel likelihood: DALL-E's "logit_laplace"; "bernoulli" for (near-)binary images such as MNIST, where a
+    # logit-Laplace spends its first thousands of steps sharpening the background (docs/training-lab.md, dVAE)
+    likelihood: str = "logit_laplace"
 
     def __post_init__(self) -> None:
         if self.image_size % self.downsample_factor:
@@ -66,6 +69,8 @@ class DVAEConfig:
         if self.temperature_schedule not in TEMPERATURE_SCHEDULES:
             raise ValueError(f"temperature_schedule = {self.temperature_schedule!r}; choose one of "
                              f"{list(TEMPERATURE_SCHEDULES)}")
+        if self.likelihood not in losses.LIKELIHOODS:
+            raise ValueError(f"likelihood = {self.likelihood!r}; choose one of {list(losses.LIKELIHOODS)}")
         if self.kl_weight < 0 or self.logits_init_scale <= 0:
             raise ValueError("kl_weight must be >= 0 and logits_init_scale > 0")
 
@@ -115,7 +120,7 @@ class DVAE(CodeMapModel):
 
     def __init__(self, config: DVAEConfig) -> None:
         super().__init__(config)
-        self.likelihood = losses.LogitLaplaceLikelihood()
+        self.likelihood = losses.make_likelihood(config.likelihood)  # a learned scale for "gaussian"
         self.encoder = ConvEncoder(
             config.image_channels,
             config.hidden_channels,
@@ -129,7 +134,7 @@ class DVAE(CodeMapModel):
         self.decoder = ConvDecoder(
             config.code_dim,
             config.hidden_channels,
-            2 * config.image_channels,
+            self.likelihood.parameters_per_channel * config.image_channels,
             config.downsample_factor,
             config.num_residual_blocks,
             config.residual_channels,
@@ -152,11 +157,11 @@ class DVAE(CodeMapModel):
         return self.code_logits(images).argmax(1)
 
     def decode_soft_codes(self, soft_codes: torch.Tensor) -> torch.Tensor:
-        """(relaxed) one-hot codes (B, K, h, w) -> logit-Laplace parameters (B, 2C, H, W)."""
+        """(relaxed) one-hot codes (B, K, h, w) -> likelihood parameters (B, P*C, H, W)."""
         return self.decoder(self.code_embedding(soft_codes))
 
     def decode_code_parameters(self, codes: torch.Tensor) -> torch.Tensor:
-        """codes (B, h, w) -> logit-Laplace parameters (B, 2C, H, W): the one-hot path as a lookup."""
+        """codes (B, h, w) -> likelihood parameters (B, P*C, H, W): the one-hot path as a lookup."""
         return self.decoder(self.embed_codes(codes))
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
@@ -189,7 +194,7 @@ class DVAE(CodeMapModel):
                generator: torch.Generator | None = None) -> Bounds:
         """Monte Carlo ELBO and IWAE-``num_samples`` bound on log p(x) in nats per image (B,) each, for the
         discrete model: code maps drawn from the encoder's categorical q (hard, not relaxed), the uniform prior
-        p(z) = K^-(h w), the logit-Laplace density of the pixels. At most ``chunk_size`` (image, sample) pairs
+        p(z) = K^-(h w), the decoder's likelihood of the pixels. At most ``chunk_size`` (image, sample) pairs
         are decoded at once. kl_weight does not enter: this is the bound itself."""
         if num_samples < 1 or chunk_size < 1:
             raise ValueError("num_samples and chunk_size must be at least 1")
@@ -209,7 +214,7 @@ class DVAE(CodeMapModel):
                 gumbel = -torch.log(-torch.log(uniform.clamp(1e-20, 1.0 - 1e-7)))  # (s*b, K, h, w)
                 codes = (repeated + gumbel).argmax(1)  # (s*b, h, w): exact draws from q (Gumbel-max)
                 log_q_codes = repeated.gather(1, codes[:, None]).flatten(1).sum(1)  # (s*b,)
-                parameters = self.decode_code_parameters(codes)  # (s*b, 2C, H, W)
+                parameters = self.decode_code_parameters(codes)  # (s*b, P*C, H, W)
                 targets = chunk.repeat(count, 1, 1, 1)  # (s*b, C, H, W)
                 log_likelihood = self.likelihood.log_prob(parameters, targets).flatten(1).sum(1)  # (s*b,)
                 log_weights = (log_likelihood + log_prior - log_q_codes).view(count, -1).float()  # (s, b)
@@ -227,7 +232,7 @@ class DVAE(CodeMapModel):
         else:
             one_hot = F.one_hot(logits.argmax(1), self.config.num_codes)  # (B, h, w, K)
             soft_codes = one_hot.permute(0, 3, 1, 2).to(logits.dtype)  # (B, K, h, w)
-        parameters = self.decode_soft_codes(soft_codes)  # (B, 2C, H, W)
+        parameters = self.decode_soft_codes(soft_codes)  # (B, P*C, H, W)
         return DVAEOutput(logits, soft_codes, parameters, self.likelihood.image(parameters))
 
     def training_loss(self, batch: Batch) -> TrainingOutput:
@@ -248,7 +253,7 @@ class DVAE(CodeMapModel):
             "loss": losses.logged_mean(loss),
             "reconstruction": losses.logged_mean(-negative_log_likelihood),
             "kl": losses.logged_mean(kl),
-            "bits_per_dim": losses.logged_mean(losses.bits_per_dim(bound, num_dimensions, 256)),
+            "bits_per_dim": losses.logged_mean(losses.bits_per_dim(bound, num_dimensions, self.likelihood.density_bins)),
             "mse": losses.logged_mean((output.reconstruction - images).pow(2)),
             "temperature": float(self.temperature),
             "kl_weight": float(kl_weight),
