@@ -86,7 +86,8 @@ def flatten(values: dict, prefix: str = "") -> dict:
 
 
 def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict) -> str:
-    lines = [f"# {name}", "", title, "", "A `text_to_image` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
+    kind = read_json(os.path.join(target, "bundle.json")).get("kind", "text_to_image")
+    lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []

@@ -51,6 +51,7 @@ KIND_FAMILIES = {
     "pixelcnn_prior": "PixelCNN prior",
     "contrastive_scorer": "text-image scorer",
 }
+BUNDLE_KINDS = ("text_to_image", "code_prior")  # metrics.json of a bundle: one table per component
 NOT_HEADLINE = ("seconds", "images", "per_second", "_k", "steps", "epochs")  # counts and timings
 
 
@@ -71,7 +72,7 @@ class ModelInfo:
     def headline_metrics(self) -> dict[str, float]:
         """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings; a
         bundle's by component or report ("vqvae.psnr", "prior.bits_per_code", "faithfulness.all_attributes")."""
-        if "evaluation" in self.metrics or self.kind != "text_to_image":
+        if "evaluation" in self.metrics or self.kind not in BUNDLE_KINDS:
             return _numbers(self.metrics.get("evaluation", self.metrics))
         return {f"{part}.{key}": value for part, table in self.metrics.items() if isinstance(table, dict)
                 for key, value in _numbers(table.get("all_prompts", table)).items()}
