@@ -10,6 +10,8 @@ import os
 import numpy
 import pytest
 
+from tests.training.conftest import train_recipe_text
+from tests.training.test_prior import TINY_PRIOR
 from tests.training.test_training_lab import log_lines
 from vaestudio import hub
 from vaestudio.checkpoints import Bundle, load_model, save_bundle
@@ -53,39 +55,12 @@ limit = 48
 iwae_k = 2
 """
 
-TINY_CODE_PRIOR = """
-[model]
-type = "pixelcnn_prior"
-vqvae = "{dvae}"
-channels = 8
-num_layers = 2
-kernel_size = 3
-head_channels = 8
-
-[data]
-source = "digits"
-
-[training]
-steps = 3
-batch_size = 16
-learning_rate = 1e-3
-log_every = 1
-sample_every = 3
-checkpoint_every = 0
-
-[evaluation]
-limit = 32
-"""
+TINY_CODE_PRIOR = TINY_PRIOR.replace('condition = "text"', 'condition = "none"')  # unconditional, same size
 
 
 @pytest.fixture(scope="module")
 def trained_dvae(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dvae")
-    path = folder / "dvae.toml"
-    path.write_text(TINY_DVAE)
-    out = str(folder / "run")
-    train(load_recipe(str(path)), out)
-    return out
+    return train_recipe_text(tmp_path_factory, TINY_DVAE, "dvae")
 
 
 def test_every_step_logs_the_temperature_and_kl_weight_its_schedules_give(trained_dvae):
@@ -116,7 +91,7 @@ def test_the_training_run_and_vaestudio_eval_report_the_dvae_metrics(trained_dva
 
 def test_a_prior_trains_on_the_dvae_codes_and_a_code_prior_bundle_generates(trained_dvae, write_recipe, tmp_path):
     out = str(tmp_path / "prior")
-    result = train(load_recipe(write_recipe(TINY_CODE_PRIOR.format(dvae=trained_dvae))), out)
+    result = train(load_recipe(write_recipe(TINY_CODE_PRIOR.format(vqvae=trained_dvae))), out)
     prior = load_model(out)
     assert prior.config.num_codes == 16 and prior.config.condition == "none"  # K from the dVAE
     assert 0 < result.metrics["evaluation"]["bits_per_code"] < 8
