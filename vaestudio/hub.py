@@ -44,6 +44,7 @@ KIND_FAMILIES = {
     "text_to_image": "VQ-VAE + text-conditioned PixelCNN prior",
     "class_to_image": "VQ-VAE + class-conditional PixelCNN prior",
     "two_level": "VQ-VAE-2 + top and bottom PixelCNN priors",
+    "code_prior": "dVAE or VQ-VAE + unconditional PixelCNN prior over its codes",
     "vae": "VAE",
     "ae": "autoencoder",
     "wae": "WAE-MMD",
@@ -55,6 +56,7 @@ KIND_FAMILIES = {
     "pixelcnn_bottom_prior": "PixelCNN bottom prior (VQ-VAE-2)",
     "contrastive_scorer": "text-image scorer",
 }
+BUNDLE_KINDS = ("text_to_image", "class_to_image", "code_prior")  # metrics.json of a bundle: one table per component
 NOT_HEADLINE = ("seconds", "images", "per_second", "_k", "steps", "epochs")  # counts and timings
 
 
@@ -75,7 +77,7 @@ class ModelInfo:
     def headline_metrics(self) -> dict[str, float]:
         """The evaluation numbers of metrics.json (bits/dim, ELBO, IWAE, PSNR...) without counts and timings; a
         bundle's by component or report ("vqvae.psnr", "prior.bits_per_code", "faithfulness.all_attributes")."""
-        if "evaluation" in self.metrics or self.kind not in ("text_to_image", "class_to_image"):
+        if "evaluation" in self.metrics or self.kind not in BUNDLE_KINDS:
             return _numbers(self.metrics.get("evaluation", self.metrics))
         return {f"{part}.{key}": value for part, table in self.metrics.items() if isinstance(table, dict)
                 for key, value in _numbers(table.get("all_prompts", table)).items()}

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from tests.pipelines.conftest import make_tiny_bundle, make_tiny_class_bundle, make_tiny_two_level_bundle
+from vaestudio.checkpoints import Bundle
 from vaestudio.data import open_source
 from vaestudio.models import (
     AE,
@@ -55,7 +56,8 @@ EXPECTED = {
     "vqvae": LATENT | {"codebook"},  # alone it has no prior to sample from
     "vqvae two-level": LATENT | {"codebook"},
     "photo_vqvae": LATENT | {"codebook"},  # alone, as a VQ-VAE at its crop size; photos go to PhotoEditing
-    "dvae": LATENT | {"codebook"},
+    "dvae": LATENT | {"codebook"},  # editor latent: the argmax code embeddings
+    "dvae with prior": LATENT | {"samples", "codebook", "inpainting"},  # a code_prior bundle (mnist-dvae)
     "text_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "class_to_image bundle": LATENT | {"samples", "codebook", "text or class generation", "inpainting"},
     "two_level bundle": LATENT | {"samples", "codebook", "inpainting"},  # VQ-VAE-2 + top and bottom priors
@@ -63,9 +65,7 @@ EXPECTED = {
     "pixelcnn_bottom_prior": set(),  # alone: it models the bottom codes of a VQ-VAE-2 it does not hold
     "contrastive_scorer": set(),
 }
-KNOWN_GAPS = {  # (type, capability) the studio does not offer yet; issue 19 owes them
-    *(("dvae", name) for name in LATENT | {"codebook"}),  # the editor refuses a dVAE
-}
+KNOWN_GAPS: set[tuple[str, str]] = set()  # (type, capability) the studio does not offer yet (a strict xfail each)
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +103,11 @@ def built(shapes, digits):
                                                     **code_model)), shapes),
         "dvae": (DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
                                  num_codes=16, code_dim=4)), shapes),
+        "dvae with prior": (Bundle("code_prior", {
+            "vqvae": DVAE(DVAEConfig(image_size=16, hidden_channels=8, num_residual_blocks=1, residual_channels=4,
+                                     num_codes=16, code_dim=4)),
+            "prior": PixelCNNPrior(PixelCNNPriorConfig(num_codes=16, channels=8, num_layers=2, head_channels=8)),
+        }), shapes),
         "text_to_image bundle": (make_tiny_bundle(vocabulary), shapes),
         "class_to_image bundle": (make_tiny_class_bundle(), digits),
         "two_level bundle": (make_tiny_two_level_bundle(), shapes),
@@ -165,7 +170,8 @@ def test_a_model_type_claims_no_capability_it_should_not_have(built, kind):
 
 
 @pytest.mark.parametrize("kind", ["ae", "wae", "vqvae", "vae class-conditional", "vae text-conditional",
-                                  "class_to_image bundle", "vqvae two-level", "two_level bundle"])
+                                  "class_to_image bundle", "vqvae two-level", "two_level bundle", "dvae",
+                                  "dvae with prior"])
 def test_claimed_capabilities_run(built, kind):
     """What a model is offered works on it (and what it is not offered says why)."""
     model, source = built[kind]

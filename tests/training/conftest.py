@@ -140,3 +140,15 @@ def mnist_like_folder(tmp_path):
 def tiny_idx_folder(tmp_path):
     """64 training and 32 test 8 x 8 digit-like images: a data source that costs nothing to open."""
     return write_idx_folder(tmp_path / "tiny_idx", 8, (("train", 64, 2), ("t10k", 32, 3)), with_labels=False)
+
+
+def train_recipe_text(tmp_path_factory, text: str, name: str) -> str:
+    """Trains a recipe given as text in a fresh temporary folder; returns the run folder (a model folder)."""
+    from vaestudio.training import load_recipe, train
+
+    folder = tmp_path_factory.mktemp(name)
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    out = str(folder / "run")
+    train(load_recipe(str(path)), out)
+    return out

@@ -5,6 +5,8 @@
   (the estimate of -log p(x); k = 5000 is the IWAE paper's) and ``bits_per_dim`` of it;
 - models with discrete codes (VQ-VAE, dVAE): ``codebook`` usage, dead codes and perplexity
   over the whole split (per level for VQ-VAE-2);
+- dVAEs: ``elbo`` and ``iwae`` (k = ``iwae_k``) with the uniform prior over codes, in nats per image, and
+  ``bits_per_dim`` of -iwae (the logit-Laplace density over 256 bins per dimension);
 - priors: ``bits_per_code`` (and nats) of the codes of their frozen VQ-VAE over the split (of its top map, or
   of its bottom map given the top one, for a VQ-VAE-2);
 - the contrastive scorer: mean matched cosine ``score``.
@@ -74,6 +76,7 @@ class Evaluation:
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.is_prior = is_prior(model)
         self.is_vae = model.model_type == "vae"
+        self.is_dvae = model.model_type == "dvae"
         if self.is_prior and vqvae is None:
             raise ValueError("evaluating a prior needs its VQ-VAE (vqvae=...)")
         self.means: dict[str, Mean] = {}
@@ -112,6 +115,12 @@ class Evaluation:
             self._add("elbo", bounds[0])
             self._add("iwae", bounds[1])
             self._timed("bounds", started)
+        if self.is_dvae and self.iwae_k > 0:
+            bounds = self.model.bounds(images, self.iwae_k, generator=self.generator)
+            self._add("elbo", bounds.elbo)
+            self._add("iwae", bounds.iwae)
+            self._add("bits_per_dim", losses.bits_per_dim(-bounds.iwae, images[0].numel(),
+                                                          self.model.likelihood.density_bins))
         if hasattr(self.model, "encode_codes") and not self.is_prior:
             for level, codes in _code_levels(self.model.encode_codes(images)).items():
                 self.usage.setdefault(level, CodeUsage(self.model.config.num_codes)).add(codes)
@@ -140,6 +149,9 @@ class Evaluation:
                 torch.tensor(result["nll"]), self.model.config.num_dimensions, self.model.likelihood.density_bins))
             seconds = self.seconds.get("bounds", 0.0)
             result["bounds_seconds_per_1000_images"] = 1000 * seconds / max(self.images, 1)
+        if self.is_dvae and "iwae" in result:
+            result["iwae_k"] = self.iwae_k
+            result["nll"] = -result["iwae"]
         if self.units is not None and self.images:
             result.update(self.units.summary())
             result["kl"] = float(sum(result["kl_per_dimension"]))

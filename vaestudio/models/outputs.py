@@ -95,7 +95,7 @@ class DVAEOutput:
 
     logits: torch.Tensor  # (B, K, h, w)
     soft_codes: torch.Tensor  # (B, K, h, w) Gumbel-softmax sample (one-hot in the forward when hard)
-    parameters: torch.Tensor  # (B, 2 * C, H, W) logit-Laplace location and log-scale
+    parameters: torch.Tensor  # (B, P * C, H, W) likelihood parameters (logit-Laplace: location and log-scale)
     reconstruction: torch.Tensor  # (B, C, H, W) in [0, 1]
 
 

@@ -1,9 +1,11 @@
 """The editor: encode an image, move it in latent space, decode it.
 
-``Editor(model)`` takes a VAE (beta-VAE, CVAE), a VQ-VAE of one or two levels, a text-to-image or class-to-image
-bundle (whose VQ-VAE is edited and whose prior samples and inpaints: from a prompt, or as a chosen class) or a
-two-level bundle (a VQ-VAE-2 whose top and bottom priors sample and inpaint: :mod:`two_level`). Uploads of any
-size and mode go through the project's image policy (``vaestudio.data.images``).
+``Editor(model)`` takes a VAE (beta-VAE, CVAE), a VQ-VAE of one or two levels, a dVAE (its latent: the argmax
+code embeddings), a bundle of such a code model and a PixelCNN prior over its codes (a text-to-image or
+class-to-image bundle: whose prior samples and inpaints from a prompt, or as a chosen class; a ``code_prior``
+bundle such as ``mnist-dvae``) or a two-level bundle (a VQ-VAE-2 whose top and bottom priors sample and inpaint:
+:mod:`two_level`). Uploads of any size and mode go through the project's image policy
+(``vaestudio.data.images``).
 
 - sliders (:mod:`sliders`): active dimensions by KL for Gaussian models, principal directions of the
   pre-quantisation maps for VQ models, both over a sample of the model's training data;

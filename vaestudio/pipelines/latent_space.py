@@ -5,7 +5,8 @@
 - ``PointSpace`` (AE, WAE-MMD): the latent is the deterministic code f(x) (B, L); it has a prior to
   sample (and a manifold to draw) only when the model matched its codes to N(0, I) (``has_prior``).
 - ``CodeMapSpace`` (one-level VQ-VAE): the latent is the pre-quantisation map (B, D, h, w);
-  decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image.
+  decoding re-quantises (nearest code) and decodes, so any edited latent gives a valid image. A dVAE
+  is one too: its latent is the argmax code's embedding, re-quantised to the nearest code embedding.
 - ``TwoLevelCodeMapSpace`` (VQ-VAE-2): the latent is both pre-quantisation maps, the top one
   (B, D, h/t, w/t) and the bottom one (B, D, h, w), side by side in one flat vector; decoding
   re-quantises each level and decodes both.

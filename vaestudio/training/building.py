@@ -257,7 +257,7 @@ def check_kl_warmup(model: StudioModel, training: TrainingSection, path: str) ->
     if training.kl_warmup_steps < 0:
         raise RecipeError(f"{path}: training.kl_warmup_steps must be >= 0, got {training.kl_warmup_steps}")
     if training.kl_warmup_steps > 0 and not hasattr(model, "kl_weight_factor"):
-        raise RecipeError(f"{path}: training.kl_warmup_steps needs a model with a KL term (a VAE); a "
+        raise RecipeError(f"{path}: training.kl_warmup_steps needs a model with a KL term (a VAE, a dVAE); a "
                           f"{model.model_type} has none. Remove the key")
 
 

@@ -78,7 +78,7 @@ class TrainingSection:
     grad_clip: float = 0.0  # max global gradient norm; 0 = off
     # KL warm-up (Bowman et al. 2016; Sonderby et al. 2016): the KL weight rises linearly from 0 to the model's
     # beta over this many steps, so the decoder learns to use the latent before the KL can switch it off; 0 = off.
-    # Models with a KL term only (VAE); free bits are the model's own setting (model.free_bits)
+    # Models with a KL term only (VAE; dVAE: its kl_weight); free bits are the model's own setting (model.free_bits)
     kl_warmup_steps: int = 0
     seed: int = 0
     precision: str = "fp32"  # "fp32" | "bf16" (autocast)
