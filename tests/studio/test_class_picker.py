@@ -2,7 +2,7 @@
 encoded with its class and drawn as another, an interpolation from an image of one class to an image of
 another (Edit); a class-to-image bundle (mnist-vqvae) draws the picked digit (Explore) and redraws a painted
 region as the picked digit (Edit's inpainting). Through the UI on the fake engine, and on the real engine with
-the shipped digits-cvae and mnist-vqvae.
+the shipped digits-cvae and mnist-vqvae."""
 
 from __future__ import annotations
 
