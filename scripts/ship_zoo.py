@@ -106,8 +106,9 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
         sources.append(f"- {role}: {card_line(card, 'source')}")
     lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Data", ""] + sources
     lines += ["", "## Commands", "", "```"]
-    lines += commands + ["```", "", "(each component's stages in order, each starting from the one before with",
-                         "`training.initialize_from`; `bash scripts/train_zoo.sh` runs them all and ships the zoo.)", ""]
+    lines += commands + ["```", "", "(each component's stages in order, each starting from the one before with"]
+    lines += ["`training.initialize_from`; `bash scripts/train_zoo.sh` runs them all and ships the zoo.)", ""] \
+        if kind == "text_to_image" else [f"`training.initialize_from`; docs/experiments/{name}.md tells how.)", ""]
     lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
     for role in components:
         evaluated = read_json(os.path.join(target, role, "metrics.json")).get("evaluation", {})
