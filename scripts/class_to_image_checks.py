@@ -7,7 +7,8 @@ Writes OUT/checks.json (the bundle's --evaluation file for scripts/ship_zoo.py) 
 - label_classifier: its accuracy on the real test digits;
 - reconstructions: the share of the VQ-VAE's reconstructions of the whole test split read as their label
   (the ceiling for what the decoder can draw);
-- class_samples and inpainting: see vaestudio.evaluation.class_to_image.
+- class_samples and inpainting: see vaestudio.evaluation.class_to_image (at the bundle's default temperature,
+  sampling_temperature).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         "inpainting": inpainting_report(pipeline, classifier, images[: arguments.inpaint_images],
                                         labels[: arguments.inpaint_images]),
     }
+    report["sampling_temperature"] = pipeline.temperature  # the bundle's default, used throughout
     report["checks_seconds"] = time.perf_counter() - started
     os.makedirs(arguments.out, exist_ok=True)
     with open(os.path.join(arguments.out, "checks.json"), "w", encoding="utf-8") as stream:

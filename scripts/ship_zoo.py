@@ -117,8 +117,9 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
         sources.append(f"- {role}: {card_line(card, 'source')}")
     lines += ["", f"Total training time: {total_seconds / 60:.1f} min.", "", "## Data", ""] + sources
     lines += ["", "## Commands", "", "```"]
-    lines += commands + ["```", "", "(each component's stages in order, each starting from the one before with",
-                         "`training.initialize_from`; `bash scripts/train_zoo.sh` runs them all and ships the zoo.)", ""]
+    lines += commands + ["```", "", "(each component's stages in order, each starting from the one before with"]
+    lines += ["`training.initialize_from`; `bash scripts/train_zoo.sh` runs them all and ships the zoo.)", ""] \
+        if kind == "text_to_image" else [f"`training.initialize_from`; docs/experiments/{name}.md tells how.)", ""]
     lines += ["## Metrics", "", "| metric | value |", "|---|---|"]
     for role in components:
         evaluated = read_json(os.path.join(target, role, "metrics.json")).get("evaluation", {})
@@ -181,6 +182,10 @@ def class_to_image_notes(name: str, target: str, evaluation: dict) -> list[str]:
               f"`vaestudio sample {name} --label 3` draws the class named 3 (a class name or index; without",
               "`--label`, the classes in turn). In the studio: Explore's class picker draws the class, and Edit's",
               "inpainting redraws the painted region as the picked class, keeping every other code.", ""]
+    temperature = read_json(os.path.join(target, "bundle.json")).get("options", {}).get("temperature")
+    if temperature is not None:
+        lines += [(f"Codes are sampled at temperature {temperature:g} by default (`temperature` in `bundle.json`; a "
+                   "request's own temperature overrides it); the measures above use that default."), ""]
     return lines
 
 

@@ -88,3 +88,20 @@ def test_sample_command_writes_pngs_and_a_manifest(zoo, tmp_path, capsys):
 def test_sample_command_reports_bad_models(zoo, tmp_path, capsys):
     assert cli_main(["sample", "no-such-model", "--out", str(tmp_path)]) == 2
     assert "no model called" in capsys.readouterr().err
+
+
+def test_sample_command_draws_the_label_of_a_class_bundle(zoo, tmp_path, capsys, tiny_class_bundle):
+    save_bundle(str(zoo / "tiny-digit-codes"), "class_to_image", tiny_class_bundle.components)
+    out = tmp_path / "out"
+    assert cli_main(["sample", "tiny-digit-codes", "--label", "3", "--num", "2", "--out", str(out)]) == 0
+    records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [record["label"] for record in records] == ["3", "3"]
+    assert all(Image.open(out / record["file"]).size == (8, 8) for record in records)
+    assert cli_main(["sample", "tiny-digit-codes", "--num", "3", "--out", str(out / "every")]) == 0
+    every = [json.loads(line)["label"] for line in (out / "every" / "samples.jsonl").read_text().splitlines()]
+    assert every == ["0", "1", "2"]  # no label: the classes in turn
+    capsys.readouterr()
+    assert cli_main(["sample", "tiny-digit-codes", "--label", "eleven", "--out", str(out)]) == 2
+    assert "draws the classes 0, 1, 2" in capsys.readouterr().err
+    assert cli_main(["sample", "tiny-digits", "--label", "three", "--out", str(out)]) == 2  # a VAE takes an index
+    assert "class index" in capsys.readouterr().err

@@ -9,13 +9,14 @@ from PIL import Image
 from tests.pipelines.conftest import REPOSITORY
 from vaestudio import hub
 from vaestudio.checkpoints import Bundle
+from vaestudio.pipelines.class_to_image import ClassToImage
 from vaestudio.pipelines.editing import Editor
 from vaestudio.pipelines.text_to_image import TextToImage
 from vaestudio.worlds.shapes.checker import read_image
 from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji", "mnist-vae-2d", "mnist-cvae", "fashion-vae",
-           "mnist-vae", "mnist-iwae", "digits-wae")
+           "mnist-vae", "mnist-iwae", "digits-wae", "mnist-vqvae")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
 MAX_ZOO_BYTES = 40_000_000  # DESIGN.md: all of pretrained/ together under 40 MB
 
@@ -38,7 +39,9 @@ def test_every_shipped_model_loads_and_makes_images(name):
     folder = shipped(name)
     assert os.path.isfile(os.path.join(folder, "README.md")) and os.path.isfile(os.path.join(folder, "metrics.json"))
     model = hub.load(name)
-    if isinstance(model, Bundle):
+    if isinstance(model, Bundle) and model.kind == "class_to_image":
+        images = [item.image for item in ClassToImage(model)(3, num_images=2)]
+    elif isinstance(model, Bundle):
         result = TextToImage(model)("a red circle" if name == "shapes" else "cat face", num_images=2, rerank=2)
         images = [item.image for item in result]
     else:
@@ -78,6 +81,9 @@ def test_capabilities_of_the_zoo():
     # needs no class
     assert capabilities(hub.load(shipped("digits-cvae"))) == {"scatter", "manifold", "prior", "encode", "attributes",
                                                               "interpolate"}
+    # a class-to-image bundle: its prior draws a picked class and inpaints as one; its VQ-VAE is edited
+    assert capabilities(hub.load(shipped("mnist-vqvae"))) == {"class_to_image", "prior", "inpaint", "encode",
+                                                              "attributes", "interpolate", "scatter", "codebook"}
 
 
 def test_the_digits_autoencoder_encodes_but_has_no_prior():

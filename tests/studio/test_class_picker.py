@@ -175,3 +175,21 @@ def test_a_text_conditional_model_samples_and_interpolates_from_typed_prompts(cl
                               api_name="/interpolate")
     width = pixels(same).shape[1]
     assert np.abs(pixels(same)[:, -width // 4 :] - pixels(other)[:, -width // 4 :]).mean() > 5.0
+
+
+def test_the_real_engine_draws_and_inpaints_the_picked_digit_with_mnist_vqvae(real_engine):
+    assert real_engine.model_classes("mnist-vqvae") == [str(digit) for digit in range(10)]
+    info = next(info for info in real_engine.list_models() if info.name == "mnist-vqvae")
+    assert info.can(Capability.CLASS_TO_IMAGE) and info.can(Capability.INPAINT) and info.can(Capability.PRIOR)
+    assert not info.can(Capability.MANIFOLD) and not info.can(Capability.TEXT_TO_IMAGE)
+    threes, sevens = (pixels(real_engine.prior_samples("mnist-vqvae", 4, 0, label)) for label in ("3", "7"))
+    assert threes.shape == sevens.shape and np.abs(threes - sevens).mean() > 5.0
+    digit = Image.new("L", (28, 28), 0)
+    digit.paste(255, (12, 4, 16, 24))  # a one
+    mask = Image.new("L", (28, 28), 0)
+    mask.paste(255, (0, 14, 28, 28))
+    as_one, as_eight = (real_engine.inpaint("mnist-vqvae", digit, mask, "", 2, 0, label) for label in ("1", "8"))
+    assert np.abs(pixels(as_one[0]) - pixels(as_eight[0])).mean() > 2.0
+    with pytest.raises(InputError, match="draws the classes 0, 1"):
+        real_engine.inpaint("mnist-vqvae", digit, mask, "", 2, 0, "eleven")
+

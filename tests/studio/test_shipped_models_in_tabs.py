@@ -2,7 +2,8 @@
 
 A model trained on a real data set (mnist, fashion-mnist) needs that data for what reads it (sliders
 and attribute vectors in Edit, the latent scatter): where the data set is installed those work; where
-it is not, they fail with the message that names the command that gets it.
+it is not, they read the real examples shipped in the package (100 MNIST digits), and without those
+they fail with the message that names the command that gets it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from studio.engine_api import Capability, InputError
 from studio.pickers import ModelPickers
 from vaestudio.data.catalogue import PACKAGED, packaged_dataset
 from vaestudio.data.packaged import installed_folder
+from vaestudio.data.shipped_samples import has_shipped_samples
 from vaestudio.hub import pretrained_directory as _pretrained_folder
 from vaestudio.hub import shipped_names, training_data
 
 SHIPPED = shipped_names()
-REAL_MODELS = ("mnist-vae-2d", "mnist-cvae", "fashion-vae", "mnist-vae", "mnist-iwae")
+REAL_MODELS = ("mnist-vae-2d", "mnist-cvae", "fashion-vae", "mnist-vae", "mnist-iwae", "mnist-vqvae")
 
 
 def pretrained_directory() -> Path:
@@ -35,9 +37,13 @@ def engine() -> Engine:
 
 
 def _data_needed(name: str) -> str | None:
-    """The packaged data set a shipped model was trained on, when it is not installed here."""
-    spec = str((training_data(str(pretrained_directory() / name)) or {}).get("source", "")).strip().lower()
-    if spec in PACKAGED and installed_folder(packaged_dataset(spec)) is None:
+    """The packaged data set a shipped model was trained on, when it is not installed here and no samples of it
+    ship in the package."""
+    directory = pretrained_directory() / name
+    if (directory / "bundle.json").is_file():  # a bundle's training data is its VQ-VAE's
+        directory = directory / "vqvae"
+    spec = str((training_data(str(directory)) or {}).get("source", "")).strip().lower()
+    if spec in PACKAGED and installed_folder(packaged_dataset(spec)) is None and not has_shipped_samples(spec):
         return spec
     return None
 
@@ -71,6 +77,11 @@ def test_every_tab_that_offers_a_shipped_model_works_with_it(engine, name):
         assert width == height and width % 3 == 0
     if info.can(Capability.PRIOR):
         assert isinstance(engine.prior_samples(name, 2, 0), Image.Image)
+    if info.can(Capability.CLASS_TO_IMAGE):
+        first = engine.model_classes(name)[0]
+        assert isinstance(engine.prior_samples(name, 2, 0, first), Image.Image)
+    if info.can(Capability.INPAINT):
+        assert len(engine.inpaint(name, _picture(size, 30), _bottom_half(size), "", 2, 0)) == 2
     if info.can(Capability.CODEBOOK):
         assert engine.codebook_usage(name) is not None
     if info.can(Capability.INPAINT):
@@ -92,6 +103,12 @@ def test_every_tab_that_offers_a_shipped_model_works_with_it(engine, name):
                 read()
 
 
+def _bottom_half(size: int) -> Image.Image:
+    mask = Image.new("L", (size, size), 0)
+    mask.paste(255, (0, size // 2, size, size))
+    return mask
+
+
 def _edit(engine: Engine, name: str, size: int):
     encoding = engine.encode(name, _picture(size, 30))
     values = [spec.value for spec in encoding.sliders]
@@ -99,3 +116,24 @@ def _edit(engine: Engine, name: str, size: int):
     edited = engine.decode_sliders(name, encoding.state, values, strengths)
     assert edited.size == encoding.reconstruction.size == encoding.model_input.size
     return edited
+
+
+def test_mnist_vqvae_works_in_every_tab_without_mnist_installed(tmp_path, monkeypatch):
+    """The editor's data sample comes from the 100 MNIST digits shipped in the package when MNIST is absent."""
+    import dataclasses
+    import shutil
+
+    from vaestudio.data.mnist import MNIST, MnistSource
+
+    monkeypatch.setenv("VAESTUDIO_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(MnistSource, "dataset", dataclasses.replace(MNIST, package_folders=lambda: []))
+    shutil.copytree(pretrained_directory() / "mnist-vqvae", tmp_path / "zoo" / "mnist-vqvae")
+    engine = Engine(models_dir=tmp_path / "zoo")
+    digit = _picture(28, 0)
+    encoding = engine.encode("mnist-vqvae", digit)
+    assert encoding.sliders and encoding.reconstruction.size == (28, 28)
+    assert engine.latent_scatter("mnist-vqvae", "", 50).labels  # 50 of the shipped digits
+    assert "shipped samples" in engine.codebook_usage("mnist-vqvae").measured_on
+    assert len(engine.inpaint("mnist-vqvae", digit, _bottom_half(28), "", 2, 0, "7")) == 2
+    assert isinstance(engine.prior_samples("mnist-vqvae", 4, 0, "3"), Image.Image)
+
