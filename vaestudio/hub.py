@@ -91,6 +91,8 @@ def _numbers(table: dict) -> dict[str, float]:
 
 def family(kind: str, config: dict) -> str:
     """The family a model type (or bundle kind) and its config values make: beta-VAE, VQ-VAE-2, ..."""
+    if kind == "vae" and config.get("decoder") == "pixelcnn":
+        return "PixelVAE"
     if kind == "vae" and config.get("beta", 1.0) != 1.0:
         return "beta-VAE"
     if kind == "vae" and config.get("condition", "none") not in (None, "none"):

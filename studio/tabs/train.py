@@ -69,10 +69,11 @@ def setting_keys(recipes: dict[str, Recipe]) -> dict[str, RecipeSetting]:
     return keys
 
 
-def _box(key: str, setting: RecipeSetting | None, caps: dict[str, float]) -> dict:
-    """A setting box's value, visibility and help for a recipe (hidden when the recipe has no such setting)."""
+def _box(key: str, setting: RecipeSetting | None, caps: dict[str, float], hidden_value: float) -> dict:
+    """A setting box's value, visibility and help for a recipe (hidden when the recipe has no such setting; it
+    still holds a number, so that API clients may leave it out)."""
     if setting is None:
-        return {"value": None, "visible": False}
+        return {"value": hidden_value, "visible": False}
     most = caps.get(key)
     value = setting.value if most is None else min(setting.value, most)
     capped = f" (at most {most:g} in this hosted studio)" if most is not None else ""
@@ -80,10 +81,11 @@ def _box(key: str, setting: RecipeSetting | None, caps: dict[str, float]) -> dic
 
 
 def chosen_overrides(recipe: Recipe | None, keys: list[str], values: tuple) -> dict[str, float]:
-    """The settings that differ from the recipe's own values (an empty box keeps the recipe's)."""
+    """The recipe's settings whose boxes differ from its own values (an empty box keeps the recipe's; the hidden
+    boxes of settings the recipe has not are left out)."""
     own = {setting.key: setting.value for setting in recipe.settings} if recipe is not None else {}
     return {key: float(value) for key, value in zip(keys, values)
-            if value is not None and (key not in own or float(value) != float(own[key]))}
+            if key in own and value is not None and float(value) != float(own[key])}
 
 
 def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dependency:
@@ -123,7 +125,7 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
                 first_own = {setting.key: setting for setting in first.settings} if first else {}
                 with gr.Accordion("Recipe settings (the recipe's own comments as help)", open=True):
                     setting_boxes = [
-                        gr.Number(**_box(key, first_own.get(key), caps), label=setting.label,
+                        gr.Number(**_box(key, first_own.get(key), caps, setting.value), label=setting.label,
                                   precision=0 if setting.kind == "int" else None, minimum=setting.minimum,
                                   maximum=min(setting.maximum, caps.get(key, setting.maximum)),
                                   elem_id=f"setting-{key.replace('.', '-').replace('_', '-')}")
@@ -163,14 +165,14 @@ def build(engine: StudioEngine, hosting: Hosting | None = None) -> gr.events.Dep
             settings = chosen.defaults
             own = {setting.key: setting for setting in chosen.settings}
             return (chosen.description, chosen.data, settings.steps, settings.batch_size, settings.learning_rate,
-                    settings.seed, *(gr.Number(**_box(key, own.get(key), caps)) for key in known), chosen.name)
+                    settings.seed, *(gr.Number(**_box(key, own.get(key), caps, known[key].value)) for key in known), chosen.name)
 
         recipe.change(recipe_defaults, recipe, [recipe_note, data, steps, batch_size, learning_rate, seed,
                                                 *setting_boxes, boxes_recipe], api_name="recipe_defaults")
 
         @user_facing
-        def train_start(data, recipe_name, steps, batch_size, learning_rate, seed, boxes_for, *setting_values,
-                        request: gr.Request):
+        def train_start(request: gr.Request, data, recipe_name, steps, batch_size, learning_rate, seed, boxes_for,
+                        *setting_values):
             # the boxes count only when they show this recipe's settings (an API call that names another recipe
             # without /recipe_defaults first would otherwise send the first recipe's values)
             chosen = recipes.get(recipe_name)
