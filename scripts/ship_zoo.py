@@ -3,7 +3,8 @@
     python scripts/ship_zoo.py model RUN_DIR NAME [--with-log]
     python scripts/ship_zoo.py bundle recipes/bundles/NAME.toml --runs RUNS_DIR [--evaluation JSON_FILE]
 
-A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``[components]``
+A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``notes`` (a
+paragraph for the card, optional), ``[components]``
 (role -> run name under RUNS_DIR) and ``[options]`` (copied into bundle.json as they are).
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
@@ -98,8 +99,10 @@ TWO_LEVEL_NOTES = [
 
 
 def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
-                kind: str = "text_to_image") -> str:
+                kind: str = "text_to_image", notes: str = "") -> str:
     lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
+    if notes:
+        lines += ["## How it was trained", "", notes.strip(), ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []
@@ -193,17 +196,18 @@ def read_bundle_settings(path: str) -> dict:
     """A bundle's settings file: {"name", "kind", "title", "components": {role: run name}, "options": {...}}."""
     with open(path, "rb") as stream:
         settings = tomllib.load(stream)
-    unknown = sorted(set(settings) - {"kind", "title", "components", "options"})
+    unknown = sorted(set(settings) - {"kind", "title", "notes", "components", "options"})
     if unknown or not settings.get("components"):
         raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name) and [options]; "
                          f"got {sorted(settings)}")
     return {"name": os.path.splitext(os.path.basename(path))[0], "kind": settings.get("kind", "text_to_image"),
-            "title": settings.get("title", ""), "components": dict(settings["components"]),
+            "title": settings.get("title", ""), "notes": settings.get("notes", ""),
+            "components": dict(settings["components"]),
             "options": dict(settings.get("options", {}))}
 
 
 def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: dict, options: dict,
-                kind: str = "text_to_image", root: str = os.path.join(REPOSITORY, "pretrained")) -> None:
+                kind: str = "text_to_image", root: str = os.path.join(REPOSITORY, "pretrained"), notes: str = "") -> None:
     target = os.path.join(root, name)
     if os.path.exists(target):
         shutil.rmtree(target)
@@ -220,7 +224,7 @@ def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: d
         json.dump(metrics, stream, indent=2, sort_keys=True)
         stream.write("\n")
     with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
-        stream.write(bundle_card(name, title, components, target, evaluation, kind))
+        stream.write(bundle_card(name, title, components, target, evaluation, kind, notes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         name = settings["name"]
         components = {role: os.path.join(arguments.runs, run) for role, run in settings["components"].items()}
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
-        ship_bundle(name, components, settings["title"], evaluation, settings["options"], settings["kind"])
+        ship_bundle(name, components, settings["title"], evaluation, settings["options"], settings["kind"],
+                    notes=settings["notes"])
     print(f"shipped pretrained/{name}")
     return 0
 

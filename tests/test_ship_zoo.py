@@ -101,6 +101,8 @@ def test_a_two_level_bundle_card_names_its_kind_and_how_it_samples(ship_zoo, tmp
     (target / "vqvae" / "config.json").write_text('{"model_type": "vqvae"}', encoding="utf-8")
     (target / "bundle.json").write_text('{"options": {}}', encoding="utf-8")
     card = ship_zoo.bundle_card("toy2", "A toy.", {"vqvae": run}, str(target),
-                                {"bottom_prior_bits_given_shuffled_top": 9.0}, kind="two_level")
+                                {"bottom_prior_bits_given_shuffled_top": 9.0}, kind="two_level",
+                                notes="Sized for a shared CPU.")
+    assert "## How it was trained\n\nSized for a shared CPU." in card
     assert "A `two_level` bundle" in card and "| bottom_prior_bits_given_shuffled_top | 9 |" in card
     assert "vaestudio sample toy2" in card and "## Prompts" not in card
