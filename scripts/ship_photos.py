@@ -64,6 +64,18 @@ def licence_rows() -> list[str]:
     return rows
 
 
+def step_summary(runs: dict[str, str]) -> str:
+    """"vqvae: 2600 steps of 8 in 30.4 min (0.70 s a step); prior: ..." from the runs' recipes and metrics."""
+    parts = []
+    for role, run in runs.items():
+        training = read_json(os.path.join(run, "metrics.json")).get("training", {})
+        steps, seconds = training.get("steps", 0), training.get("seconds", 0.0)
+        batch = read_text(os.path.join(run, "README.md")).split("batch size ")[-1].split(",")[0]
+        parts.append(f"the {role}, {steps} steps of {batch} in {seconds / 60:.1f} min "
+                     f"({seconds / max(steps, 1):.2f} s a step on average)")
+    return "; ".join(parts)
+
+
 def card(target: str, runs: dict[str, str], measured: dict, bench: dict) -> str:
     evaluation = measured["evaluation"]
     vqvae_card, prior_card = (read_text(os.path.join(target, role, "README.md")) for role in ("vqvae", "prior"))
@@ -112,10 +124,9 @@ def card(target: str, runs: dict[str, str], measured: dict, bench: dict) -> str:
         f"| prior | {card_line(prior_card, 'command')} | {card_line(prior_card, 'training time')} | "
         f"{card_line(prior_card, 'machine')} |", "",
         "Machine: AMD EPYC, AVX2, 2 cores shared with other jobs (up to 14 training runs at once), torch 2.13.0 CPU, "
-        "one thread per run. The step counts were chosen from the measured step time so that both runs end within "
-        "the session (the VQ-VAE: 2,600 steps of 8 random 64x64 crops, about 1.4 s a step on the shared machine; "
-        "the prior: 500 steps of 8 code maps); both would improve with longer runs (see the components' cards for "
-        "their curves' last values).", "",
+        "one thread per run. The step counts were chosen from the step time measured at the start (about 1.4 s a "
+        "step for the VQ-VAE on the crowded machine) so that both runs end within the working session: "
+        f"{step_summary(runs)}. Both would improve with longer runs.", "",
         f"Components: [vqvae/README.md](vqvae/README.md) ({runs['vqvae']}), [prior/README.md](prior/README.md) "
         f"({runs['prior']}). Shipped with `python scripts/ship_photos.py --vqvae {runs['vqvae']} --prior "
         f"{runs['prior']}`.", "",
