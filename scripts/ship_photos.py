@@ -4,6 +4,9 @@ licence (from the packages' copyright files, via the photos manifest).
 
     python scripts/ship_photos.py --vqvae runs/photos-vqvae --prior runs/photos-prior [--bench JSON]
 
+A component may be a checkpoint of a run that did not finish (``runs/NAME/checkpoints/step-N``): its weights
+ship with the run's recipe.toml and a short card saying at which step of how many it stopped.
+
 Needs the photos (`vaestudio data get photos`) for the evaluation and the licence list. Refuses to ship more
 than SIZE_ALLOWANCE bytes.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -64,13 +68,39 @@ def licence_rows() -> list[str]:
     return rows
 
 
+def ship_component(source: str, target: str) -> None:
+    """Copies a finished run, or a checkpoint of an unfinished one with its run's recipe and a short card."""
+    copy_model(source, target)
+    state = read_json(os.path.join(source, "trainer_state.json"))
+    if not state:
+        return
+    run = os.path.dirname(os.path.dirname(os.path.abspath(source)))
+    shutil.copyfile(os.path.join(run, "recipe.toml"), os.path.join(target, "recipe.toml"))
+    os.chmod(os.path.join(target, "recipe.toml"), 0o644)
+    with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
+        stream.write("\n".join([
+            f"# {os.path.basename(run)} (checkpoint at step {state['step']} of {state['total_steps']})", "",
+            f"The weights of `{os.path.relpath(os.path.abspath(source), REPOSITORY)}`: the run was stopped there "
+            "for the session's time (its cosine schedule was not finished).", "",
+            "## Training", "",
+            f"- command: `vaestudio train recipes/{os.path.basename(run)}.toml --out "
+            f"{os.path.relpath(run, REPOSITORY)} --quiet`",
+            f"- steps: {state['step']} of {state['total_steps']}",
+            f"- training time: {state['seconds'] / 60:.1f} min",
+            "- machine: cpu AMD EPYC, cpu_cores 2, torch_threads 1, torch 2.13.0+cpu, shared with other jobs",
+            "", "Loss every 25 steps (nats per code): " + ", ".join(f"{step}: {loss:.2f}" for step, loss in
+                                                               state["history"]), ""]))
+
+
 def step_summary(runs: dict[str, str]) -> str:
     """"vqvae: 2600 steps of 8 in 30.4 min (0.70 s a step); prior: ..." from the runs' recipes and metrics."""
     parts = []
     for role, run in runs.items():
-        training = read_json(os.path.join(run, "metrics.json")).get("training", {})
-        steps, seconds = training.get("steps", 0), training.get("seconds", 0.0)
-        batch = read_text(os.path.join(run, "README.md")).split("batch size ")[-1].split(",")[0]
+        training = read_json(os.path.join(run, "metrics.json")).get("training", {}) or read_json(
+            os.path.join(run, "trainer_state.json"))
+        steps, seconds = training.get("step", training.get("steps", 0)), training.get("seconds", 0.0)
+        batch = read_json(os.path.join(run, "trainer_state.json")).get("recipe", {}).get("training", {}).get(
+            "batch_size") or read_text(os.path.join(run, "README.md")).split("batch size ")[-1].split(",")[0]
         parts.append(f"the {role}, {steps} steps of {batch} in {seconds / 60:.1f} min "
                      f"({seconds / max(steps, 1):.2f} s a step on average)")
     return "; ".join(parts)
@@ -152,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     target = os.path.join(REPOSITORY, "pretrained", NAME)
     runs = {"vqvae": arguments.vqvae, "prior": arguments.prior}
     for role, run in runs.items():
-        copy_model(run, os.path.join(target, role))
+        ship_component(run, os.path.join(target, role))
     with open(os.path.join(target, "bundle.json"), "w", encoding="utf-8") as stream:
         json.dump({"kind": "photo_editing", "components": {"vqvae": "vqvae", "prior": "prior"}, "options": {}},
                   stream, indent=2)
