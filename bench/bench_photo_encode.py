@@ -15,6 +15,7 @@ Both baselines are timed on the same input in the same process. Writes bench/res
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import torch
@@ -66,6 +67,7 @@ def stock_encoder_twin(model: PhotoVQVAE) -> VQVAE:
 def main() -> None:
     arguments = harness.parse_arguments(__doc__.splitlines()[0], "fewer repeats")
     repeats = 3 if arguments.quick else 11
+    load_before = os.getloadavg()
     model, model_name = photos_model("photos")
     shapes = load("shapes")["vqvae"].eval()
     stock = stock_encoder_twin(model)
@@ -92,6 +94,7 @@ def main() -> None:
     harness.write_results("photo_encode", {
         "goals": GOALS, "size": SIZE, "model": model_name, "threads": torch.get_num_threads(),
         "code_map": list(codes.shape[1:]), "upload_bytes": len(upload), "results": rows,
+        "conditions": harness.run_conditions(load_before),
     })
 
 

@@ -46,6 +46,18 @@ def test_psnr_per_picture_and_mean():
     assert result["images"] == 3 and result["size"] == 8
     assert result["per_picture"] == {"pkg/0": 20.0, "pkg/1": 20.0, "pkg/2": 20.0}
     assert result["psnr_mean"] == pytest.approx(20.0) and result["psnr_of_mean_mse"] == pytest.approx(20.0)
+    assert result["psnr_median"] == pytest.approx(20.0)
+
+
+def test_a_flat_picture_lifts_the_mean_but_not_the_psnr_of_the_mean_error():
+    class Exact(Shifted):
+        def reconstruct_any(self, images):
+            return images + (0.0 if float(images.mean()) < 0.25 else 0.1)  # the first picture exactly
+
+    result = photo_psnr(Exact(), Pictures(3))
+    assert result["per_picture"]["pkg/0"] == pytest.approx(100.0)  # metrics.psnr's ceiling for MSE 0
+    assert result["psnr_median"] == pytest.approx(20.0)
+    assert result["psnr_of_mean_mse"] == pytest.approx(10 * math.log10(1 / (0.02 / 3)), abs=0.01)
 
 
 def test_a_uniform_prior_costs_log2_k_bits_per_code():
