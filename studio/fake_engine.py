@@ -67,8 +67,8 @@ RECIPES = [  # real recipe names and settings (recipes/*.toml; a test holds the 
            TrainingSettings(0, 64, 0.002, 0)),
     Recipe("shapes-vqvae", "VQ-VAE of the shapes world: 64x64 RGB -> a 16x16 map of 1024 codes", "shapes",
            TrainingSettings(5000, 32, 0.001, 0)),
-    Recipe("emoji-vqvae", "VQ-VAE of Noto Color Emoji renders: 32x32 RGB -> an 8x8 map of 128 codes", "emoji",
-           TrainingSettings(2500, 32, 0.001, 0)),
+    Recipe("emoji-vqvae", "VQ-VAE of the emoji source (Noto, Twemoji, OpenMoji): 64x64 RGB -> an 8x8 map of 512 codes",
+           "emoji", TrainingSettings(500, 16, 0.0015, 0)),
 ]
 EPOCH_RECIPE_STEPS = 300  # how long the fake runs a recipe that counts epochs (steps 0)
 
