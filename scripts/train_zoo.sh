@@ -22,7 +22,8 @@ RUN_LIST="shapes-vqvae:shapes-vqvae shapes-vqvae-decoder:shapes-vqvae-decoder sh
 shapes-scorer-crisp:shapes-scorer-crisp shapes-prior:shapes-prior shapes-prior-guided:shapes-prior-guided shapes-prior-long:shapes-prior-long
 shapes-prior-regional:shapes-prior-regional shapes-prior-continued:shapes-prior-continued shapes-prior-continued-more:shapes-prior-continued-more
 shapes-vae:shapes-vae shapes-text-cvae:shapes-text-cvae
-digits:digits-vae-2d digits-cvae:digits-cvae emoji-vqvae:emoji-vqvae emoji-prior:emoji-prior
+digits:digits-vae-2d digits-cvae:digits-cvae
+emoji-vqvae:emoji-vqvae emoji-vqvae-decoder:emoji-vqvae-decoder emoji-prior:emoji-prior emoji-scorer:emoji-scorer
 $(for lesson in $LESSON_MODELS; do printf '%s:%s ' "$lesson" "$lesson"; done)"
 
 train() {  # train RUN_NAME RECIPE_NAME
@@ -33,6 +34,7 @@ train() {  # train RUN_NAME RECIPE_NAME
   "$PYTHON" -m vaestudio.cli train "recipes/$2.toml" --out "$out" --quiet "${resume[@]}" > "$RUNS/$1.log" 2>&1
 }
 
+"$PYTHON" -m vaestudio.cli data get emoji  # the emoji runs read four pinned npm tarballs (docs/data.md)
 for entry in $RUN_LIST; do
   name=${entry%%:*}
   if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
@@ -49,6 +51,9 @@ for lesson in $LESSON_MODELS; do  # the reference VAE ships its log: the Learn t
 done
 # bundles: which runs make each and its sampling settings are in recipes/bundles/NAME.toml
 ship bundle recipes/bundles/emoji.toml --runs "$RUNS"
+"$PYTHON" -m vaestudio.evaluation.emoji_classifier --out "$RUNS/emoji-classifier" --epochs 12  # the emoji judge
+"$PYTHON" -m vaestudio.evaluation.emoji_faithfulness --model emoji --classifier "$RUNS/emoji-classifier" \
+  --out "$RUNS/emoji-faithfulness.json"  # docs/experiments/emoji-text-to-image.md
 ship bundle recipes/bundles/shapes.toml --runs "$RUNS"
 "$PYTHON" -m vaestudio.evaluation.faithfulness --model shapes --num-prompts 200 > "$RUNS/shapes-faithfulness.json"
 ship bundle recipes/bundles/shapes.toml --runs "$RUNS" --evaluation "$RUNS/shapes-faithfulness.json"

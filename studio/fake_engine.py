@@ -86,8 +86,8 @@ RECIPES = [  # real recipe names and settings (recipes/*.toml; a test holds the 
            TrainingSettings(0, 64, 0.002, 0), VAE_SETTINGS),
     Recipe("shapes-vqvae", "VQ-VAE of the shapes world: 64x64 RGB -> a 16x16 map of 1024 codes", "shapes",
            TrainingSettings(5000, 32, 0.001, 0), (_setting("model.num_codes", "Codebook size", 1024),)),
-    Recipe("emoji-vqvae", "VQ-VAE of Noto Color Emoji renders: 32x32 RGB -> an 8x8 map of 128 codes", "emoji",
-           TrainingSettings(2500, 32, 0.001, 0), (_setting("model.num_codes", "Codebook size", 128),)),
+    Recipe("emoji-vqvae", "VQ-VAE of the emoji source (Noto, Twemoji, OpenMoji): 64x64 RGB -> an 8x8 map of 512 codes",
+           "emoji", TrainingSettings(500, 16, 0.0015, 0), (_setting("model.num_codes", "Codebook size", 512),)),
 ]
 EPOCH_RECIPE_STEPS = 300  # how long the fake runs a recipe that counts epochs (steps 0)
 

@@ -15,7 +15,7 @@ from studio.tabs.shared import ENGINE_QUEUE, show
 EXAMPLES_BY_MODEL = {
     "shapes": ["a red circle", "a blue square in the top left and a yellow triangle in the bottom right",
                "a small green triangle on the left", "a large purple star on a black background"],
-    "emoji": ["smiling face with hearts"],
+    "emoji": ["cat face in openmoji style", "smiling face with hearts in noto style", "red apple in twemoji style"],
 }
 EXAMPLE_PROMPTS = [prompt for prompts in EXAMPLES_BY_MODEL.values() for prompt in prompts]
 PLACEHOLDER = "a red circle in the top left and a blue square at the bottom"  # a shapes prompt too

@@ -153,3 +153,12 @@ def test_catalogue_lists_emoji_as_packaged_and_emoji_font_as_built_in():
 def test_fake_colours_are_distinct():  # the pixel checks above rely on it
     colours = {colour(key, style) for key in EMOJI_RED for style in STYLE_GREEN}
     assert len(colours) == len(EMOJI_RED) * len(STYLE_GREEN) and len(CLDR) == 6
+
+
+def test_the_editor_samples_emoji_evenly_however_large_the_source(fake_emoji, monkeypatch):
+    from vaestudio.pipelines import dataset_sample
+
+    monkeypatch.setattr(dataset_sample, "CONTIGUOUS_ABOVE", 2)  # the source counts as large
+    source = open_source("emoji", "all")
+    sample = dataset_sample.read_sample(source, 3)
+    assert sample.captions == [source.full_caption(index) for index in (0, 6, 13)]  # spread, not the first three

@@ -67,6 +67,7 @@ def test_held_out_cases_are_one_per_style_of_each_emoji_without_skin_tone(fake_e
     assert len(cases) == 3 + 2 + 3  # grinning face and waving hand in three styles, cat face in two
     # every other emoji in key order (1F431, 1F44B, 1F600): cat face in two styles, grinning face in three
     assert len(held_out_cases(source, stride=2)) == 2 + 3
+    assert len(held_out_cases(source, stride=2, start=1)) == 3  # waving hand alone
     with_keywords = held_out_cases(source, keywords=True)
     assert any(case.prompt == "cat face in openmoji style, cat face pet" for case in with_keywords)
     for case in cases:

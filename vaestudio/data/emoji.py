@@ -63,6 +63,7 @@ def prompt(name: str, style: str | None = None) -> str:
 class EmojiSource(ImageSource):
     num_channels = 3
     has_captions = True
+    in_memory = True  # one cached array: any index is as cheap as the first (an even sample spans every group)
 
     def __init__(
         self,

@@ -47,10 +47,11 @@ class EmojiCase:
     index: int  # of the real image in the test split
 
 
-def held_out_cases(source, stride: int = 1, keywords: bool = False) -> list[EmojiCase]:
-    """One case per (held-out emoji without skin tone, style), every ``stride``-th emoji in key order."""
+def held_out_cases(source, stride: int = 1, keywords: bool = False, start: int = 0) -> list[EmojiCase]:
+    """One case per (held-out emoji without skin tone, style), every ``stride``-th emoji in key order from
+    the ``start``-th (settings are picked on ``--start 2 --stride 8``, reported on the disjoint default)."""
     bases = sorted({record["key"] for record in source.records if record["key"] == record["base"]})
-    chosen = set(bases[::stride])
+    chosen = set(bases[start::stride])
     cases = []
     for index, record in enumerate(source.records):
         if record["key"] not in chosen:
@@ -113,10 +114,11 @@ def held_out_bits(pipeline: TextToImage, source, batch_size: int = 64) -> dict:
 
 def emoji_faithfulness(pipeline: TextToImage, classifier: EmojiClassifier, stride: int = 4, rerank: int = 16,
                        seed: int = 0, guidance_scale: float | None = None, temperature: float | None = None,
-                       keywords: bool = False, source_options: dict | None = None, bits: bool = True) -> dict:
+                       keywords: bool = False, source_options: dict | None = None, bits: bool = True,
+                       start: int = 0) -> dict:
     """The report of the module docstring (``bits``: with the prior's held-out bits per code)."""
     source = open_source("emoji", "test", image_size=classifier.settings.image_size, **(source_options or {}))
-    cases = held_out_cases(source, stride, keywords)
+    cases = held_out_cases(source, stride, keywords, start)
     real_images = source_tensors(source)[0][[case.index for case in cases]]  # (N, 3, S, S)
     started = time.perf_counter()
     generated = generated_images(pipeline, cases, rerank, seed, guidance_scale, temperature)
@@ -136,7 +138,7 @@ def emoji_faithfulness(pipeline: TextToImage, classifier: EmojiClassifier, strid
         report["prior_bits_per_code"] = held_out_bits(pipeline, source)
     report["settings"] = {
         "prompts": len(cases), "held_out_emoji": len({case.prompt.split(" in ")[0] for case in cases}),
-        "stride": stride, "keywords": keywords, "rerank": rerank, "seed": seed,
+        "start": start, "stride": stride, "keywords": keywords, "rerank": rerank, "seed": seed,
         "guidance_scale": pipeline.guidance_scale if guidance_scale is None else guidance_scale,
         "temperature": pipeline.temperature if temperature is None else temperature,
         "seconds": round(time.perf_counter() - started, 1), "example_prompt": cases[0].prompt if cases else None,
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="emoji", help="a text_to_image bundle (shipped name or folder)")
     parser.add_argument("--classifier", required=True, help="folder of a trained emoji classifier")
     parser.add_argument("--stride", type=int, default=4, help="every n-th held-out emoji (1: all of them)")
+    parser.add_argument("--start", type=int, default=0, help="the first held-out emoji taken (key order)")
+    parser.add_argument("--no-bits", action="store_true", help="skip the prior's held-out bits per code")
     parser.add_argument("--rerank", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--guidance-scale", type=float, default=None, help="default: the bundle's")
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = TextToImage(load(arguments.model))
     report = emoji_faithfulness(pipeline, load_emoji_classifier(arguments.classifier), arguments.stride,
                                 arguments.rerank, arguments.seed, arguments.guidance_scale, arguments.temperature,
-                                arguments.keywords)
+                                arguments.keywords, bits=not arguments.no_bits, start=arguments.start)
     report["classifier"] = {"folder": arguments.classifier, "model": arguments.model}
     text = json.dumps(report, indent=2)
     print(text)

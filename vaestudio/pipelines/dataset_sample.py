@@ -68,11 +68,12 @@ def open_model_source(
 
 
 def read_sample(source: ImageSource, size: int) -> DatasetSample:
-    """``size`` examples: evenly spaced over small sources, the first ones of large sources."""
+    """``size`` examples: evenly spaced over small sources and over those held whole in one array
+    (``source.in_memory``, e.g. emoji, sorted by code point), the first ones of other large sources."""
     count = min(int(size), len(source))
     if count < 1:
         raise ValueError(f"the data source {source!r} is empty")
-    if len(source) <= CONTIGUOUS_ABOVE:
+    if len(source) <= CONTIGUOUS_ABOVE or getattr(source, "in_memory", False):
         indices = np.linspace(0, len(source) - 1, count).round().astype(int)
     else:
         indices = np.arange(count)
