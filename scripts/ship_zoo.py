@@ -4,7 +4,8 @@
     python scripts/ship_zoo.py bundle recipes/bundles/NAME.toml --runs RUNS_DIR [--evaluation JSON_FILE]
 
 A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``[components]``
-(role -> run name under RUNS_DIR) and ``[options]`` (copied into bundle.json as they are).
+(role -> run name under RUNS_DIR), ``[options]`` (copied into bundle.json as they are) and optional ``notes``
+(markdown that ends the card).
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -85,7 +86,8 @@ def flatten(values: dict, prefix: str = "") -> dict:
     return flat
 
 
-def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict) -> str:
+def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
+                notes: str = "") -> str:
     kind = read_json(os.path.join(target, "bundle.json")).get("kind", "text_to_image")
     lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
@@ -119,6 +121,8 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
                   f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",
                   "captions, one image per prompt, best of 16 candidates by the scorer). `vqvae_reconstructions` is the",
                   "checker on the VQ-VAE's reconstructions of real test images: the ceiling for text to image."]
+    if kind != "text_to_image":
+        return "\n".join(lines + ["", notes.strip(), ""] if notes.strip() else lines + [""])
     lines += ["", "## Prompts", "",
               "An empty prompt samples from the neutral prompt in `bundle.json`; a prompt over 1,000 characters is",
               "truncated; unknown words are ignored and listed in the result's warnings.", ""]
@@ -147,17 +151,17 @@ def read_bundle_settings(path: str) -> dict:
     """A bundle's settings file: {"name", "kind", "title", "components": {role: run name}, "options": {...}}."""
     with open(path, "rb") as stream:
         settings = tomllib.load(stream)
-    unknown = sorted(set(settings) - {"kind", "title", "components", "options"})
+    unknown = sorted(set(settings) - {"kind", "title", "components", "options", "notes"})
     if unknown or not settings.get("components"):
-        raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name) and [options]; "
+        raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name), [options] and notes; "
                          f"got {sorted(settings)}")
     return {"name": os.path.splitext(os.path.basename(path))[0], "kind": settings.get("kind", "text_to_image"),
             "title": settings.get("title", ""), "components": dict(settings["components"]),
-            "options": dict(settings.get("options", {}))}
+            "options": dict(settings.get("options", {})), "notes": str(settings.get("notes", ""))}
 
 
 def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: dict, options: dict,
-                kind: str = "text_to_image", root: str = os.path.join(REPOSITORY, "pretrained")) -> None:
+                kind: str = "text_to_image", root: str = os.path.join(REPOSITORY, "pretrained"), notes: str = "") -> None:
     target = os.path.join(root, name)
     if os.path.exists(target):
         shutil.rmtree(target)
@@ -174,7 +178,7 @@ def ship_bundle(name: str, components: dict[str, str], title: str, evaluation: d
         json.dump(metrics, stream, indent=2, sort_keys=True)
         stream.write("\n")
     with open(os.path.join(target, "README.md"), "w", encoding="utf-8") as stream:
-        stream.write(bundle_card(name, title, components, target, evaluation))
+        stream.write(bundle_card(name, title, components, target, evaluation, notes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -202,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         name = settings["name"]
         components = {role: os.path.join(arguments.runs, run) for role, run in settings["components"].items()}
         evaluation = read_json(arguments.evaluation) if arguments.evaluation else {}
-        ship_bundle(name, components, settings["title"], evaluation, settings["options"], settings["kind"])
+        ship_bundle(name, components, settings["title"], evaluation, settings["options"], settings["kind"],
+                    notes=settings["notes"])
     print(f"shipped pretrained/{name}")
     return 0
 

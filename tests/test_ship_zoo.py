@@ -92,3 +92,21 @@ def test_shipping_a_bundle_from_its_settings_file(ship_zoo, tmp_path):
     bad.write_text('neutral_prompt = "flat"\n[components]\nvqvae = "codes"\n', encoding="utf-8")
     with pytest.raises(SystemExit, match="a bundle file has"):
         ship_zoo.read_bundle_settings(str(bad))
+
+
+def test_a_code_prior_bundle_card_names_its_kind_ends_with_its_notes_and_has_no_prompt_section(ship_zoo, tmp_path):
+    runs = tmp_path / "runs"
+    for run in ("codes", "prior"):
+        write_run(runs / run, 60.0)
+        (runs / run / "model.safetensors").write_bytes(b"weights")
+        (runs / run / "config.json").write_text('{"model_type": "dvae", "config": {}}', encoding="utf-8")
+    settings_file = tmp_path / "toy-dvae.toml"
+    settings_file.write_text('kind = "code_prior"\ntitle = "A toy."\nnotes = """\n## Why\n\nBecause."""\n'
+                             '[components]\nvqvae = "codes"\nprior = "prior"\n[options]\n', encoding="utf-8")
+    settings = ship_zoo.read_bundle_settings(str(settings_file))
+    components = {role: str(runs / run) for role, run in settings["components"].items()}
+    ship_zoo.ship_bundle(settings["name"], components, settings["title"], {}, settings["options"], settings["kind"],
+                         root=str(tmp_path / "pretrained"), notes=settings["notes"])
+    card = (tmp_path / "pretrained" / "toy-dvae" / "README.md").read_text(encoding="utf-8")
+    assert "A `code_prior` bundle" in card and "## Prompts" not in card
+    assert card.rstrip().endswith("## Why\n\nBecause.")
