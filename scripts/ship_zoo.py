@@ -3,9 +3,9 @@
     python scripts/ship_zoo.py model RUN_DIR NAME [--with-log]
     python scripts/ship_zoo.py bundle recipes/bundles/NAME.toml --runs RUNS_DIR [--evaluation JSON_FILE]
 
-A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``notes`` (a
-paragraph for the card, optional), ``[components]``
-(role -> run name under RUNS_DIR) and ``[options]`` (copied into bundle.json as they are).
+A bundle's settings live in its file (``recipes/bundles/NAME.toml``): ``kind``, ``title``, ``[components]``
+(role -> run name under RUNS_DIR), ``[options]`` (copied into bundle.json as they are) and optional ``notes``
+(markdown that ends the card).
 
 A shipped folder keeps what loading and the model card need: config.json, model.safetensors,
 README.md, metrics.json and recipe.toml (which names the training data for the editor). A bundle
@@ -101,8 +101,6 @@ TWO_LEVEL_NOTES = [
 def bundle_card(name: str, title: str, components: dict[str, str], target: str, evaluation: dict,
                 kind: str = "text_to_image", notes: str = "") -> str:
     lines = [f"# {name}", "", title, "", f"A `{kind}` bundle: load it with `vaestudio.load(\"" + name + "\")`.", ""]
-    if notes:
-        lines += ["## How it was trained", "", notes.strip(), ""]
     lines += ["## Components", "", "| role | model | training time | machine |", "|---|---|---|---|"]
     total_seconds = 0.0
     commands, sources = [], []
@@ -130,15 +128,18 @@ def bundle_card(name: str, title: str, components: dict[str, str], target: str, 
             lines.append(f"| {role}.{key} | {value:.4g} |")
     for key, value in flatten(evaluation).items():
         lines.append(f"| {key} | {value:.4g} |")
+    ending = ["", notes.strip(), ""] if notes.strip() else [""]  # the bundle file's notes end the card
     if kind == "class_to_image":
-        return "\n".join(lines + class_to_image_notes(name, target, evaluation))
+        return "\n".join(lines + class_to_image_notes(name, target, evaluation) + ending)
     if kind == "two_level":
-        return "\n".join(lines + ["", *(line.replace("NAME", name) for line in TWO_LEVEL_NOTES)])
+        return "\n".join(lines + ["", *(line.replace("NAME", name) for line in TWO_LEVEL_NOTES)] + ending)
     if evaluation:
         lines += ["", "The `faithfulness.*`, `checker_on_real_images.*` and `vqvae_reconstructions.*` rows come from",
                   f"`python -m vaestudio.evaluation.faithfulness --model {name} --num-prompts 200` (full test",
                   "captions, one image per prompt, best of 16 candidates by the scorer). `vqvae_reconstructions` is the",
                   "checker on the VQ-VAE's reconstructions of real test images: the ceiling for text to image."]
+    if kind != "text_to_image":
+        return "\n".join(lines + ending)
     lines += ["", "## Prompts", "",
               "An empty prompt samples from the neutral prompt in `bundle.json`; a prompt over 1,000 characters is",
               "truncated; unknown words are ignored and listed in the result's warnings.", ""]
@@ -198,7 +199,7 @@ def read_bundle_settings(path: str) -> dict:
         settings = tomllib.load(stream)
     unknown = sorted(set(settings) - {"kind", "title", "notes", "components", "options"})
     if unknown or not settings.get("components"):
-        raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name) and [options]; "
+        raise SystemExit(f"{path}: a bundle file has kind, title, [components] (role = run name), [options] and notes; "
                          f"got {sorted(settings)}")
     return {"name": os.path.splitext(os.path.basename(path))[0], "kind": settings.get("kind", "text_to_image"),
             "title": settings.get("title", ""), "notes": settings.get("notes", ""),

@@ -70,21 +70,26 @@ def test_each_shipped_bundle_is_what_its_settings_file_says(ship_zoo, name):
     assert set(shipped["components"]) == set(settings["components"])
 
 
-def test_shipping_a_bundle_from_its_settings_file(ship_zoo, tmp_path):
+def ship_toy_bundle(ship_zoo, tmp_path, name: str, settings_text: str, model_type: str) -> str:
+    """Ships a bundle of two fake runs ("codes", "prior") from a settings file's text; returns its folder."""
     runs = tmp_path / "runs"
-    write_run(runs / "codes", 60.0)
-    write_run(runs / "prior", 30.0)
-    for run in ("codes", "prior"):
+    for run, seconds in (("codes", 60.0), ("prior", 30.0)):
+        write_run(runs / run, seconds)
         (runs / run / "model.safetensors").write_bytes(b"weights")
-        (runs / run / "config.json").write_text('{"model_type": "vqvae", "config": {}}', encoding="utf-8")
-    settings_file = tmp_path / "toy.toml"
-    settings_file.write_text('title = "A toy."\n[components]\nvqvae = "codes"\nprior = "prior"\n'
-                             '[options]\nneutral_prompt = "a toy"\ntemperature = 0.5\n', encoding="utf-8")
+        (runs / run / "config.json").write_text(f'{{"model_type": "{model_type}", "config": {{}}}}', encoding="utf-8")
+    settings_file = tmp_path / f"{name}.toml"
+    settings_file.write_text(settings_text, encoding="utf-8")
     settings = ship_zoo.read_bundle_settings(str(settings_file))
     components = {role: str(runs / run) for role, run in settings["components"].items()}
-    ship_zoo.ship_bundle(settings["name"], components, settings["title"], {}, settings["options"],
-                         root=str(tmp_path / "pretrained"))
-    with open(tmp_path / "pretrained" / "toy" / "bundle.json", encoding="utf-8") as stream:
+    ship_zoo.ship_bundle(settings["name"], components, settings["title"], {}, settings["options"], settings["kind"],
+                         root=str(tmp_path / "pretrained"), notes=settings["notes"])
+    return str(tmp_path / "pretrained" / name)
+
+
+def test_shipping_a_bundle_from_its_settings_file(ship_zoo, tmp_path):
+    folder = ship_toy_bundle(ship_zoo, tmp_path, "toy", 'title = "A toy."\n[components]\nvqvae = "codes"\n'
+                             'prior = "prior"\n[options]\nneutral_prompt = "a toy"\ntemperature = 0.5\n', "vqvae")
+    with open(os.path.join(folder, "bundle.json"), encoding="utf-8") as stream:
         document = json.load(stream)
     assert document == {"kind": "text_to_image", "components": {"vqvae": "vqvae", "prior": "prior"},
                         "options": {"neutral_prompt": "a toy", "temperature": 0.5}}
@@ -102,7 +107,17 @@ def test_a_two_level_bundle_card_names_its_kind_and_how_it_samples(ship_zoo, tmp
     (target / "bundle.json").write_text('{"options": {}}', encoding="utf-8")
     card = ship_zoo.bundle_card("toy2", "A toy.", {"vqvae": run}, str(target),
                                 {"bottom_prior_bits_given_shuffled_top": 9.0}, kind="two_level",
-                                notes="Sized for a shared CPU.")
+                                notes="## How it was trained\n\nSized for a shared CPU.")
     assert "## How it was trained\n\nSized for a shared CPU." in card
     assert "A `two_level` bundle" in card and "| bottom_prior_bits_given_shuffled_top | 9 |" in card
     assert "vaestudio sample toy2" in card and "## Prompts" not in card
+
+
+def test_a_code_prior_bundle_card_names_its_kind_ends_with_its_notes_and_has_no_prompt_section(ship_zoo, tmp_path):
+    folder = ship_toy_bundle(ship_zoo, tmp_path, "toy-dvae", 'kind = "code_prior"\ntitle = "A toy."\n'
+                             'notes = """\n## Why\n\nBecause."""\n[components]\nvqvae = "codes"\nprior = "prior"\n',
+                             "dvae")
+    with open(os.path.join(folder, "README.md"), encoding="utf-8") as stream:
+        card = stream.read()
+    assert "A `code_prior` bundle" in card and "## Prompts" not in card
+    assert card.rstrip().endswith("## Why\n\nBecause.")

@@ -102,8 +102,8 @@ def family(kind: str, config: dict) -> str:
     return KIND_FAMILIES.get(kind, kind)
 
 
-def _summary(kind: str, config: dict) -> str:
-    parts = [family(kind, config)]
+def _summary(family_name: str, config: dict) -> str:
+    parts = [family_name]
     if config.get("latent_dim"):
         parts.append(f"{config['latent_dim']}-D latent")
     if config.get("num_codes"):
@@ -216,17 +216,19 @@ def describe(name_or_path: str, name: str | None = None) -> ModelInfo:
         description = read_bundle_description(directory)
         kind = description["kind"]
         image_model = description["components"].get("vqvae")
-        config = read_config(os.path.join(directory, image_model))[1] if image_model else {}
+        image_kind, config = read_config(os.path.join(directory, image_model)) if image_model else ("", {})
     else:
         kind, config = read_config(directory)
+        image_kind = kind
+    described_family = f"{family(image_kind, config)} + PixelCNN prior" if kind == "code_prior" else family(kind, config)
     return ModelInfo(
         name=name or os.path.basename(os.path.normpath(directory)),
         kind=kind,
         card=_read_text(os.path.join(directory, "README.md")),
         metrics=_read_metrics(os.path.join(directory, "metrics.json")),
         directory=directory,
-        family=family(kind, config),
-        summary=_summary(kind, config),
+        family=described_family,
+        summary=_summary(described_family, config),
         image_size=int(config.get("image_size", 0) or 0),
     )
 

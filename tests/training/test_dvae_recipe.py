@@ -104,7 +104,7 @@ def test_a_prior_trains_on_the_dvae_codes_and_a_code_prior_bundle_generates(trai
     with open(os.path.join(bundle_folder, "metrics.json"), "w", encoding="utf-8") as stream:
         json.dump({"vqvae": {"psnr": 20.5, "seconds": 9.0}, "prior": {"bits_per_code": 3.25}}, stream)
     described = hub.describe(bundle_folder)
-    assert described.family.startswith("dVAE or VQ-VAE") and described.kind == "code_prior"
+    assert described.family == "dVAE + PixelCNN prior" and described.kind == "code_prior"
     assert described.headline_metrics == {"vqvae.psnr": 20.5, "prior.bits_per_code": 3.25}  # by component
     editor = Editor(bundle, source="digits", sample_size=32)
     assert {"prior", "codebook", "inpaint", "encode"} <= capabilities(bundle, editor)
