@@ -186,6 +186,9 @@ def class_to_image_notes(name: str, target: str, evaluation: dict) -> list[str]:
               f"`vaestudio sample {name} --label 3` draws the class named 3 (a class name or index; without",
               "`--label`, the classes in turn). In the studio: Explore's class picker draws the class, and Edit's",
               "inpainting redraws the painted region as the picked class, keeping every other code.", ""]
+    if os.path.isfile(os.path.join(REPOSITORY, "docs", "experiments", f"{name}.md")):
+        lines += [f"Machine (AMD EPYC, AVX2, 2 cores shared with other jobs, torch 2.13.0 CPU, one thread), training",
+                  f"budget and why the step counts are what they are: `docs/experiments/{name}.md`.", ""]
     temperature = read_json(os.path.join(target, "bundle.json")).get("options", {}).get("temperature")
     if temperature is not None:
         lines += [(f"Codes are sampled at temperature {temperature:g} by default (`temperature` in `bundle.json`; a "
