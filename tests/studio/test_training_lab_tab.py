@@ -115,4 +115,8 @@ def test_a_hosted_studio_caps_the_importance_samples(tmp_path):
         assert "at most 1000 in this hosted studio" in vae["evaluation.iwae_k"]["info"]
         with pytest.raises(AppError, match="1000"):
             visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1001, api_name="/train_start")
-        assert visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1000, api_name="/train_start")
+        job_id = visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1000, api_name="/train_start")
+        stranger = Client(url, verbose=False)
+        for endpoint, arguments in (("/train_curves", (job_id,)), ("/training_units", (job_id, 100))):
+            with pytest.raises(AppError, match="no training job .* of yours"):  # a visitor sees only their runs
+                stranger.predict(*arguments, api_name=endpoint)
