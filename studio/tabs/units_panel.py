@@ -11,6 +11,7 @@ import pandas as pd
 from studio.engine_api import LatentUnitsReport
 
 DEFAULT_IMAGES = 500
+INFORMATIVE_NATS = 0.1  # a dimension whose mean KL is above this carries information (docs/training-lab.md)
 
 
 def units_table(report: LatentUnitsReport) -> pd.DataFrame:
@@ -28,9 +29,12 @@ def describe_units(report: LatentUnitsReport) -> str:
     total = len(report.activity)
     verdict = ("**posterior collapse**: no dimension carries information" if report.active_units == 0 else
                f"{total - report.active_units} collapsed" if report.active_units < total else "none collapsed")
+    informative = sum(value > INFORMATIVE_NATS for value in report.kl_per_dimension)
     return (f"**{report.active_units} of {total} latent dimensions active** ({verdict}); KL {report.kl:.3g} nats in "
-            f"all. Measured on {report.measured_on}: a dimension is active when the variance of its posterior mean "
-            f"over the images is above {report.threshold:g} (Burda et al. 2016).")
+            f"all, {informative} dimensions above {INFORMATIVE_NATS:g} nats. Measured on {report.measured_on}: a "
+            f"dimension is active when the variance of its posterior mean over the images is above "
+            f"{report.threshold:g} (Burda et al. 2016); with a strong decoder (PixelVAE) a mean can still move while "
+            "carrying almost nothing, so read the KL per dimension too.")
 
 
 @dataclass(frozen=True)

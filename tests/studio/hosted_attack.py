@@ -40,7 +40,8 @@ NOT_PATHS = {  # names the engine looks up in its own lists, prompts, job ids, c
     ("/code_maps", "model"),
     ("/recipe_defaults", "name"), ("/train_start", "recipe_name"), ("/train_watch", "job_id"),
     ("/train_poll", "job_id"), ("/train_stop", "job_id"), ("/train_save", "job_id"), ("/train_load", "job_id"),
-    ("/model_card", "name"), ("/lesson_open", "name"), ("/lesson_render", "name"), ("/lesson_tab_open", "name"),
+    ("/model_card", "name"), ("/train_curves", "job_id"), ("/training_units", "job_id"), ("/model_units", "name"),
+    ("/lesson_open", "name"), ("/lesson_render", "name"), ("/lesson_tab_open", "name"),
     *((f"/refresh_models{suffix}", f"param_{index}") for suffix in ("", "_after_training", "_after_load")
       for index in range(4)),
     ("/interpolate", "label"), ("/interpolate", "second_label"), ("/interpolate", "frames_label"),

@@ -95,6 +95,7 @@ def test_curves_refresh_while_the_run_goes_and_the_units_wait_for_its_end():
 def test_the_models_tab_measures_a_vae_and_says_which_models_it_can_measure(client):
     summary, chart = client.predict("fake-digits-vae", 200, api_name="/model_units")
     assert "4 of 8 latent dimensions active" in summary and "200 images" in summary and len(chart["data"]) == 8
+    assert "4 dimensions above 0.1 nats" in summary  # the fake's KLs: 1, 1/2, 1/3, 1/4, then 0
     with pytest.raises(AppError, match="no Gaussian latent.*fake-digits-vae"):
         client.predict("fake-shapes-vqvae", 200, api_name="/model_units")
 
@@ -115,4 +116,8 @@ def test_a_hosted_studio_caps_the_importance_samples(tmp_path):
         assert "at most 1000 in this hosted studio" in vae["evaluation.iwae_k"]["info"]
         with pytest.raises(AppError, match="1000"):
             visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1001, api_name="/train_start")
-        assert visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1000, api_name="/train_start")
+        job_id = visitor.predict("digits", "digits-vae-2d", 20, 8, 1e-3, 0, 1.0, 2, 1000, api_name="/train_start")
+        stranger = Client(url, verbose=False)
+        for endpoint, arguments in (("/train_curves", (job_id,)), ("/training_units", (job_id, 100))):
+            with pytest.raises(AppError, match="no training job .* of yours"):  # a visitor sees only their runs
+                stranger.predict(*arguments, api_name=endpoint)
