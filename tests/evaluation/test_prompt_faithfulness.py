@@ -61,3 +61,14 @@ def test_an_untrained_text_vae_runs_end_to_end():
                                         "embedding_dim": 8, "num_layers": 1, "num_heads": 2}))
     report = sample_faithfulness(model, cases, images_per_prompt=2)
     assert report["all_prompts"]["images"] == 6 and 0.0 <= report["all_prompts"]["all_attributes"] <= 1.0
+
+
+def test_cli_prints_json(capsys):
+    import json
+
+    from vaestudio.evaluation.prompt_faithfulness import main
+
+    assert main(["--num-prompts", "2", "--images-per-prompt", "1", "--reconstructions", "10"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"] == "shapes-text-cvae" and report["reconstructions"]["images"] == 10
+    assert report["faithfulness"]["all_prompts"]["images"] == 2

@@ -193,3 +193,30 @@ def test_the_real_engine_draws_and_inpaints_the_picked_digit_with_mnist_vqvae(re
     with pytest.raises(InputError, match="draws the classes 0, 1"):
         real_engine.inpaint("mnist-vqvae", digit, mask, "", 2, 0, "eleven")
 
+
+def test_the_real_engine_edits_and_samples_the_shipped_text_cvae(real_engine):
+    from vaestudio.worlds.shapes.source import ShapesSource
+
+    model = "shapes-text-cvae"
+    info = next(info for info in real_engine.list_models() if info.name == model)
+    assert all(info.can(capability) for capability in (Capability.ENCODE, Capability.INTERPOLATE, Capability.PRIOR))
+    prompts = real_engine.model_prompts(model)
+    assert prompts[0] == "a shape" and len(prompts) == len(set(prompts)) == 8
+    assert real_engine.interpolation_classes(model) == [] and real_engine.model_classes(model) == []
+    source = ShapesSource("test", num_images=2)
+    first, second = (Image.fromarray(source.pixels(index)) for index in range(2))
+    encoding = real_engine.encode(model, first, source[0].caption)
+    assert f"read the prompt {source[0].caption!r}" in encoding.summary
+    values = [spec.value for spec in encoding.sliders]
+    as_captioned = pixels(real_engine.decode_sliders(model, encoding.state, values, {}, ""))
+    on_black = pixels(real_engine.decode_sliders(model, encoding.state, values, {},
+                                                 "a large blue square in the center on a black background"))
+    assert np.abs(as_captioned - on_black).mean() > 10.0
+    white = pixels(real_engine.prior_samples(model, 4, 0, "a large red circle in the center on a white background"))
+    black = pixels(real_engine.prior_samples(model, 4, 0, "a large red circle in the center on a black background"))
+    assert white.mean() > black.mean() + 100.0
+    strip = pixels(real_engine.interpolate(model, first, second, 3, "linear", source[0].caption, source[1].caption,
+                                           "").strip)
+    ends = pixels(real_engine.interpolate(model, first, second, 3, "linear", source[0].caption, "", "").strip)
+    width = strip.shape[1]
+    assert np.abs(strip[:, -width // 4 :] - ends[:, -width // 4 :]).mean() > 1.0

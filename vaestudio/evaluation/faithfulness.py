@@ -151,14 +151,22 @@ def faithfulness(pipeline, cases: list[PromptCase], num_images: int = 1, rerank:
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vaestudio.evaluation.faithfulness", description=__doc__,
+def prompt_parser(module: str, description: str, model: str, model_help: str,
+                  images_per_prompt: int) -> argparse.ArgumentParser:
+    """A faithfulness command's parser with what every one takes: the model and the test prompts."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="shapes", help="a text_to_image bundle: shipped name or folder")
+    parser.add_argument("--model", default=model, help=model_help)
     parser.add_argument("--num-prompts", type=int, default=200)
     parser.add_argument("--first-prompt", type=int, default=0, help="index of the first test image whose caption "
                         "is used (tune settings on another range than the one you report)")
-    parser.add_argument("--images-per-prompt", type=int, default=1)
+    parser.add_argument("--images-per-prompt", type=int, default=images_per_prompt)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = prompt_parser("vaestudio.evaluation.faithfulness", __doc__, "shapes",
+                           "a text_to_image bundle: shipped name or folder", 1)
     parser.add_argument("--rerank", type=int, default=16, help="candidates sampled per prompt, best kept")
     parser.add_argument("--temperature", type=float, default=None, help="default: the bundle's own")
     parser.add_argument("--top-k", type=int, default=0)

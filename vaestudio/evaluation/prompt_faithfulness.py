@@ -14,7 +14,6 @@ prints JSON: the reconstructions' reading and the faithfulness of the samples.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from vaestudio.evaluation.faithfulness import (
     PromptCase,
     add_verdict,
     prompt_groups,
+    prompt_parser,
     reconstruction_ceiling,
     test_prompts,
 )
@@ -55,13 +55,8 @@ def sample_faithfulness(model, cases: list[PromptCase], images_per_prompt: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vaestudio.evaluation.prompt_faithfulness", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="shapes-text-cvae", help="a text-conditional VAE: shipped name or folder")
-    parser.add_argument("--num-prompts", type=int, default=200)
-    parser.add_argument("--first-prompt", type=int, default=0, help="index of the first test image whose caption "
-                        "is used")
-    parser.add_argument("--images-per-prompt", type=int, default=4)
+    parser = prompt_parser("vaestudio.evaluation.prompt_faithfulness", __doc__, "shapes-text-cvae",
+                           "a text-conditional VAE: shipped name or folder", 4)
     parser.add_argument("--temperature", type=float, default=1.0, help="z ~ N(0, temperature^2 I)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reconstructions", type=int, default=300,

@@ -210,7 +210,7 @@ class Editor:
     def text_neutral_prompt(self) -> str:
         """What a text-conditional model reads for an empty prompt: its world's caption that says nothing
         (``"a shape"`` for shapes, registered in :mod:`vaestudio.worlds`) when the model knows its words (it
-        was trained with blank captions), else """""
+        was trained with blank captions), else the empty string."""
         if self.space.condition_kind != "text":
             return ""
         if self.neutral_prompt:
@@ -350,7 +350,8 @@ class Editor:
     def decode(self, encoding: Encoding, slider_values=None, attribute_strengths=None, condition=None) -> Image.Image:
         """The edited image: decode only (sliders and vectors are precomputed)."""
         flat = self.edited_latents(encoding, slider_values, attribute_strengths)
-        return self.decode_flat(flat, encoding.condition if condition is None else self._check_condition(condition))[0]
+        condition = encoding.condition if condition is None else self._check_condition(condition)
+        return self.decode_flat(flat, condition)[0]
 
     # -- interpolation ---------------------------------------------------------------------------
     @torch.no_grad()
