@@ -15,7 +15,7 @@ from vaestudio.worlds.shapes.checker import read_image
 from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji", "mnist-vae-2d", "mnist-cvae", "fashion-vae",
-           "mnist-vae", "mnist-iwae", "digits-wae")
+           "mnist-vae", "mnist-iwae", "digits-wae", "mnist-vqvae2")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
 MAX_ZOO_BYTES = 40_000_000  # DESIGN.md: all of pretrained/ together under 40 MB
 
@@ -38,7 +38,7 @@ def test_every_shipped_model_loads_and_makes_images(name):
     folder = shipped(name)
     assert os.path.isfile(os.path.join(folder, "README.md")) and os.path.isfile(os.path.join(folder, "metrics.json"))
     model = hub.load(name)
-    if isinstance(model, Bundle):
+    if isinstance(model, Bundle) and model.kind == "text_to_image":
         result = TextToImage(model)("a red circle" if name == "shapes" else "cat face", num_images=2, rerank=2)
         images = [item.image for item in result]
     else:
@@ -148,3 +148,16 @@ def test_regional_conditioning_draws_two_object_prompts_right_more_often():
                                   for item in result)
     assert len(cases) == 8
     assert right[True] >= 16 and right[True] >= 2 * right[False], right  # of 64 candidates each
+
+
+def test_the_vqvae2_bundle_offers_what_two_levels_and_two_priors_give_and_its_bottom_prior_reads_the_top():
+    from vaestudio.pipelines.capabilities import capabilities
+
+    offered = capabilities(hub.load(shipped("mnist-vqvae2")))
+    assert offered >= {"prior", "inpaint", "codebook", "encode", "interpolate", "scatter"}
+    assert "text_to_image" not in offered and "manifold" not in offered
+    described = hub.describe("mnist-vqvae2")
+    assert described.family == "VQ-VAE-2 + top and bottom PixelCNN priors" and described.image_size == 28
+    numbers = described.headline_metrics  # scripts/mnist_vqvae2_measures.py over all 10,000 test images
+    assert numbers["psnr"] > 27 and numbers["top_prior_bits_per_code"] < numbers["log2_num_codes"]
+    assert numbers["bottom_prior_bits_given_shuffled_top"] > numbers["bottom_prior_bits_per_code"] + 0.25
