@@ -59,7 +59,7 @@ def test_bundle_card_sums_the_stages_time_and_lists_their_commands_in_order(ship
     assert commands.index("vaestudio train first.toml") < commands.index("vaestudio train last.toml")
 
 
-@pytest.mark.parametrize("name", ["shapes", "emoji", "mnist-vqvae"])
+@pytest.mark.parametrize("name", ["shapes", "emoji", "mnist-vqvae", "mnist-vqvae2"])
 def test_each_shipped_bundle_is_what_its_settings_file_says(ship_zoo, name):
     """pretrained/NAME/bundle.json: the components and options of recipes/bundles/NAME.toml (no shell flags)."""
     root = os.path.dirname(os.path.dirname(SCRIPT))

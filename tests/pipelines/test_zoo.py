@@ -16,7 +16,7 @@ from vaestudio.worlds.shapes.checker import read_image
 from vaestudio.worlds.shapes.source import ShapesSource
 
 SHIPPED = ("shapes", "shapes-vae", "digits", "digits-cvae", "emoji", "mnist-vae-2d", "mnist-cvae", "fashion-vae",
-           "mnist-vae", "mnist-iwae", "digits-wae", "mnist-vqvae", "shapes-text-cvae")
+           "mnist-vae", "mnist-iwae", "digits-wae", "mnist-vqvae", "shapes-text-cvae", "mnist-vqvae2")
 PRETRAINED = os.path.join(REPOSITORY, "pretrained")
 MAX_ZOO_BYTES = 40_000_000  # DESIGN.md: all of pretrained/ together under 40 MB
 
@@ -41,7 +41,7 @@ def test_every_shipped_model_loads_and_makes_images(name):
     model = hub.load(name)
     if isinstance(model, Bundle) and model.kind == "class_to_image":
         images = [item.image for item in ClassToImage(model)(3, num_images=2)]
-    elif isinstance(model, Bundle):
+    elif isinstance(model, Bundle) and model.kind == "text_to_image":
         result = TextToImage(model)("a red circle" if name == "shapes" else "cat face", num_images=2, rerank=2)
         images = [item.image for item in result]
     else:
@@ -171,3 +171,16 @@ def test_the_text_conditional_vae_draws_the_background_and_colour_its_prompt_ask
     green = reads(editor.sample(16, seed=1, condition="a large green circle in the center on a gray background"),
                   "color")
     assert red["red"] > 2 * green["red"] and green["green"] > 2 * red["green"], (red, green)
+
+
+def test_the_vqvae2_bundle_offers_what_two_levels_and_two_priors_give_and_its_bottom_prior_reads_the_top():
+    from vaestudio.pipelines.capabilities import capabilities
+
+    offered = capabilities(hub.load(shipped("mnist-vqvae2")))
+    assert offered >= {"prior", "inpaint", "codebook", "encode", "interpolate", "scatter"}
+    assert "text_to_image" not in offered and "manifold" not in offered
+    described = hub.describe("mnist-vqvae2")
+    assert described.family == "VQ-VAE-2 + top and bottom PixelCNN priors" and described.image_size == 28
+    numbers = described.headline_metrics  # scripts/mnist_vqvae2_measures.py over all 10,000 test images
+    assert numbers["psnr"] > 27 and numbers["top_prior_bits_per_code"] < numbers["log2_num_codes"]
+    assert numbers["bottom_prior_bits_given_shuffled_top"] > numbers["bottom_prior_bits_per_code"] + 0.25
