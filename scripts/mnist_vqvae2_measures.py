@@ -17,7 +17,6 @@ The JSON it writes is what ``scripts/ship_zoo.py bundle ... --evaluation`` puts 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -90,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the JSON here too")
     arguments = parser.parse_args(argv)
     from vaestudio.checkpoints import load_model
+    from vaestudio.common.files import print_report
     from vaestudio.data import open_source
     from vaestudio.hub import load
 
@@ -102,11 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         parser.error("give --bundle, or --vqvae, --top and --bottom")
     result = measure(vqvae, top, bottom, open_source("mnist", split="test"), limit=arguments.limit)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    print(text)
-    if arguments.out:
-        with open(arguments.out, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
+    print_report(result, arguments.out, sort_keys=True)
     return 0
 
 

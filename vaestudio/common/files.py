@@ -31,3 +31,13 @@ def atomic_write_text(path: str, text: str) -> None:
             stream.write(text)
 
     atomic_write(path, write)
+
+
+def print_report(report: dict, out: str | None = None, sort_keys: bool = False) -> None:
+    """Prints a measurement report as JSON and, with ``out``, writes the same text there (atomically)."""
+    import json
+
+    text = json.dumps(report, indent=2, sort_keys=sort_keys)
+    print(text)
+    if out:
+        atomic_write_text(out, text + "\n")

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -34,6 +33,7 @@ import torch
 from vaestudio.data import open_source
 from vaestudio.data.emoji import BLANK_CAPTION, full_caption, prompt
 from vaestudio.data.emoji_packages import STYLE_NAMES
+from vaestudio.common.files import print_report
 from vaestudio.evaluation.emoji_classifier import EmojiClassifier, load_emoji_classifier, source_tensors
 from vaestudio.hub import load
 from vaestudio.pipelines.text_to_image import TextToImage
@@ -166,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                                 arguments.rerank, arguments.seed, arguments.guidance_scale, arguments.temperature,
                                 arguments.keywords, bits=not arguments.no_bits, start=arguments.start)
     report["classifier"] = {"folder": arguments.classifier, "model": arguments.model}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if arguments.out:
-        with open(arguments.out, "w", encoding="utf-8") as stream:
-            stream.write(text + "\n")
+    print_report(report, arguments.out)
     return 0
 
 
