@@ -523,7 +523,7 @@ def _shipped_models(image_size: int) -> list[tuple[ModelInfo, FakeModel]]:
         ("fake-digits-cvae", "conditional VAE", FakeModel(2, (), 0, tuple("0123456789")),
          {C.ENCODE, C.INTERPOLATE, C.MANIFOLD, C.SCATTER, C.PRIOR},
          {"ELBO (nats)": -88.1, "PSNR (dB)": 20.2}),
-        ("fake-shapes-text-cvae", "conditional VAE", FakeModel(8, (), 0, (), FAKE_PROMPTS),
+        ("fake-shapes-text-cvae", "conditional VAE", FakeModel(8, (), 0, prompts=FAKE_PROMPTS),
          {C.ENCODE, C.INTERPOLATE, C.SCATTER, C.PRIOR},
          {"ELBO (nats)": -5400.0, "PSNR (dB)": 25.9}),
         ("fake-emoji-dvae", "dVAE", FakeModel(6, (), 32),

@@ -223,5 +223,6 @@ def test_models_tab_endpoints(client, tmp_path):
 
 
 def test_recipe_defaults_fill_the_settings(client):
-    note, data, steps, batch_size, learning_rate, _ = client.predict("shapes-vqvae", api_name="/recipe_defaults")
+    note, data, steps, batch_size, learning_rate, _, *settings = client.predict("shapes-vqvae",
+                                                                                  api_name="/recipe_defaults")
     assert "VQ-VAE" in note and data == "shapes" and (steps, batch_size, learning_rate) == (5000, 32, 1e-3)

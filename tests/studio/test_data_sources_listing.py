@@ -34,7 +34,8 @@ def test_the_real_engine_reports_the_data_sets_on_disk(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENVIRONMENT_VARIABLE, str(tmp_path / "cache"))
     nowhere = {"mnist": dataclasses.replace(MNIST, package_folders=lambda: []),
                "fashion-mnist": dataclasses.replace(FASHION_MNIST, package_folders=lambda: [str(tmp_path / "none")])}
-    monkeypatch.setattr(catalogue, "packaged_dataset", nowhere.__getitem__)
+    packaged = catalogue.packaged_dataset  # the other packaged sources (emoji) look in the empty cache
+    monkeypatch.setattr(catalogue, "packaged_dataset", lambda name: nowhere.get(name) or packaged(name))
     statuses = {status.name: status for status in Engine.data_source_statuses(None)}
     assert not statuses["mnist"].installed and not statuses["fashion-mnist"].installed
     assert statuses["fashion-mnist"].note == "not installed: get it with `vaestudio data get fashion-mnist`"
