@@ -16,7 +16,7 @@ def test_spec_strings_are_parsed():
 def test_unknown_source_lists_the_known_ones():
     with pytest.raises(
         ValueError,
-        match=r"unknown data source 'cifar'.*shapes, digits, mnist, fashion-mnist, emoji, emoji-font, folder:PATH, idx:PATH, hf:NAME",
+        match=r"unknown data source 'cifar'.*shapes, digits, mnist, fashion-mnist, emoji, emoji-font, photos, folder:PATH, idx:PATH, hf:NAME",
     ):
         open_source("cifar")
 
