@@ -207,7 +207,8 @@ class Engine:
             attributes = tuple(editor.attribute_names())
         read = f"; read the prompt {encoded.condition!r}" if isinstance(encoded.condition, str) else ""
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
-                        f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB{read}")
+                        f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB{read}"
+                        f"{self._photo_offer(model, image)}")
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
                        label: str = ""):
@@ -414,7 +415,7 @@ class Engine:
 
     def _photo_route(self, model: str, image: Image.Image) -> tuple[str, Any] | None:
         """(name, PhotoEditing) when the photos model encodes this upload: it is the model picked, or the upload
-        is not from the picked model's world (not a square of its size) and a photos model is served."""
+        is not from the picked model's world (:func:`_from_model_world`) and a photos model is served."""
         photos = self._photo_models()
         for name, loaded in photos:
             if name == model:
@@ -422,11 +423,20 @@ class Engine:
         infos = {info.name: info for info in self.list_models()}
         if not photos or model not in infos or image is None:
             return None
-        size = infos[model].image_size
-        if tuple(image.size) == (size, size):
+        if _from_model_world(image.size, infos[model].image_size):
             return None
         name, loaded = photos[0]
         return name, loaded.pipeline("photo_editing")
+
+    def _photo_offer(self, model: str, image: Image.Image) -> str:
+        """For an upload fitted to a model's size while a photos model is served: the words that offer it."""
+        infos = {info.name: info for info in self.list_models()}
+        size = infos[model].image_size if model in infos else 0
+        photos = [name for name, _ in self._photo_models()]
+        if not photos or not size or tuple(image.size) == (size, size):
+            return ""
+        return (f"; your {image.width}x{image.height} upload was fitted to {model}'s {size}x{size} pictures "
+                f"(pick {photos[0]} to encode it at its own size)")
 
     def _encode_photo(self, model: str, image: Image.Image, photos: str, editing) -> Encoding:
         with _user_errors():
@@ -499,6 +509,19 @@ def _condition(editor, label: str, names: list[str], default_first: bool = False
     if editor.space.condition_kind == "text":
         return label if label or default_first else None
     return _class_index(names, label, default_first)
+
+
+PHOTO_SIDE = 4  # an upload whose shorter side is this many times a model's side is a photo, not from its world
+
+
+def _from_model_world(upload_size: tuple[int, int], model_size: int) -> bool:
+    """Whether an upload of ``upload_size`` (width, height) belongs to a model drawing ``model_size`` squares: a
+    picture of about its size (shorter side under ``PHOTO_SIDE`` times its side), or one of its pictures enlarged
+    (a square of a whole multiple of its side, as the studio shows them). Larger uploads go to the photos model."""
+    width, height = upload_size
+    if width == height and model_size and width % model_size == 0:
+        return True
+    return min(width, height) < PHOTO_SIDE * model_size
 
 
 def _is_photo_state(state) -> bool:

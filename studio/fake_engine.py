@@ -267,8 +267,15 @@ class FakeEngine:
         rows = np.array_split(np.arange(pixels.shape[0]), fake.latent_dims)
         for band, value, original in zip(rows, values, state.values):
             pixels[band] += (float(value) - original) * 64.0
+        folded: dict[str, float] = {}  # a typed keyword is its attribute in any case ("Thicker" is "thicker")
+        for name, strength in strengths.items():
+            key = str(name).strip().casefold()
+            if float(strength) and key not in {attribute.casefold() for attribute in fake.attributes}:
+                raise InputError(f"0 of its training images have {key!r} in their caption; try a keyword such as "
+                                 f"{', '.join(fake.attributes) or 'none: this model has no captions'}.")
+            folded[key] = folded.get(key, 0.0) + float(strength)
         for channel, name in enumerate(fake.attributes):
-            pixels[..., channel % 3] += 60.0 * float(strengths.get(name, 0.0))
+            pixels[..., channel % 3] += 60.0 * folded.get(name.casefold(), 0.0)
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         if fake.num_codes:
             return ImageOps.posterize(image, 3)

@@ -141,14 +141,18 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
                 gr.Slider(-3, 3, 0, step=0.01, label=f"z{index}", visible=False, min_width=200)
                 for index in range(limits.MAX_SLIDERS)
             ]
-        with (
-            gr.Accordion("Attribute vectors: add a direction learned from labels or captions", open=True),
-            gr.Row(elem_id="attribute-sliders"),
-        ):
-            attributes = [
-                gr.Slider(-2, 2, 0, step=0.05, label=f"attribute {index}", visible=False, min_width=160)
-                for index in range(limits.MAX_ATTRIBUTES)
-            ]
+        with gr.Accordion("Attribute vectors: add a direction learned from labels or captions", open=True):
+            with gr.Row(elem_id="attribute-sliders"):
+                attributes = [
+                    gr.Slider(-2, 2, 0, step=0.05, label=f"attribute {index}", visible=False, min_width=160)
+                    for index in range(limits.MAX_ATTRIBUTES)
+                ]
+            with gr.Row(elem_id="keyword-attribute"):
+                keyword = gr.Textbox("", label="Any keyword of the training captions", placeholder="smiling",
+                                     elem_id="keyword", scale=2,
+                                     info="Its vector: images whose caption has it minus the rest (captioned data)")
+                keyword_strength = gr.Slider(-2, 2, 0, step=0.05, label="Strength of the keyword", scale=2,
+                                             elem_id="keyword-strength")
         with gr.Accordion("Interpolate towards a second image", open=False):
             with gr.Row():
                 second = UploadedImage(type="filepath", image_mode=None, sources=SOURCES, height=220,
@@ -237,11 +241,14 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
             slider_values = list(values[: len(session.sliders)])
             strengths = dict(zip(session.attributes, values[limits.MAX_SLIDERS : limits.MAX_SLIDERS
                                                             + limits.MAX_ATTRIBUTES]))
-            label = values[limits.MAX_SLIDERS + limits.MAX_ATTRIBUTES] if len(values) > len(slider_outputs) else ""
+            label, typed, typed_strength = [*values[len(slider_outputs):], "", "", 0.0][:3]  # the optional inputs
+            if typed and str(typed).strip() and typed_strength:  # a typed keyword adds its own vector
+                name = str(typed).strip()
+                strengths[name] = strengths.get(name, 0.0) + float(typed_strength)
             return show(engine.decode_sliders(session.model, session.state, slider_values, strengths, label or ""))
 
-        gr.on([control.change for control in [*slider_outputs, draw_as]], decode_sliders,
-              inputs=[session, *slider_outputs, draw_as],
+        gr.on([*(control.change for control in [*slider_outputs, draw_as, keyword_strength]), keyword.submit],
+              decode_sliders, inputs=[session, *slider_outputs, draw_as, keyword, keyword_strength],
               outputs=edited, api_name="decode_sliders", trigger_mode="always_last", show_progress="minimal",
               **ENGINE_QUEUE)
 

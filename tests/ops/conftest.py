@@ -132,3 +132,19 @@ def compiled_ops():
 @pytest.fixture
 def generator() -> torch.Generator:
     return _generator(0)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests of background compiles (background_compiles.py) run last: their compiles have the whole session."""
+    compiled = [item for item in items if item.get_closest_marker("background_compile")]
+    if compiled:
+        moved = set(compiled)
+        items[:] = [item for item in items if item not in moved] + compiled
+
+
+def pytest_collection_finish(session):
+    """Starts the compiles of the selected tests, in the order those tests will run."""
+    from tests.ops import background_compiles
+
+    keys = [marker.args[0] for item in session.items for marker in item.iter_markers("background_compile")]
+    background_compiles.start(list(dict.fromkeys(keys)))

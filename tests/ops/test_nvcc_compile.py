@@ -10,19 +10,21 @@ warnings as errors. Skipped only when nvcc is not installed.
 The torch-facing wrappers (csrc/cuda/*.cu) need ATen's CUDA headers; where the installed torch
 ships them (CPU wheels do), ``test_wrappers_compile`` compiles each one too, against minimal stand-ins
 for the cuBLAS / cuSPARSE / cuSOLVER headers that a CPU-only toolkit lacks (slow: about 30 s of CPU
-per file, the files in parallel).
+per file). Both run in the background from the start of the session (tests/ops/background_compiles.py).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+
+from tests.ops import background_compiles
+from tests.ops.background_compiles import Compile
 
 ROOT = Path(__file__).resolve().parents[2]
 CUDA_DIRECTORY = ROOT / "csrc" / "cuda"
@@ -136,20 +138,29 @@ def test_header_includes_no_torch(header):
         assert forbidden not in text, f"{header} includes {forbidden}: .cuh files must be plain CUDA"
 
 
-def _nvcc(source: Path, extra: list[str], include: list[Path]) -> subprocess.CompletedProcess:
-    command = [NVCC, "-c", "-std=c++17", *ARCHITECTURES, "-O3", "--use_fast_math", "-Werror", "all-warnings",
-               *TORCH_NVCC_DEFINES, *[f"-I{path}" for path in include], *extra, str(source),
-               "-o", str(source.with_suffix(".o"))]
-    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=600)
+def _header_compiles(output: Path) -> list[Compile]:
+    """One nvcc compile per header: a .cu that includes it and instantiates every kernel template."""
+    if NVCC is None:
+        return []
+    compiles = []
+    for header in sorted(HEADERS):
+        source = output / f"check_{header.replace('.', '_')}.cu"
+        source.write_text(f'#include "{header}"\n\n{HEADERS[header]()}\n')
+        compiles.append(Compile(header, [NVCC, "-c", "-std=c++17", *ARCHITECTURES, "-O3", "--use_fast_math",
+                                         "-Werror", "all-warnings", *TORCH_NVCC_DEFINES, f"-I{CUDA_DIRECTORY}",
+                                         str(source), "-o", str(source.with_suffix(".o"))]))
+    return compiles
+
+
+background_compiles.register("nvcc-headers", _header_compiles)
 
 
 @needs_nvcc
+@pytest.mark.background_compile("nvcc-headers")
 @pytest.mark.parametrize("header", sorted(HEADERS))
-def test_header_compiles_with_nvcc(header, tmp_path):
-    source = tmp_path / f"check_{header.replace('.', '_')}.cu"
-    source.write_text(f'#include "{header}"\n\n{HEADERS[header]()}\n')
-    result = _nvcc(source, [], [CUDA_DIRECTORY])
-    assert result.returncode == 0, f"nvcc failed on {header}:\n{result.stdout}\n{result.stderr}"
+def test_header_compiles_with_nvcc(header):
+    outcome = background_compiles.results("nvcc-headers")[header]
+    assert outcome.returncode == 0, f"nvcc failed on {header}:\n{outcome.output}"
 
 
 # -- the torch-facing wrappers -------------------------------------------------------------------
@@ -193,14 +204,13 @@ def _toolkit_has(header: str) -> bool:
     return NVCC is not None and (Path(NVCC).resolve().parent.parent / "include" / header).exists()
 
 
-@needs_nvcc
-@pytest.mark.slow
-def test_wrappers_compile(tmp_path):
-    """Every csrc/cuda/*.cu compiles as torch would compile it (C++20, -fPIC), all in parallel."""
+def _wrapper_compiles(output: Path) -> list[Compile]:
+    """One nvcc compile per csrc/cuda/*.cu, as torch would compile it (C++20, -fPIC), against stand-ins for the
+    math library headers the toolkit lacks; [] where nvcc or torch's ATen CUDA headers are missing."""
     torch_include = _torch_include()
-    if torch_include is None:
-        pytest.skip("the installed torch ships no ATen CUDA headers")
-    stubs = tmp_path / "stubs"
+    if NVCC is None or torch_include is None:
+        return []
+    stubs = output / "stubs"
     for name, text in LIBRARY_STUBS.items():
         if (name.startswith("c10/") and (torch_include / name).exists()) or (
             not name.startswith("c10/") and _toolkit_has(name)
@@ -212,22 +222,32 @@ def test_wrappers_compile(tmp_path):
     from torch.utils.cpp_extension import include_paths
 
     includes = [stubs, CUDA_DIRECTORY, *map(Path, include_paths()), Path(sysconfig.get_paths()["include"])]
-    wrappers = sorted(CUDA_DIRECTORY.glob("*.cu"))
-    processes = {}
-    for wrapper in wrappers:
-        # torch's own headers warn under nvcc, so warnings are not errors here; no -O: the host
-        # compiler's optimiser is the slow part and checks nothing more.
-        command = [NVCC, "-c", "-std=c++20", "-arch=sm_90", "--use_fast_math", *TORCH_NVCC_DEFINES,
-                   "-Xcompiler", "-fPIC", "-DTORCH_EXTENSION_NAME=_C", "-DTORCH_API_INCLUDE_EXTENSION_H",
-                   *[f"-I{path}" for path in includes], str(wrapper), "-o", str(tmp_path / f"{wrapper.stem}.o")]
-        processes[wrapper.name] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                                   text=True)
+    # torch's own headers warn under nvcc, so warnings are not errors here; no -O: the host
+    # compiler's optimiser is the slow part and checks nothing more.
+    return [Compile(wrapper.name, [NVCC, "-c", "-std=c++20", "-arch=sm_90", "--use_fast_math", *TORCH_NVCC_DEFINES,
+                                   "-Xcompiler", "-fPIC", "-DTORCH_EXTENSION_NAME=_C",
+                                   "-DTORCH_API_INCLUDE_EXTENSION_H", *[f"-I{path}" for path in includes],
+                                   str(wrapper), "-o", str(output / f"{wrapper.stem}.o")])
+            for wrapper in sorted(CUDA_DIRECTORY.glob("*.cu"))]
+
+
+background_compiles.register("nvcc-wrappers", _wrapper_compiles)
+
+
+@needs_nvcc
+@pytest.mark.slow
+@pytest.mark.background_compile("nvcc-wrappers")
+def test_wrappers_compile():
+    """Every csrc/cuda/*.cu compiles as torch would compile it (in the background, from the session's start)."""
+    if _torch_include() is None:
+        pytest.skip("the installed torch ships no ATen CUDA headers")
+    outcomes = background_compiles.results("nvcc-wrappers")
+    assert sorted(outcomes) == sorted(path.name for path in CUDA_DIRECTORY.glob("*.cu"))
     failures = []
-    for name, process in processes.items():
-        output, _ = process.communicate(timeout=1800)
-        if process.returncode != 0:
-            errors = [line for line in output.splitlines() if "error" in line]
-            failures.append(f"{name}:\n" + "\n".join(errors[:40] or [output[-4000:]]))
+    for name, outcome in outcomes.items():
+        if outcome.returncode != 0:
+            errors = [line for line in outcome.output.splitlines() if "error" in line]
+            failures.append(f"{name}:\n" + "\n".join(errors[:40] or [outcome.output[-4000:]]))
     assert not failures, "nvcc failed on the wrappers:\n" + "\n\n".join(failures)
 
 

@@ -117,8 +117,8 @@ def test_attribute_vectors_from_caption_words(vq_editor):
     name = names[0]
     moved = vq_editor.edited_latents(encoding, None, {name: 2.0})
     assert torch.allclose(moved, encoding.latents + 2.0 * vq_editor.attribute_vectors()[name])
-    with pytest.raises(KeyError, match="no attribute"):
-        vq_editor.decode(encoding, None, {"zeppelin": 1.0})
+    with pytest.raises(ValueError, match="have 'zeppelin' in their caption .*try a keyword such as"):
+        vq_editor.decode(encoding, None, {"zeppelin": 1.0})  # a typed keyword that no caption has
 
 
 def test_attribute_vectors_from_labels(digits_editor):

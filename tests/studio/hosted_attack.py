@@ -34,7 +34,7 @@ FILE_INPUTS = {
 }
 NOT_PATHS = {  # names the engine looks up in its own lists, prompts, job ids, class labels
     ("/text_to_image", "model"), ("/text_to_image", "prompt"), ("/edit_classes", "model"), ("/encode", "model"),
-    ("/encode", "label"), ("/decode_sliders", "param_41"), ("/interpolate", "model"), ("/inpaint", "model"),
+    ("/encode", "label"), ("/decode_sliders", "param_41"), ("/decode_sliders", "param_42"), ("/interpolate", "model"), ("/inpaint", "model"),
     ("/inpaint", "prompt"), ("/inpaint", "label"), ("/inpaint_classes", "model"), ("/manifold", "model"), ("/manifold", "label"), ("/prior_samples", "model"),
     ("/prior_samples", "label"), ("/explore_classes", "model"), ("/scatter", "model"), ("/codebook", "model"),
     ("/code_maps", "model"),

@@ -226,3 +226,16 @@ def test_recipe_defaults_fill_the_settings(client):
     note, data, steps, batch_size, learning_rate, _, *settings = client.predict("shapes-vqvae",
                                                                                   api_name="/recipe_defaults")
     assert "VQ-VAE" in note and data == "shapes" and (steps, batch_size, learning_rate) == (5000, 32, 1e-3)
+
+
+def test_a_typed_keyword_adds_its_vector_and_an_unknown_one_says_which_exist(client, tmp_path):
+    outputs = encode(client, "fake-digits-vae", plain_image(tmp_path / "a.png", colour=(120, 120, 120)))
+    values = [slider.get("value", 0.0) for slider in outputs[5 : 5 + limits.MAX_SLIDERS]]
+    attributes = [0.0] * limits.MAX_ATTRIBUTES
+    by_slider = client.predict(*values, 1.5, *attributes[1:], "", "", 0.0, api_name="/decode_sliders")
+    by_keyword = client.predict(*values, *attributes, "", " Thicker ", 1.5, api_name="/decode_sliders")
+    unchanged = client.predict(*values, *attributes, "", "thicker", 0.0, api_name="/decode_sliders")
+    assert np.array_equal(pixels(by_keyword), pixels(by_slider))  # "Thicker" typed is the "thicker" slider
+    assert not np.array_equal(pixels(by_keyword), pixels(unchanged))
+    with pytest.raises(AppError, match="'zeppelin'.*try a keyword such as thicker"):
+        client.predict(*values, *attributes, "", "zeppelin", 1.0, api_name="/decode_sliders")

@@ -1,5 +1,7 @@
-"""Edit hands an upload from outside a model's world to the photos model, says so, and keeps its size; uploads
-from the model's world stay with it; hostile uploads are still refused before any model sees them."""
+"""Edit hands an upload from outside a model's world (a photo: its shorter side at least 4 times the model's) to
+the photos model, says so, and keeps its size; uploads from the model's world (about its size, or its pictures
+enlarged) stay with it, and the photos model is offered for them; hostile uploads are still refused before any
+model sees them."""
 
 from __future__ import annotations
 
@@ -50,12 +52,12 @@ def test_the_photos_bundle_is_served_as_a_general_image_model(engine):
 
 
 def test_an_off_world_upload_goes_to_the_photos_model_which_says_so_and_keeps_its_size(engine):
-    upload = photo(72, 40)  # tiny-text-to-image draws 16 x 16 pictures
+    upload = photo(96, 64)  # tiny-text-to-image draws 16 x 16 pictures: 64 is 4 times its side
     encoding = engine.encode("tiny-text-to-image", upload)
     assert encoding.summary.startswith("Encoded by photos (general image VQ-VAE), not tiny-text-to-image: "
-                                       "your 72x40 upload is not from tiny-text-to-image's world (16x16 pictures)")
-    assert encoding.model_input.size == encoding.reconstruction.size == encoding.code_map.size == (72, 40)
-    assert "18x10 codes" in encoding.summary and encoding.sliders == () and encoding.attributes == ()
+                                       "your 96x64 upload is not from tiny-text-to-image's world (16x16 pictures)")
+    assert encoding.model_input.size == encoding.reconstruction.size == encoding.code_map.size == (96, 64)
+    assert "24x16 codes" in encoding.summary and encoding.sliders == () and encoding.attributes == ()
     assert engine.decode_sliders("tiny-text-to-image", encoding.state, [], {}) is encoding.reconstruction
     assert engine.reset_slider_values("tiny-text-to-image", encoding.state) == []
 
@@ -66,6 +68,21 @@ def test_an_upload_from_the_model_world_stays_with_the_model(engine):
     assert encoding.reconstruction.size == (16, 16)
 
 
+@pytest.mark.parametrize("size", [(17, 16), (63, 200), (40, 30), (64, 64), (256, 256)])
+def test_an_upload_about_the_model_size_or_its_picture_enlarged_keeps_the_sliders(engine, size):
+    encoding = engine.encode("tiny-text-to-image", photo(*size))
+    assert encoding.code_map is None and encoding.sliders and encoding.reconstruction.size == (16, 16)
+    if size != (16, 16):  # fitted: the photos model is offered
+        assert (f"your {size[0]}x{size[1]} upload was fitted to tiny-text-to-image's 16x16 pictures "
+                "(pick photos to encode it at its own size)") in encoding.summary
+
+
+@pytest.mark.parametrize("size", [(64, 65), (72, 300), (100, 64)])
+def test_an_upload_four_times_the_model_side_is_a_photo(engine, size):
+    encoding = engine.encode("tiny-text-to-image", photo(*size))
+    assert encoding.code_map is not None and encoding.sliders == () and encoding.reconstruction.size == size
+
+
 def test_the_photos_model_picked_itself_encodes_any_size(engine):
     encoding = engine.encode("photos", photo(16, 16))
     assert encoding.summary.startswith("Encoded by photos (general image VQ-VAE, any size)")
@@ -73,13 +90,13 @@ def test_the_photos_model_picked_itself_encodes_any_size(engine):
 
 
 def test_an_off_world_upload_is_inpainted_by_the_photos_model_at_its_size(engine):
-    upload = photo(50, 30)
-    mask = Image.new("L", (50, 30), 0)
+    upload = photo(100, 70)
+    mask = Image.new("L", (100, 70), 0)
     mask.paste(255, (10, 10, 20, 20))
     candidates = engine.inpaint("tiny-vae-2d", upload, mask, "", 2, 0)  # a VAE that cannot inpaint at all
-    assert [candidate.size for candidate in candidates] == [(50, 30)] * 2
-    kept = np.asarray(candidates[0])[25:, 30:]  # far from the painted cells: the upload's own pixels
-    assert np.array_equal(kept, np.asarray(upload)[25:, 30:])
+    assert [candidate.size for candidate in candidates] == [(100, 70)] * 2
+    kept = np.asarray(candidates[0])[35:, 40:]  # far from the painted cells: the upload's own pixels
+    assert np.array_equal(kept, np.asarray(upload)[35:, 40:])
 
 
 def pixel_bomb() -> bytes:
@@ -109,6 +126,6 @@ def test_a_large_upload_is_scaled_down_for_the_photos_model_with_a_note(engine):
 
 
 def test_png_bytes_round_trip_through_the_route(engine):
-    image = engine.read_image(png_bytes((10, 200, 30), (20, 12)), 4096 * 4096)
-    encoding = engine.encode("tiny-text-to-image", Image.open(io.BytesIO(png_bytes((10, 200, 30), (20, 12)))))
-    assert image.size == encoding.reconstruction.size == (20, 12)
+    image = engine.read_image(png_bytes((10, 200, 30), (80, 68)), 4096 * 4096)
+    encoding = engine.encode("tiny-text-to-image", Image.open(io.BytesIO(png_bytes((10, 200, 30), (80, 68)))))
+    assert image.size == encoding.reconstruction.size == (80, 68)

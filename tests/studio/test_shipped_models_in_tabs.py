@@ -1,9 +1,9 @@
 """Every model shipped in pretrained/ works in every studio tab that offers it, through the real engine.
 
-A model trained on a real data set (mnist, fashion-mnist) needs that data for what reads it (sliders
-and attribute vectors in Edit, the latent scatter): where the data set is installed those work; where
-it is not, they read the real examples shipped in the package (100 MNIST digits), and without those
-they fail with the message that names the command that gets it.
+A model trained on a real data set (mnist, fashion-mnist, emoji) needs that data for what reads it (sliders
+and attribute vectors in Edit, the latent scatter, codebook usage): where the data set is installed those work;
+where it is not, they read the real examples shipped in the package (100 MNIST digits, 213 emoji), and without
+those they fail with the message that names the command that gets it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from studio.engine_api import Capability, InputError
 from studio.pickers import ModelPickers
 from vaestudio.data.catalogue import PACKAGED, packaged_dataset
 from vaestudio.data.packaged import installed_folder
-from vaestudio.data.shipped_samples import has_shipped_samples
+from vaestudio.data.shipped_samples import has_shipped_samples, shipped_label_names
 from vaestudio.hub import pretrained_directory as _pretrained_folder
 from vaestudio.hub import shipped_names, training_data
 
@@ -82,13 +82,13 @@ def test_every_tab_that_offers_a_shipped_model_works_with_it(engine, name):
         assert isinstance(engine.prior_samples(name, 2, 0, first), Image.Image)
     if info.can(Capability.INPAINT):
         assert len(engine.inpaint(name, _picture(size, 30), _bottom_half(size), "", 2, 0)) == 2
-    if info.can(Capability.CODEBOOK):
-        assert engine.codebook_usage(name) is not None
     if info.can(Capability.INPAINT):
         mask = Image.new("L", (size, size), 0)
         mask.paste(255, (0, 0, size // 2, size // 2))
         assert len(engine.inpaint(name, _picture(size, 30), mask, "", 2, 0)) == 2
     data_readers = []
+    if info.can(Capability.CODEBOOK):
+        data_readers.append(lambda: engine.codebook_usage(name))
     if info.can(Capability.ENCODE):
         data_readers.append(lambda: _edit(engine, name, size))
     if info.can(Capability.INTERPOLATE):
@@ -137,3 +137,21 @@ def test_mnist_vqvae_works_in_every_tab_without_mnist_installed(tmp_path, monkey
     assert len(engine.inpaint("mnist-vqvae", digit, _bottom_half(28), "", 2, 0, "7")) == 2
     assert isinstance(engine.prior_samples("mnist-vqvae", 4, 0, "3"), Image.Image)
 
+
+
+def test_the_emoji_bundle_works_in_every_tab_without_emoji_installed(tmp_path, monkeypatch):
+    """Codebook usage, sliders and the scatter of the emoji bundle read the 213 emoji shipped in the package."""
+    import shutil
+
+    from vaestudio.data.emoji_packages import EMOJI
+
+    monkeypatch.setenv("VAESTUDIO_CACHE", str(tmp_path / "empty-cache"))
+    assert installed_folder(EMOJI) is None
+    shutil.copytree(pretrained_directory() / "emoji", tmp_path / "zoo" / "emoji")
+    engine = Engine(models_dir=tmp_path / "zoo")
+    usage = engine.codebook_usage("emoji")
+    assert "shipped samples" in usage.measured_on and sum(usage.counts) > 0
+    encoding = engine.encode("emoji", _picture(64, 30))
+    assert encoding.sliders and encoding.reconstruction.size == (64, 64)
+    assert set(engine.latent_scatter("emoji", "", 60).labels) <= set(shipped_label_names("emoji"))
+    assert len(engine.inpaint("emoji", _picture(64, 30), _bottom_half(64), "cat face", 2, 0)) == 2

@@ -1,7 +1,8 @@
 """Attribute vectors: the mean latent of the images that have an attribute minus the mean of the rest.
 
-An attribute is a label (``"7"`` for digits) or a caption word (``"red"``, ``"circle"``, ``"top"``,
-``"white"`` for shapes). Vectors live in the flattened latent space (F,) of
+An attribute is a caption word (``"red"``, ``"circle"``, ``"top"``, ``"white"`` for shapes; keywords such as
+``"smiling"``, ``"cat"`` or a style's name for emoji) or a label (``"7"`` for digits, ``"Trouser"``, an emoji's
+CLDR subgroup). Vectors live in the flattened latent space (F,) of
 :mod:`vaestudio.pipelines.latent_space`; adding ``strength`` times a vector to an image's latent
 moves it toward the attribute (White, "Sampling Generative Networks", https://arxiv.org/abs/1609.04468).
 """
@@ -25,19 +26,20 @@ def caption_words(caption: str) -> set[str]:
 def attribute_masks(
     labels: list[str] | None, captions: list[str] | None, label_order: list[str] | None = None
 ) -> dict[str, torch.Tensor]:
-    """name -> (N,) bool: which examples have the attribute. Labels first (in ``label_order``), else
-    caption words (most frequent first), each kept when at least MIN_EXAMPLES have it and lack it."""
+    """name -> (N,) bool: which examples have the attribute. Caption words (keywords, most frequent first: "face",
+    "smiling", "cat", a style's name for emoji), then labels (in ``label_order``: digits, classes, emoji
+    subgroups); each kept when at least MIN_EXAMPLES have it and lack it."""
+    candidates: dict[str, torch.Tensor] = {}
+    if captions is not None:
+        words = [caption_words(caption or "") for caption in captions]
+        counts = collections.Counter(word for group in words for word in group)
+        ordered = sorted(counts, key=lambda word: (-counts[word], word))
+        candidates.update({word: torch.tensor([word in group for group in words]) for word in ordered})
     if labels is not None:
         names = [name for name in (label_order or []) if name in set(labels)]
         names += [name for name in dict.fromkeys(labels) if name not in names]
-        candidates = {name: torch.tensor([label == name for label in labels]) for name in names}
-    elif captions is not None:
-        words = [caption_words(caption) for caption in captions]
-        counts = collections.Counter(word for group in words for word in group)
-        ordered = sorted(counts, key=lambda word: (-counts[word], word))
-        candidates = {word: torch.tensor([word in group for group in words]) for word in ordered}
-    else:
-        return {}
+        candidates.update({name: torch.tensor([label == name for label in labels])
+                           for name in names if name not in candidates})
     return {
         name: mask
         for name, mask in candidates.items()

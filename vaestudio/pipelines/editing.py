@@ -41,6 +41,7 @@ from vaestudio.pipelines.code_maps import CodeMapView, code_map_view
 from vaestudio.pipelines.convert import animated_gif, grid, strip, to_pil
 from vaestudio.pipelines.dataset_sample import DatasetSample, open_model_source, read_sample
 from vaestudio.pipelines.inpainting import Inpainter
+from vaestudio.pipelines.keyword_vectors import keyword_images, keyword_of, without_keyword
 from vaestudio.pipelines.latent_space import latent_space
 from vaestudio.pipelines.sliders import SliderSet, SliderSpec, gaussian_sliders, principal_sliders
 from vaestudio.pipelines.text_to_image import TextToImage, check_range
@@ -285,6 +286,22 @@ class Editor:
     def attribute_names(self) -> list[str]:
         return list(self.attribute_vectors())
 
+    @torch.no_grad()
+    def keyword_vector(self, keyword: str) -> torch.Tensor:
+        """(F,): the attribute vector of any typed keyword of the captions ("smiling", "cat"), found among all
+        the training captions where the source lists them (:mod:`keyword_vectors`); cached per model."""
+        word = keyword_of(keyword)
+        cache = self._cache().setdefault("keywords", {})
+        if word not in cache:
+            source = open_model_source(self.model, self.source, "train", self.space.image_size)
+            batch = keyword_images(source, self.dataset_sample(), word)
+            condition = condition_from_data(self.space.condition_kind, batch.labels, batch.captions, "this model")
+            having = self.space.flatten(self.space.encode(batch.images, condition)).mean(0)  # (F,)
+            rest = torch.from_numpy(without_keyword(self.dataset_sample(), word))  # (N,) bool
+            latents = self.sample_latents()  # (N, F)
+            cache[word] = having - (latents[rest] if bool(rest.any()) else latents).mean(0)  # (F,)
+        return cache[word]
+
     # -- encode and decode -----------------------------------------------------------------------
     def model_input(self, image) -> torch.Tensor:
         """Any upload -> (1, C, S, S) at the model's resolution (the project's image policy)."""
@@ -343,7 +360,11 @@ class Editor:
             old = torch.tensor([encoding.slider_values], dtype=flat.dtype)  # (1, S)
             flat = sliders.move(flat, old, torch.tensor([values], dtype=flat.dtype))
         if attribute_strengths:
-            flat = apply_attributes(flat, self.attribute_vectors(), attribute_strengths)
+            vectors = dict(self.attribute_vectors())
+            for name, strength in attribute_strengths.items():  # a name not offered: a typed keyword
+                if strength and name not in vectors:
+                    vectors[name] = self.keyword_vector(name)
+            flat = apply_attributes(flat, vectors, attribute_strengths)
         return flat
 
     @torch.no_grad()
