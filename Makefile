@@ -39,10 +39,9 @@ $(STAMP)/venv:
 	$(PY) -m pip install -q --upgrade pip
 	@touch $@
 
-# torch is pinned and installed first, so nothing later pulls another build of it.
+# One resolution with torch pinned (requirements.txt: torch==2.13.0), so nothing pulls another build of it.
 $(STAMP)/deps: $(STAMP)/venv requirements.txt requirements-dev.txt
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q torch==2.13.0 -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
 $(STAMP)/installed: $(STAMP)/deps setup.py pyproject.toml

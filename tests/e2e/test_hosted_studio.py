@@ -84,7 +84,7 @@ def _rss_megabytes() -> float:
 
 def test_a_training_flood_with_generating_clients_ends_in_clean_refusals(hosted, ground):
     url, engine = hosted
-    seconds = float(os.environ.get("FLOOD_SECONDS", "20"))
+    seconds = float(os.environ.get("FLOOD_SECONDS", "12"))
     model = model_that_can(engine, Capability.TEXT_TO_IMAGE)
     samples, stop = [], threading.Event()
 
