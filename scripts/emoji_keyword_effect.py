@@ -80,7 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="also write the report here (JSON)")
     parser.add_argument("--figure", help="also draw the keywords' effect on four held-out emoji here (PNG)")
     arguments = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     started = time.perf_counter()
     editor = Editor(load(arguments.bundle))
     judge = load_emoji_classifier(arguments.judge)

@@ -196,7 +196,8 @@ class Engine:
             return None
 
     def encode(self, model: str, image: Image.Image, label: str = "") -> Encoding:
-        routed = self._photo_route(model, image)
+        photos = self._photo_models()
+        routed = self._photo_route(model, image, photos)
         if routed is not None:
             return self._encode_photo(model, image, *routed)
         editor = self._editor(model, Capability.ENCODE)
@@ -208,7 +209,7 @@ class Engine:
         read = f"; read the prompt {encoded.condition!r}" if isinstance(encoded.condition, str) else ""
         return Encoding(encoded, encoded.image, encoded.reconstruction, specs, attributes,
                         f"{len(specs)} latent sliders; reconstruction PSNR {encoded.psnr:.1f} dB{read}"
-                        f"{self._photo_offer(model, image)}")
+                        f"{self._photo_offer(model, image, photos)}")
 
     def decode_sliders(self, model, state, slider_values: Sequence[float], attribute_strengths: Mapping[str, float],
                        label: str = ""):
@@ -248,7 +249,7 @@ class Engine:
         return Interpolation(result.strip, result.gif)
 
     def inpaint(self, model, image, mask, prompt, num_candidates, seed, label: str = "") -> list[Image.Image]:
-        routed = self._photo_route(model, image)
+        routed = self._photo_route(model, image, self._photo_models())
         if routed is not None:
             return self._inpaint_photo(image, mask, num_candidates, seed, routed[1])
         editor = self._editor(model, Capability.INPAINT)
@@ -413,10 +414,11 @@ class Engine:
                     served.append((info.name, loaded))
         return served
 
-    def _photo_route(self, model: str, image: Image.Image) -> tuple[str, Any] | None:
+    def _photo_route(self, model: str, image: Image.Image,
+                     photos: list[tuple[str, Any]]) -> tuple[str, Any] | None:
         """(name, PhotoEditing) when the photos model encodes this upload: it is the model picked, or the upload
-        is not from the picked model's world (:func:`_from_model_world`) and a photos model is served."""
-        photos = self._photo_models()
+        is not from the picked model's world (:func:`_from_model_world`) and a photos model (of ``photos``, from
+        :meth:`_photo_models`) is served."""
         for name, loaded in photos:
             if name == model:
                 return name, loaded.pipeline("photo_editing")
@@ -428,15 +430,14 @@ class Engine:
         name, loaded = photos[0]
         return name, loaded.pipeline("photo_editing")
 
-    def _photo_offer(self, model: str, image: Image.Image) -> str:
+    def _photo_offer(self, model: str, image: Image.Image, photos: list[tuple[str, Any]]) -> str:
         """For an upload fitted to a model's size while a photos model is served: the words that offer it."""
-        infos = {info.name: info for info in self.list_models()}
-        size = infos[model].image_size if model in infos else 0
-        photos = [name for name, _ in self._photo_models()]
-        if not photos or not size or tuple(image.size) == (size, size):
+        info, _ = self._models.require(model, Capability.ENCODE)
+        size = info.image_size
+        if not photos or tuple(image.size) == (size, size):
             return ""
         return (f"; your {image.width}x{image.height} upload was fitted to {model}'s {size}x{size} pictures "
-                f"(pick {photos[0]} to encode it at its own size)")
+                f"(pick {photos[0][0]} to encode it at its own size)")
 
     def _encode_photo(self, model: str, image: Image.Image, photos: str, editing) -> Encoding:
         with _user_errors():

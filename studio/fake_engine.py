@@ -268,9 +268,10 @@ class FakeEngine:
         for band, value, original in zip(rows, values, state.values):
             pixels[band] += (float(value) - original) * 64.0
         folded: dict[str, float] = {}  # a typed keyword is its attribute in any case ("Thicker" is "thicker")
+        known = {attribute.casefold() for attribute in fake.attributes}
         for name, strength in strengths.items():
             key = str(name).strip().casefold()
-            if float(strength) and key not in {attribute.casefold() for attribute in fake.attributes}:
+            if float(strength) and key not in known:
                 raise InputError(f"0 of its training images have {key!r} in their caption; try a keyword such as "
                                  f"{', '.join(fake.attributes) or 'none: this model has no captions'}.")
             folded[key] = folded.get(key, 0.0) + float(strength)

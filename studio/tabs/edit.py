@@ -242,8 +242,8 @@ def build(engine: StudioEngine, pickers: ModelPickers) -> None:
             strengths = dict(zip(session.attributes, values[limits.MAX_SLIDERS : limits.MAX_SLIDERS
                                                             + limits.MAX_ATTRIBUTES]))
             label, typed, typed_strength = [*values[len(slider_outputs):], "", "", 0.0][:3]  # the optional inputs
-            if typed and str(typed).strip() and typed_strength:  # a typed keyword adds its own vector
-                name = str(typed).strip()
+            name = str(typed or "").strip()
+            if name and typed_strength:  # a typed keyword adds its own vector
                 strengths[name] = strengths.get(name, 0.0) + float(typed_strength)
             return show(engine.decode_sliders(session.model, session.state, slider_values, strengths, label or ""))
 
